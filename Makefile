@@ -1,0 +1,96 @@
+# Makefile - builds rathaus, runs its tests, fuzzers and benchmarks.
+#
+#   make run     install missing packages, build, start the portal
+#   make test    install missing packages, build, run all tests
+#   make bench   build and print performance figures (never fails on timing)
+#   make fuzz    build the fuzz targets (clang/libFuzzer) and run each briefly
+#   make SAN=1 test   the same tests under AddressSanitizer + UBSan
+#
+# Sources are found by folder: src/<subsystem>/*.c form the library,
+# src/cli/*.c the binary, tests/*.c the test runner, fuzz/fuzz_*.c fuzzers.
+# Files named *_avx2.c / *_avx512.c are compiled for those instruction sets
+# and chosen at run time.
+
+PKGS    := sqlite3 libmicrohttpd libsodium jansson libcurl
+SAN     ?= 0
+BUILD   ?= build$(if $(filter 1,$(SAN)),-san)
+CC      := gcc
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wvla -Wformat=2
+ifeq ($(SAN),1)
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+else
+OPT     := -O2 -g
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  := -std=c17 $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -pthread -MMD -MP $(PKG_CFLAGS)
+LDFLAGS := $(OPT) -pthread
+LDLIBS  := $(PKG_LIBS) -lm
+
+ISA_avx2   := -mavx2 -mfma -mf16c
+ISA_avx512 := $(ISA_avx2) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+isa = $(if $(findstring _avx512,$(notdir $1)),$(ISA_avx512),$(if $(findstring _avx2,$(notdir $1)),$(ISA_avx2)))
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+BIN      := $(BUILD)/rathaus
+TESTBIN  := $(BUILD)/rathaus-test
+
+.PHONY: all deps run test check bench fuzz clean
+
+all: $(BIN) $(TESTBIN)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call isa,$<) -c $< -o $@
+
+$(BUILD)/librathaus.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(BUILD)/librathaus.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librathaus.a $(LDLIBS)
+
+# The test runner links every object file directly so that all TEST()s and
+# the CLI commands (minus main) are present.
+$(TESTBIN): $(TEST_OBJ) $(LIB_OBJ) $(filter-out %/main.o,$(CLI_OBJ))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	$(BIN) serve
+
+# `make test` = set-up + build + every fast test. T=filter runs a subset.
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	@RATHAUS_BIN=$(abspath $(BIN)) $(TESTBIN) $(T)
+
+check: test
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@RATHAUS_BIN=$(abspath $(BIN)) scripts/bench.sh
+
+FUZZ_TIME ?= 30
+fuzz: deps
+	@scripts/deps.sh scripts/packages-fuzz.txt
+	@scripts/fuzz.sh $(FUZZ_TIME)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,26 @@
+/*
+ * cli.h - the subcommands of the `rathaus` binary.
+ *
+ * Each command lives in its own file src/cli/cmd_<name>.c and has the
+ * signature int cmd_<name>(int argc, char **argv), where argv[0] is the
+ * command name; it returns the process exit code (0 ok, 1 failure, 2 usage).
+ * main.c dispatches by name; a command whose file does not exist yet is
+ * reported as not available.
+ */
+#ifndef RH_CLI_H
+#define RH_CLI_H
+
+int cmd_serve(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_apikey(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_eval_retrieval(int argc, char **argv);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * ops.h - compute primitives of the engine: thread pool and matrix products.
+ *
+ * rh_matmul is the hot path: y = W·x for a weight matrix W stored in any
+ * supported rh_type and a batch of activation rows x (f32). For quantized W
+ * the activations are quantized on the fly (to Q8_0 or Q8_K blocks) and the
+ * product runs on integer dot products; the best kernel for the CPU (AVX-512
+ * VNNI, AVX2, scalar) is chosen once at run time.
+ *
+ * Layout: W has `rows` rows of `cols` values each (GGUF ne[0] = cols,
+ * ne[1] = rows); x is n_tok rows of cols floats; y is n_tok rows of `rows`
+ * floats: y[t*rows + r] = sum_k W[r,k] * x[t*cols + k].
+ */
+#ifndef RH_ENGINE_OPS_H
+#define RH_ENGINE_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rh_pool rh_pool;
+
+/* n_threads <= 0: one per core. NULL on failure. */
+rh_pool *rh_pool_new(int n_threads);
+void rh_pool_free(rh_pool *p);
+int rh_pool_size(const rh_pool *p);
+/* Run fn(ctx, ith, nth) on every thread of the pool (the caller is thread 0)
+ * and return when all are done. Not reentrant. */
+void rh_pool_run(rh_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx);
+
+/* Name of the kernel set chosen for this CPU: "avx512vnni", "avx2", "scalar". */
+const char *rh_ops_kernel_name(void);
+/* Force a kernel set (tests compare them); returns 0 if available. */
+int rh_ops_force_kernels(const char *name);
+
+/* y = W·x (see above). `pool` may be NULL (single-threaded). */
+void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t cols,
+               const float *x, int64_t n_tok, float *y);
+
+/* Row r of a matrix of any type, dequantized to f32 (embedding lookup). */
+void rh_get_row(int wtype, const void *W, int64_t cols, int64_t r, float *out);
+
+#endif
