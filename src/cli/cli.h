@@ -23,4 +23,8 @@ int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_eval_retrieval(int argc, char **argv);
 
+/* Parts of `rathaus model` that live in their own files. */
+int cmd_model_quantize(int argc, char **argv); /* model_quantize.c */
+int cmd_model_synth(int argc, char **argv);    /* model_synth.c */
+
 #endif
