@@ -76,6 +76,7 @@ run: deps
 
 # `make test` = set-up + build + every fast test. T=filter runs a subset.
 test: deps
+	@scripts/checksrc.sh
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
 	@RATHAUS_BIN=$(abspath $(BIN)) $(TESTBIN) $(T)
 
