@@ -103,6 +103,31 @@ int gguf_get_arr(const gguf_file *f, const char *key, gguf_vtype elem, const ggu
 /* Compare a gguf_str with a C string. */
 bool gguf_str_eq(gguf_str s, const char *c);
 
+/* Name of a value type ("u32", "string", "array", ...; "?" if invalid). */
+const char *gguf_vtype_name(gguf_vtype t);
+/* Size in bytes of one element of a scalar numeric type, 0 for string/array. */
+size_t gguf_vtype_size(gguf_vtype t);
+
+/* Elements of numeric arrays. arr_data points into the file and may be
+ * unaligned: read elements with these (or memcpy), never by casting. The
+ * caller checks i < kv->arr_n and the element type (gguf_get_arr). */
+float gguf_arr_f32(const gguf_kv *kv, uint64_t i);   /* FLOAT32 arrays */
+int32_t gguf_arr_i32(const gguf_kv *kv, uint64_t i); /* INT32 arrays */
+uint32_t gguf_arr_u32(const gguf_kv *kv, uint64_t i); /* UINT32 arrays */
+/* Any numeric element type, converted (bool -> 0/1). */
+int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i);
+double gguf_arr_num(const gguf_kv *kv, uint64_t i);
+
+/* Limits the reader enforces (beyond "fits in the file"). */
+#define GGUF_MAX_KEY_LEN 65535u      /* metadata key length */
+#define GGUF_MAX_NAME_LEN 1024u      /* tensor name length */
+#define GGUF_MAX_KV 1000000u         /* metadata entries */
+#define GGUF_MAX_TENSORS 10000000u   /* tensors */
+#define GGUF_DEFAULT_ALIGNMENT 32u
+
+/* Start of the tensor data section (file offset). */
+uint64_t gguf_data_offset(const gguf_file *f);
+
 /* Tensors */
 size_t gguf_tensor_count(const gguf_file *f);
 const gguf_tensor *gguf_tensor_at(const gguf_file *f, size_t i);
@@ -130,5 +155,7 @@ int gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv);
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, uint32_t n_dims,
                            const uint64_t *ne, const void *data, uint64_t nbytes, bool borrow);
 int gguf_writer_write(gguf_writer *w, const char *path, rh_error *err);
+/* The same file image in memory: *out is rh_malloc'ed (caller rh_free's). */
+int gguf_writer_write_mem(gguf_writer *w, void **out, size_t *size, rh_error *err);
 
 #endif
