@@ -1,0 +1,367 @@
+/*
+ * model_decoder.c - the forward pass of the causal decoders (llama, qwen2,
+ * qwen3) over a batch of tokens from several sequences, with the F16 KV
+ * cache; plus the numeric helpers shared with the bert encoder.
+ *
+ * Per layer: RMSNorm -> Q,K,V (one rh_matmul over the whole batch) ->
+ * biases (qwen2) / per-head RMSNorm of q,k (qwen3) -> RoPE -> K,V stored as
+ * fp16 at each token's (seq, pos) -> causal grouped-query attention per
+ * (token, head) on the thread pool -> output projection -> residual ->
+ * RMSNorm -> SwiGLU FFN -> residual. Final RMSNorm and the output
+ * projection only for the tokens whose logits are wanted.
+ *
+ * Numerics follow the reference (llama.cpp on CPU with an F16 KV cache):
+ * sums of squares in double, q rounded to fp16 before q.k (the reference
+ * multiplies against the fp16 cache in fp16), softmax in f32 with a double
+ * sum, probabilities rounded to fp16 before they weight the fp16 values,
+ * RoPE angles built by repeated multiplication as the reference does.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "engine/model_int.h"
+
+/* ---- fp16 ------------------------------------------------------------- */
+
+static float h2f_table[65536];
+static pthread_once_t h2f_once = PTHREAD_ONCE_INIT;
+
+static float h2f_slow(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+    if (e == 0) {
+        float v = ldexpf((float)mant, -24);
+        return sign ? -v : v;
+    }
+    if (e == 31)
+        bits = sign | 0x7f800000u | (mant << 13);
+    else
+        bits = sign | ((e + 112u) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static void h2f_build(void)
+{
+    for (uint32_t i = 0; i < 65536; i++)
+        h2f_table[i] = h2f_slow((uint16_t)i);
+}
+
+void rhm_fp16_init(void) { pthread_once(&h2f_once, h2f_build); }
+
+float rhm_h2f(uint16_t h) { return h2f_table[h]; }
+
+/* f32 -> fp16, round to nearest even; overflow gives infinity. */
+static uint16_t f2h(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax >= 0x47800000u) /* too large for half, inf or NaN */
+        return (uint16_t)(sign | (ax > 0x7f800000u ? 0x7e00u : 0x7c00u));
+    if (ax < 0x38800000u) { /* half subnormal or zero: let the FPU round */
+        float af, magic = 0.5f;
+        memcpy(&af, &ax, sizeof af);
+        af += magic;
+        uint32_t r;
+        memcpy(&r, &af, sizeof r);
+        return (uint16_t)(sign | (r - 0x3f000000u));
+    }
+    uint32_t odd = (ax >> 13) & 1u;
+    ax += 0xc8000fffu + odd; /* rebias the exponent, round */
+    return (uint16_t)(sign | (ax >> 13));
+}
+
+static inline float round_h(float f) { return h2f_table[f2h(f)]; }
+
+/* ---- helpers ---------------------------------------------------------- */
+
+void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y)
+{
+    rh_matmul(c->pool, w->type, w->data, w->rows, w->cols, x, n, y);
+}
+
+void rhm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)x[i] * (double)x[i];
+    float mean = (float)(sum / (double)n);
+    float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
+void rhm_add_bias(float *y, const float *b, int64_t rows, int64_t n)
+{
+    if (!b)
+        return;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < rows; i++)
+            y[t * rows + i] += b[i];
+}
+
+/* cos/sin of every rotary pair for each token of the batch. */
+static void rope_prepare(const rh_model *m, const int32_t *pos, int n, float *cs)
+{
+    int half = m->n_rot / 2;
+    float theta_scale = powf(m->info.rope_base, -2.0f / (float)m->n_rot);
+    for (int t = 0; t < n; t++) {
+        float theta = (float)pos[t];
+        float *o = cs + (size_t)t * (size_t)m->n_rot;
+        for (int i = 0; i < half; i++) {
+            float th = theta;
+            if (m->rope_ff)
+                th /= m->rope_ff[i];
+            th *= m->rope_scale;
+            o[2 * i] = cosf(th);
+            o[2 * i + 1] = sinf(th);
+            theta *= theta_scale;
+        }
+    }
+}
+
+/* Rotate n_heads heads of head_dim values each (one token). */
+static void rope_apply(const rh_model *m, float *x, int n_heads, const float *cs)
+{
+    int hd = m->info.head_dim, half = m->n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * (size_t)hd;
+        for (int i = 0; i < half; i++) {
+            float c = cs[2 * i], s = cs[2 * i + 1];
+            int a = m->rope_neox ? i : 2 * i;
+            int b = m->rope_neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+/* ---- attention -------------------------------------------------------- */
+
+typedef struct att_job {
+    rh_ctx *c;
+    int layer, n;
+    const int32_t *pos, *seq;
+} att_job;
+
+static void attention_task(void *arg, int ith, int nth)
+{
+    const att_job *j = arg;
+    rh_ctx *c = j->c;
+    const rh_model *m = c->m;
+    int n_head = m->info.n_head, hd = m->info.head_dim;
+    int group = n_head / m->info.n_head_kv;
+    int64_t kv_dim = m->kv_dim;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *sc = c->scores + (size_t)ith * (size_t)c->score_len;
+    float qh[1024];
+    int64_t total = (int64_t)j->n * n_head;
+
+    for (int64_t task = ith; task < total; task += nth) {
+        int t = (int)(task / n_head), h = (int)(task % n_head), kvh = h / group;
+        int pos = j->pos[t], seq = j->seq[t];
+        size_t base = (((size_t)j->layer * (size_t)c->n_seq + (size_t)seq) * (size_t)c->n_ctx) *
+                          (size_t)kv_dim + (size_t)kvh * (size_t)hd;
+        const uint16_t *kc = c->k_cache + base, *vc = c->v_cache + base;
+        const float *q = c->q + (size_t)t * (size_t)m->q_dim + (size_t)h * (size_t)hd;
+        float *out = c->att + (size_t)t * (size_t)m->q_dim + (size_t)h * (size_t)hd;
+
+        for (int d = 0; d < hd; d++)
+            qh[d] = round_h(q[d]);
+        float mx = -INFINITY;
+        for (int p = 0; p <= pos; p++) {
+            const uint16_t *kr = kc + (size_t)p * (size_t)kv_dim;
+            float s = 0.0f;
+            for (int d = 0; d < hd; d++)
+                s += qh[d] * h2f_table[kr[d]];
+            s *= scale;
+            sc[p] = s;
+            if (s > mx)
+                mx = s;
+        }
+        double sum = 0.0;
+        for (int p = 0; p <= pos; p++) {
+            float e = expf(sc[p] - mx);
+            sc[p] = e;
+            sum += e;
+        }
+        float inv = (float)(1.0 / sum);
+        for (int d = 0; d < hd; d++)
+            out[d] = 0.0f;
+        for (int p = 0; p <= pos; p++) {
+            float w = round_h(sc[p] * inv);
+            const uint16_t *vr = vc + (size_t)p * (size_t)kv_dim;
+            for (int d = 0; d < hd; d++)
+                out[d] += w * h2f_table[vr[d]];
+        }
+    }
+}
+
+static void run_pool(rh_ctx *c, void (*fn)(void *, int, int), void *arg)
+{
+    if (c->pool && c->n_threads > 1)
+        rh_pool_run(c->pool, fn, arg);
+    else
+        fn(arg, 0, 1);
+}
+
+/* ---- forward ---------------------------------------------------------- */
+
+/* One chunk of at most n_batch tokens. `n_out` receives the number of rows
+ * written to logits / hidden. */
+static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, const int32_t *seq,
+                          const uint8_t *want, int n, float *logits, float *hidden, int *n_out)
+{
+    const rh_model *m = c->m;
+    const rh_model_info *in = &m->info;
+    int64_t E = in->n_embd, Q = m->q_dim, KV = m->kv_dim, F = in->n_ff;
+    int hd = in->head_dim;
+    float eps = in->norm_eps;
+
+    for (int t = 0; t < n; t++)
+        rh_get_row(m->tok_embd.type, m->tok_embd.data, E, tok[t], c->x + t * E);
+    rope_prepare(m, pos, n, c->rope);
+
+    for (int il = 0; il < in->n_layer; il++) {
+        const rhm_layer *ly = &m->layers[il];
+        for (int t = 0; t < n; t++)
+            rhm_rmsnorm(c->h + t * E, c->x + t * E, ly->norm1, E, eps);
+        rhm_matmul(c, &ly->wq, c->h, n, c->q);
+        rhm_matmul(c, &ly->wk, c->h, n, c->k);
+        rhm_matmul(c, &ly->wv, c->h, n, c->v);
+        rhm_add_bias(c->q, ly->bq, Q, n);
+        rhm_add_bias(c->k, ly->bk, KV, n);
+        rhm_add_bias(c->v, ly->bv, KV, n);
+        if (ly->q_norm) {
+            for (int64_t r = 0; r < (int64_t)n * in->n_head; r++)
+                rhm_rmsnorm(c->q + r * hd, c->q + r * hd, ly->q_norm, hd, eps);
+            for (int64_t r = 0; r < (int64_t)n * in->n_head_kv; r++)
+                rhm_rmsnorm(c->k + r * hd, c->k + r * hd, ly->k_norm, hd, eps);
+        }
+        for (int t = 0; t < n; t++) {
+            const float *cs = c->rope + (size_t)t * (size_t)m->n_rot;
+            rope_apply(m, c->q + t * Q, in->n_head, cs);
+            rope_apply(m, c->k + t * KV, in->n_head_kv, cs);
+            size_t off = (((size_t)il * (size_t)c->n_seq + (size_t)seq[t]) * (size_t)c->n_ctx +
+                          (size_t)pos[t]) * (size_t)KV;
+            for (int64_t d = 0; d < KV; d++) {
+                c->k_cache[off + (size_t)d] = f2h(c->k[t * KV + d]);
+                c->v_cache[off + (size_t)d] = f2h(c->v[t * KV + d]);
+            }
+        }
+        att_job job = {c, il, n, pos, seq};
+        run_pool(c, attention_task, &job);
+        rhm_matmul(c, &ly->wo, c->att, n, c->o);
+        rhm_add_bias(c->o, ly->bo, E, n);
+        for (int64_t i = 0; i < (int64_t)n * E; i++)
+            c->x[i] += c->o[i];
+
+        for (int t = 0; t < n; t++)
+            rhm_rmsnorm(c->h + t * E, c->x + t * E, ly->norm2, E, eps);
+        rhm_matmul(c, &ly->ffn_gate, c->h, n, c->g);
+        rhm_matmul(c, &ly->ffn_up, c->h, n, c->u);
+        for (int64_t i = 0; i < (int64_t)n * F; i++) {
+            float g = c->g[i];
+            c->g[i] = g / (1.0f + expf(-g)) * c->u[i];
+        }
+        rhm_matmul(c, &ly->ffn_down, c->g, n, c->o);
+        for (int64_t i = 0; i < (int64_t)n * E; i++)
+            c->x[i] += c->o[i];
+    }
+
+    int nm = 0;
+    for (int t = 0; t < n; t++)
+        if (want[t])
+            rhm_rmsnorm(c->hid + (size_t)nm++ * (size_t)E, c->x + t * E, m->out_norm, E, eps);
+    if (nm > 0 && hidden)
+        memcpy(hidden, c->hid, (size_t)nm * (size_t)E * sizeof(float));
+    if (nm > 0 && logits)
+        rhm_matmul(c, &m->output, c->hid, nm, logits);
+    *n_out = nm;
+}
+
+int rhm_decoder_run(rh_ctx *c, const rh_batch *b, float *logits, float *hidden, rh_error *err)
+{
+    const rh_model *m = c->m;
+    int rc = RH_OK;
+    int32_t *len = NULL;
+    uint8_t *want = NULL;
+
+    if (!m->info.causal)
+        return rh_error_set(err, RH_EUNSUPPORTED,
+                            "rh_decode: %s is an encoder model; use rh_embed", m->arch_name);
+    if (b->n < 0 || (b->n > 0 && (!b->tok || !b->pos || !b->seq)))
+        return rh_error_set(err, RH_EINVAL, "rh_decode: malformed batch");
+    if (b->n == 0)
+        return RH_OK;
+
+    /* Validate everything before touching the cache: tokens in range, each
+     * position at most the sequence's current length (no gaps). */
+    len = rh_malloc_array((size_t)c->n_seq, sizeof *len);
+    want = rh_calloc((size_t)b->n, 1);
+    if (!len || !want) {
+        rc = rh_error_set(err, RH_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(len, c->seq_len, (size_t)c->n_seq * sizeof *len);
+    for (int i = 0; i < b->n; i++) {
+        int32_t tk = b->tok[i], p = b->pos[i], s = b->seq[i];
+        if (tk < 0 || tk >= m->info.n_vocab) {
+            rc = rh_error_set(err, RH_EINVAL, "rh_decode: token id %d is outside the vocabulary "
+                              "(0..%d)", tk, m->info.n_vocab - 1);
+            goto out;
+        }
+        if (s < 0 || s >= c->n_seq) {
+            rc = rh_error_set(err, RH_EINVAL, "rh_decode: sequence slot %d is out of range "
+                              "(0..%d)", s, c->n_seq - 1);
+            goto out;
+        }
+        if (p < 0 || p >= c->n_ctx) {
+            rc = rh_error_set(err, RH_ELIMIT, "rh_decode: position %d exceeds the context size %d",
+                              p, c->n_ctx);
+            goto out;
+        }
+        if (p > len[s]) {
+            rc = rh_error_set(err, RH_EINVAL, "rh_decode: position %d of sequence %d leaves a gap "
+                              "(the sequence holds %d positions)", p, s, len[s]);
+            goto out;
+        }
+        len[s] = p + 1;
+        want[i] = b->logits ? (b->logits[i] != 0) : 0;
+        if (want[i] && !logits && !hidden) {
+            rc = rh_error_set(err, RH_EINVAL, "rh_decode: logits requested but no output buffer");
+            goto out;
+        }
+    }
+
+    int64_t n_vocab = m->info.n_vocab, E = m->info.n_embd;
+    for (int start = 0; start < b->n; start += c->n_batch) {
+        int n = b->n - start < c->n_batch ? b->n - start : c->n_batch;
+        int n_out = 0;
+        forward_chunk(c, b->tok + start, b->pos + start, b->seq + start, want + start, n, logits,
+                      hidden, &n_out);
+        for (int i = start; i < start + n; i++)
+            c->seq_len[b->seq[i]] = b->pos[i] + 1;
+        if (logits)
+            logits += (size_t)n_out * (size_t)n_vocab;
+        if (hidden)
+            hidden += (size_t)n_out * (size_t)E;
+    }
+out:
+    rh_free(len);
+    rh_free(want);
+    return rc;
+}
+
+int rh_decode(rh_ctx *c, const rh_batch *b, float *logits, rh_error *err)
+{
+    if (!c || !b)
+        return rh_error_set(err, RH_EINVAL, "rh_decode: no context or batch");
+    return rhm_decoder_run(c, b, logits, NULL, err);
+}

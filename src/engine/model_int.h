@@ -1,0 +1,81 @@
+/*
+ * model_int.h - internals of the model module shared by its source files
+ * (model.c: loading and contexts; model_decoder.c: the causal decoder
+ * forward pass; model_bert.c: the bert encoder). Not an API: only the
+ * model_*.c files include it (like SQLite's btreeInt.h).
+ */
+#ifndef RH_ENGINE_MODEL_INT_H
+#define RH_ENGINE_MODEL_INT_H
+
+#include <stdint.h>
+
+#include "engine/model.h"
+
+/* A weight matrix bound to the mapping: `rows` rows of `cols` values. */
+typedef struct rhm_mat {
+    int type;
+    const void *data; /* NULL: absent (optional tensor) */
+    int64_t cols, rows;
+} rhm_mat;
+
+typedef struct rhm_layer {
+    /* decoders: attn_norm, ffn_norm (RMS); bert: attn_output_norm and
+     * layer_output_norm (LayerNorm with bias) */
+    float *norm1, *norm1_b, *norm2, *norm2_b;
+    rhm_mat wq, wk, wv, wo;
+    float *bq, *bk, *bv, *bo; /* NULL when absent */
+    float *q_norm, *k_norm;   /* qwen3: per-head RMSNorm weights (head_dim) */
+    rhm_mat ffn_gate, ffn_up, ffn_down;
+    float *ffn_up_b, *ffn_down_b; /* bert */
+} rhm_layer;
+
+struct rh_model {
+    gguf_file *gf;
+    rh_vocab *vocab;
+    rh_model_info info;
+    char arch_name[16];
+
+    int n_rot;          /* rotary dimensions (<= head_dim, even) */
+    bool rope_neox;     /* rotate halves (qwen) instead of adjacent pairs (llama) */
+    float rope_scale;   /* positions are multiplied by this (linear scaling) */
+    float *rope_ff;     /* n_rot/2 frequency factors (Llama 3.1), or NULL */
+    int64_t q_dim, kv_dim; /* n_head*head_dim, n_head_kv*head_dim */
+
+    rhm_mat tok_embd, output, pos_embd, tok_types;
+    float *embd_norm, *embd_norm_b; /* bert */
+    float *out_norm;                /* decoders */
+    rhm_layer *layers;
+};
+
+struct rh_ctx {
+    rh_model *m;
+    rh_pool *pool;
+    int n_ctx, n_seq, n_batch, n_threads;
+    int32_t *seq_len;    /* n_seq */
+    uint16_t *k_cache;   /* [layer][seq][pos][kv_dim] fp16 */
+    uint16_t *v_cache;
+    /* working buffers for up to n_batch tokens */
+    float *x, *h, *q, *k, *v, *att, *g, *u, *o;
+    float *scores;       /* n_threads x score_len */
+    int64_t score_len;
+    int32_t *rows;       /* n_batch: indices of rows to output */
+    float *hid;          /* n_batch x n_embd: gathered rows for the head */
+    float *rope;         /* n_batch x n_rot: cos/sin pairs per token */
+};
+
+/* fp16 <-> f32 as the cache stores them (table based, exact). */
+float rhm_h2f(uint16_t h);
+void rhm_fp16_init(void);
+
+/* Shared numeric helpers (model_decoder.c). */
+void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y);
+void rhm_rmsnorm(float *x, const float *in, const float *w, int64_t n, float eps);
+void rhm_add_bias(float *y, const float *b, int64_t rows, int64_t n);
+
+/* Decoder forward over a batch; writes logits (marked tokens, in order) to
+ * `logits` and/or the final normed hidden states to `hidden` (either NULL). */
+int rhm_decoder_run(rh_ctx *c, const rh_batch *b, float *logits, float *hidden, rh_error *err);
+/* Bert encoder over one sequence, pooled into out (n_embd). */
+int rhm_bert_embed(rh_ctx *c, const int32_t *tok, int n, float *out, rh_error *err);
+
+#endif
