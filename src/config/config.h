@@ -1,0 +1,90 @@
+/*
+ * config.h - rathaus.conf: the portal's one configuration file.
+ *
+ * Format: `key = value` lines, `#` starts a comment, `[section]` headers are
+ * allowed for readability ([server], [data], [chat], [security]); keys are
+ * unique across sections. Upstreams are sections of their own:
+ *
+ *     [upstream NAME]
+ *     url = http://127.0.0.1:9000/v1
+ *     api_key = ...
+ *     models = model-a, model-b        (or * for "ask the upstream")
+ *     timeout = 120
+ *
+ * Every plain key can be overridden by the environment variable
+ * RATHAUS_<KEY> (upper case), e.g. RATHAUS_LISTEN, RATHAUS_DATA_DIR.
+ * Upstream keys: RATHAUS_UPSTREAM_<NAME>_<KEY>; RATHAUS_UPSTREAM_URL (with
+ * _API_KEY, _MODELS, _TIMEOUT) defines or overrides an upstream "default".
+ * rathaus.conf.example documents every key.
+ */
+#ifndef RH_CONFIG_H
+#define RH_CONFIG_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+#define RH_CONFIG_MAX_UPSTREAMS 16
+
+typedef struct rh_upstream_conf {
+    char name[64];
+    char *url;     /* base URL ending before /chat/completions, e.g. .../v1 */
+    char *api_key; /* may be NULL */
+    char *models;  /* comma separated list, or "*" */
+    int timeout_s; /* whole request */
+} rh_upstream_conf;
+
+typedef struct rh_config {
+    char listen_host[128];
+    int listen_port;
+    char *data_dir;
+    char *models_dir;
+    char *tls_cert;
+    char *tls_key;
+    char *trusted_proxy; /* comma separated peer addresses, or NULL */
+    long session_idle_s;
+    long session_absolute_s;
+    size_t max_body_bytes;
+    int queue_max;       /* generations waiting or running */
+    int workers;         /* generations running at the same time */
+    int max_connections;
+    int max_tokens;      /* default answer length limit */
+    int login_max_failures;
+    long login_window_s;
+    int apikey_rate_per_min;
+    char *log_file;
+    char *access_log;
+    int log_level;
+    char default_lang[8];
+    rh_upstream_conf upstreams[RH_CONFIG_MAX_UPSTREAMS];
+    size_t n_upstreams;
+} rh_config;
+
+/* Fill with the built-in defaults (no allocation needed for freeing). */
+void config_defaults(rh_config *c);
+
+/* Parse configuration text (`name` is used in error messages). */
+int config_parse_string(rh_config *c, const char *text, const char *name, rh_error *err);
+
+/* Read and parse a file. */
+int config_parse_file(rh_config *c, const char *path, rh_error *err);
+
+/* Apply RATHAUS_* environment variables. */
+int config_apply_env(rh_config *c, rh_error *err);
+
+/* Check values; fills derived defaults (models_dir from data_dir). */
+int config_validate(rh_config *c, rh_error *err);
+
+/* defaults + file (if path non-NULL) + environment + validation. */
+int config_load(rh_config *c, const char *path, rh_error *err);
+
+/* Set one key (as from the file); used by the parser and env overrides. */
+int config_set(rh_config *c, const char *section, const char *key, const char *value,
+               rh_error *err);
+
+void config_free(rh_config *c);
+
+/* Does upstream `u` serve model `model`? ("*" serves every model.) */
+int config_upstream_serves(const rh_upstream_conf *u, const char *model);
+
+#endif
