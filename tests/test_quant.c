@@ -530,3 +530,201 @@ TEST(quant_cross_qwen2_q4_0)
     double bound[RH_TYPE_COUNT] = {[RH_TYPE_F32] = 0, [RH_TYPE_Q4_0] = 0.09, [RH_TYPE_Q6_K] = 0.0185};
     ASSERT(compare_models("tiny-qwen2-q4_0.gguf", "tiny-qwen2-f16.gguf", bound, RH_TYPE_Q4_0) > 0);
 }
+
+/* ---- quantize(dequantize(q)) of real tensors ---------------------------------- */
+
+/* Requantizing values that came out of a quantizer of the same type must
+ * land close to them: far closer than the type's error on fresh data. */
+static void check_requant(const char *model, const char *tensor, int64_t max_rows, double bound)
+{
+    gguf_file *f = open_model(model);
+    const gguf_tensor *t = gguf_find_tensor(f, tensor);
+    ASSERT(t != NULL);
+    int64_t row = (int64_t)t->ne[0], rows = tensor_nelem(t) / row;
+    if (rows > max_rows)
+        rows = max_rows;
+    int64_t n = row * rows;
+    size_t rs = rh_row_size(t->type, row);
+    float *x = rh_malloc_array((size_t)n, sizeof *x), *y = rh_malloc_array((size_t)n, sizeof *y);
+    uint8_t *q = rh_malloc(rs * (size_t)rows);
+    ASSERT(x && y && q);
+    rh_dequantize_row(t->type, t->data, x, n);
+    ASSERT_EQ(rh_quantize_row(t->type, x, q, n), rs * (size_t)rows);
+    rh_dequantize_row(t->type, q, y, n);
+    double e = rel_rms(y, x, n);
+    if (getenv("QUANT_VERBOSE"))
+        printf("    %s %s (%s): requantized rel rms %.6f\n", model, tensor,
+               rh_type_get(t->type)->name, e);
+    if (!(e <= bound))
+        FAIL("%s %s (%s): requantized relative RMS %.6f above %.4f", model, tensor,
+             rh_type_get(t->type)->name, e, bound);
+    rh_free(x);
+    rh_free(y);
+    rh_free(q);
+    gguf_close(f);
+}
+
+TEST(quant_requant_real)
+{
+    check_requant("tiny-llama-q8_0.gguf", "blk.0.attn_q.weight", 256, 0.0001);
+    check_requant("tiny-llama-q4_k_m.gguf", "blk.0.attn_q.weight", 256, 0.0001);
+    check_requant("tiny-llama-q4_k_m.gguf", "output.weight", 256, 0.0001);
+    check_requant("tiny-llama-q5_k_m.gguf", "blk.0.attn_q.weight", 256, 0.001);
+    check_requant("tiny-qwen2-q4_0.gguf", "blk.0.attn_q.weight", 256, 0.0001);
+}
+
+/* ---- rathaus model quantize ------------------------------------------------ */
+
+static int run_quantize(const char *in, const char *out, const char *type)
+{
+    char a0[] = "quantize", a1[1024], a2[1024], a3[64];
+    snprintf(a1, sizeof a1, "%s", in);
+    snprintf(a2, sizeof a2, "%s", out);
+    snprintf(a3, sizeof a3, "%s", type);
+    char *argv[] = {a0, a1, a2, a3, NULL};
+    fflush(stdout);
+    return cmd_model_quantize(4, argv);
+}
+
+/* Quantize the F16 qwen2 model with `recipe`, check every tensor's type
+ * (want_type(name) or F32 for 1-D) and closeness to the original. */
+static void check_quantized_model(const char *recipe, int (*want_type)(const char *name, int n_dims))
+{
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s", test_data_path("models/tiny-qwen2-f16.gguf"));
+    snprintf(out, sizeof out, "%s/qwen2-%s.gguf", test_tmpdir(), recipe);
+    ASSERT_EQ(run_quantize(in, out, recipe), 0);
+    gguf_file *fi = NULL, *fo = NULL;
+    rh_error err = {0};
+    ASSERT_EQ(gguf_open(in, &fi, &err), RH_OK);
+    if (gguf_open(out, &fo, &err) != RH_OK)
+        FAIL("reopening %s: %s", out, err.msg);
+    /* metadata: everything copied, file type set */
+    for (size_t i = 0; i < gguf_kv_count(fi); i++) {
+        const gguf_kv *kv = gguf_kv_at(fi, i);
+        char key[256];
+        size_t n = kv->key.len < sizeof key - 1 ? (size_t)kv->key.len : sizeof key - 1;
+        memcpy(key, kv->key.ptr, n);
+        key[n] = 0;
+        const gguf_kv *ko = gguf_find_kv(fo, key);
+        if (!ko)
+            FAIL("metadata %s not copied", key);
+        ASSERT_EQ(ko->type, kv->type);
+        if (kv->type == GGUF_VT_ARRAY)
+            ASSERT_EQ(ko->arr_n, kv->arr_n);
+    }
+    uint32_t ftype = 0;
+    ASSERT_EQ(gguf_get_u32(fo, "general.file_type", &ftype), RH_OK);
+    ASSERT_EQ(ftype, strcmp(recipe, "q8_0") == 0 ? 7 : 15);
+    /* tensors */
+    ASSERT_EQ(gguf_tensor_count(fo), gguf_tensor_count(fi));
+    for (size_t i = 0; i < gguf_tensor_count(fi); i++) {
+        const gguf_tensor *ti = gguf_tensor_at(fi, i);
+        char name[256];
+        tname(ti, name, sizeof name);
+        const gguf_tensor *to = gguf_find_tensor(fo, name);
+        ASSERT(to != NULL);
+        ASSERT_EQ(to->n_dims, ti->n_dims);
+        for (int d = 0; d < GGUF_MAX_DIMS; d++)
+            ASSERT_EQ(to->ne[d], ti->ne[d]);
+        int want = want_type(name, (int)ti->n_dims);
+        if (to->type != want)
+            FAIL("%s: %s has type %s, want %s", recipe, name, rh_type_get(to->type)->name,
+                 rh_type_get(want)->name);
+        float *a = tensor_f32(ti), *b = tensor_f32(to);
+        double e = rel_rms(b, a, tensor_nelem(ti));
+        double bound = want == RH_TYPE_F32 ? 0 : want == RH_TYPE_Q8_0 ? 0.006
+                     : want == RH_TYPE_Q6_K ? 0.0185 : 0.078;
+        if (!(e <= bound))
+            FAIL("%s: %s (%s) relative RMS %.5f above %.4f", recipe, name,
+                 rh_type_get(want)->name, e, bound);
+        rh_free(a);
+        rh_free(b);
+    }
+    gguf_close(fi);
+    gguf_close(fo);
+}
+
+static int want_q8_0(const char *name, int n_dims)
+{
+    (void)name;
+    return n_dims == 1 ? RH_TYPE_F32 : RH_TYPE_Q8_0;
+}
+
+static int want_q4_k_m(const char *name, int n_dims)
+{
+    if (n_dims == 1)
+        return RH_TYPE_F32;
+    if (strcmp(name, "token_embd.weight") == 0) /* tied: the output projection */
+        return RH_TYPE_Q6_K;
+    /* 4 layers: attn_v and ffn_down of layers 0 and 3 get Q6_K */
+    if ((strstr(name, ".attn_v.") || strstr(name, ".ffn_down.")) &&
+        (strncmp(name, "blk.0.", 6) == 0 || strncmp(name, "blk.3.", 6) == 0))
+        return RH_TYPE_Q6_K;
+    return RH_TYPE_Q4_K;
+}
+
+TEST_TIMEOUT(quant_cli_q8_0, 120) { check_quantized_model("q8_0", want_q8_0); }
+TEST_TIMEOUT(quant_cli_q4_k_m, 120) { check_quantized_model("q4_k_m", want_q4_k_m); }
+
+/* Row lengths that do not fit the wanted block fall back to smaller blocks;
+ * F16 norms become F32; bad arguments are refused. */
+TEST(quant_cli_fallback)
+{
+    gguf_writer *w = NULL;
+    ASSERT_EQ(gguf_writer_new(&w), RH_OK);
+    ASSERT_EQ(gguf_writer_set_str(w, "general.architecture", "llama"), RH_OK);
+    ASSERT_EQ(gguf_writer_set_u32(w, "general.file_type", 0), RH_OK);
+    static float a[96 * 4], b[256 * 4], c[48 * 8], d[256 * 4];
+    static uint16_t norm[96];
+    float *all[] = {a, b, c, d};
+    size_t sizes[] = {96 * 4, 256 * 4, 48 * 8, 256 * 4};
+    for (int k = 0; k < 4; k++) {
+        float *g = gaussian((int64_t)sizes[k], (uint64_t)k + 7);
+        memcpy(all[k], g, sizes[k] * sizeof(float));
+        rh_free(g);
+    }
+    for (int i = 0; i < 96; i++)
+        norm[i] = rh_fp32_to_fp16(1.0f + 0.01f * (float)i);
+    uint64_t ne_a[2] = {96, 4}, ne_b[2] = {256, 4}, ne_c[2] = {48, 8}, ne_n[1] = {96};
+    ASSERT_EQ(gguf_writer_add_tensor(w, "blk.0.attn_q.weight", RH_TYPE_F32, 2, ne_a, a, sizeof a, true), RH_OK);
+    ASSERT_EQ(gguf_writer_add_tensor(w, "blk.0.ffn_down.weight", RH_TYPE_F32, 2, ne_b, b, sizeof b, true), RH_OK);
+    ASSERT_EQ(gguf_writer_add_tensor(w, "blk.1.ffn_down.weight", RH_TYPE_F32, 2, ne_b, d, sizeof d, true), RH_OK);
+    ASSERT_EQ(gguf_writer_add_tensor(w, "token_embd.weight", RH_TYPE_F32, 2, ne_c, c, sizeof c, true), RH_OK);
+    ASSERT_EQ(gguf_writer_add_tensor(w, "output_norm.weight", RH_TYPE_F16, 1, ne_n, norm, sizeof norm, true), RH_OK);
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s/small.gguf", test_tmpdir());
+    snprintf(out, sizeof out, "%s/small-q4_k_m.gguf", test_tmpdir());
+    rh_error err = {0};
+    ASSERT_EQ(gguf_writer_write(w, in, &err), RH_OK);
+    gguf_writer_free(w);
+
+    ASSERT_EQ(run_quantize(in, out, "Q4_K_M"), 0);
+    gguf_file *f = NULL;
+    ASSERT_EQ(gguf_open(out, &f, &err), RH_OK);
+    ASSERT_EQ(gguf_find_tensor(f, "blk.0.attn_q.weight")->type, RH_TYPE_Q5_0); /* 96: not 256 */
+    ASSERT_EQ(gguf_find_tensor(f, "blk.0.ffn_down.weight")->type, RH_TYPE_Q6_K); /* layer 0 of 2 */
+    ASSERT_EQ(gguf_find_tensor(f, "blk.1.ffn_down.weight")->type, RH_TYPE_Q4_K); /* 1 of 2 layers */
+    ASSERT_EQ(gguf_find_tensor(f, "token_embd.weight")->type, RH_TYPE_F16);      /* 48: not 32 */
+    const gguf_tensor *nt = gguf_find_tensor(f, "output_norm.weight");
+    ASSERT_EQ(nt->type, RH_TYPE_F32);
+    ASSERT_NEAR(((const float *)nt->data)[95], rh_fp16_to_fp32(norm[95]), 0);
+    gguf_str arch;
+    ASSERT_EQ(gguf_get_str(f, "general.architecture", &arch), RH_OK);
+    ASSERT(gguf_str_eq(arch, "llama"));
+    gguf_close(f);
+
+    /* unchanged types are copied bit for bit */
+    snprintf(out, sizeof out, "%s/small-f32.gguf", test_tmpdir());
+    ASSERT_EQ(run_quantize(in, out, "f32"), 0);
+    ASSERT_EQ(gguf_open(out, &f, &err), RH_OK);
+    ASSERT(memcmp(gguf_find_tensor(f, "blk.0.ffn_down.weight")->data, b, sizeof b) == 0);
+    gguf_close(f);
+
+    ASSERT_EQ(run_quantize(in, out, "q3_k_xl"), 2);
+    snprintf(in, sizeof in, "%s/missing.gguf", test_tmpdir());
+    ASSERT_EQ(run_quantize(in, out, "q8_0"), 1);
+    char a0[] = "quantize";
+    char *argv[] = {a0, NULL};
+    ASSERT_EQ(cmd_model_quantize(1, argv), 2);
+}

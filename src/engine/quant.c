@@ -306,8 +306,8 @@ void rh_fit_affine(int n, const float *x, int nmax, int min_le0, uint8_t *L, flo
         return;
     }
     float best = INFINITY, bd = 0, bm = mn;
-    for (int t = -4; t <= 10; t++) {
-        float is = ((float)nmax + 0.1f * (float)t) / (mx - mn);
+    for (int t = -12; t <= 10; t++) {
+        float is = (float)nmax * (1.0f + 0.0075f * (float)t) / (mx - mn);
         float dd, mm;
         affine_codes(n, x, is, mn, nmax, Lt);
         float err = affine_solve(n, x, Lt, min_le0, &dd, &mm);
