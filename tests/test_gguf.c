@@ -667,6 +667,10 @@ TEST(gguf_alignment_invalid)
     EXPECT_FAIL(&w, RH_EFORMAT, "general.alignment 24 is not a power of two");
     bw_init(&w);
     bw_header(&w, 3, 0, 1);
+    bw_kv_u32(&w, "general.alignment", 1u << 31);
+    EXPECT_FAIL(&w, RH_EFORMAT, "exceeds the limit");
+    bw_init(&w);
+    bw_header(&w, 3, 0, 1);
     bw_str(&w, "general.alignment");
     bw_u32(&w, GGUF_VT_UINT64);
     bw_u64(&w, 32);

@@ -330,6 +330,9 @@ static int parse_kvs(gguf_file *f, rd *r, rh_error *err)
         if (a == 0 || (a & (a - 1)) != 0)
             return rh_error_set(err, RH_EFORMAT, "general.alignment %llu is not a power of two",
                                 (unsigned long long)a);
+        if (a > GGUF_MAX_ALIGNMENT)
+            return rh_error_set(err, RH_EFORMAT, "general.alignment %llu exceeds the limit of %u",
+                                (unsigned long long)a, GGUF_MAX_ALIGNMENT);
         f->alignment = (uint32_t)a;
     }
     return RH_OK;

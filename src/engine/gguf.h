@@ -124,6 +124,7 @@ double gguf_arr_num(const gguf_kv *kv, uint64_t i);
 #define GGUF_MAX_KV 1000000u         /* metadata entries */
 #define GGUF_MAX_TENSORS 10000000u   /* tensors */
 #define GGUF_DEFAULT_ALIGNMENT 32u
+#define GGUF_MAX_ALIGNMENT (1u << 20) /* general.alignment: power of two up to this */
 
 /* Start of the tensor data section (file offset). */
 uint64_t gguf_data_offset(const gguf_file *f);

@@ -468,8 +468,9 @@ static int writer_alignment(const gguf_writer *w, uint32_t *align, rh_error *err
             return rh_error_set(err, RH_EINVAL, "general.alignment must be a u32");
         uint32_t a = (uint32_t)w->kvs[i].raw[0] | ((uint32_t)w->kvs[i].raw[1] << 8) |
                      ((uint32_t)w->kvs[i].raw[2] << 16) | ((uint32_t)w->kvs[i].raw[3] << 24);
-        if (a == 0 || (a & (a - 1)) != 0)
-            return rh_error_set(err, RH_EINVAL, "general.alignment %u is not a power of two", a);
+        if (a == 0 || (a & (a - 1)) != 0 || a > GGUF_MAX_ALIGNMENT)
+            return rh_error_set(err, RH_EINVAL, "general.alignment %u is not a power of two up to %u", a,
+                                GGUF_MAX_ALIGNMENT);
         *align = a;
     }
     return RH_OK;
