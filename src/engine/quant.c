@@ -125,6 +125,12 @@ void rh_quant_init(void)
     pthread_once(&f16_once, f16_table_fill);
 }
 
+const float *rh_fp16_table(void)
+{
+    rh_quant_init();
+    return rh_quant_f16_table;
+}
+
 float rh_fp16_to_fp32(uint16_t h)
 {
     rh_quant_init();

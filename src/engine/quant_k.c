@@ -196,7 +196,7 @@ static void quant_affine_k(const float *x, int nsub, int nmax, int scale_top, fl
                            uint8_t *sc, uint8_t *mc, uint8_t *pd, uint8_t *pdmin, uint8_t *L)
 {
     int len = RH_QK_K / nsub;
-    float scl[16], mins[16];
+    float scl[16] = {0}, mins[16] = {0};
     for (int s = 0; s < nsub; s++) {
         float d, m;
         rh_fit_affine(len, x + len * s, nmax, 1, L + len * s, &d, &m);
