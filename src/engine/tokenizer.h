@@ -29,6 +29,8 @@ int32_t rh_vocab_eos(const rh_vocab *v);
 int32_t rh_vocab_eot(const rh_vocab *v);
 int32_t rh_vocab_sep(const rh_vocab *v);
 int32_t rh_vocab_cls(const rh_vocab *v);
+int32_t rh_vocab_unk(const rh_vocab *v);
+int32_t rh_vocab_pad(const rh_vocab *v);
 bool rh_vocab_add_bos(const rh_vocab *v);
 bool rh_vocab_add_eos(const rh_vocab *v);
 /* End of generation: eos, eot, and other end tokens from metadata. */
@@ -36,6 +38,11 @@ bool rh_vocab_is_eog(const rh_vocab *v, int32_t tok);
 bool rh_vocab_is_control(const rh_vocab *v, int32_t tok);
 /* Token id of an exact token text, -1 if none (e.g. "<|im_end|>"). */
 int32_t rh_vocab_find(const rh_vocab *v, const char *text);
+/* The stored text of a token (not NUL-terminated in general use *len;
+ * it is NUL-terminated in fact), NULL if tok is out of range. */
+const char *rh_vocab_text(const rh_vocab *v, int32_t tok, size_t *len);
+/* "llama (SentencePiece)", "gpt2 (byte-level BPE)" or "bert (WordPiece)". */
+const char *rh_vocab_model_name(const rh_vocab *v);
 
 /* Tokenize `len` bytes of text. *out is allocated with rh_malloc (caller
  * frees with rh_free); *n_out receives the count. */
@@ -59,7 +66,10 @@ typedef struct rh_detok {
 } rh_detok;
 
 void rh_detok_init(rh_detok *d, const rh_vocab *v, bool special);
-/* Append the text of `tok` to out (cap bytes); returns bytes written. */
+/* Enough room for what one rh_detok_push can write. */
+#define RH_DETOK_MAX_OUT 12400
+/* Append the text of `tok` to out (cap bytes); returns bytes written, or
+ * RH_ELIMIT (state unchanged) if cap is too small, RH_EINVAL for a bad id. */
 int rh_detok_push(rh_detok *d, int32_t tok, char *out, size_t cap);
 /* Flush held-back bytes (invalid UTF-8 at end becomes U+FFFD). */
 int rh_detok_flush(rh_detok *d, char *out, size_t cap);
