@@ -40,7 +40,7 @@ CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/assets.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -58,6 +58,22 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call isa,$<) -c $< -o $@
 
+# The web UI (web/) is embedded into the binary: a small host program turns
+# every file under web/ into build/gen/assets.c, compiled with the library.
+ASSET_SRC := $(shell find web -type f 2>/dev/null | sort)
+
+$(BUILD)/tools/embed_assets: scripts/embed_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -Wall -Wextra -o $@ $<
+
+$(BUILD)/gen/assets.c: $(BUILD)/tools/embed_assets $(ASSET_SRC) $(wildcard web web/*/)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed_assets web $@
+
+$(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/librathaus.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -70,9 +86,20 @@ $(BIN): $(CLI_OBJ) $(BUILD)/librathaus.a
 $(TESTBIN): $(TEST_OBJ) $(LIB_OBJ) $(filter-out %/main.o,$(CLI_OBJ))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# `make run`: the portal on http://127.0.0.1:8080 with data in ./data.
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	$(BIN) serve
+	@mkdir -p data
+	@echo ""
+	@echo "rathaus: starting the portal on http://127.0.0.1:8080 (data directory ./data)"
+	@echo "  First start: open http://127.0.0.1:8080/ in a browser and create the"
+	@echo "  administrator account on the set-up page (or: $(BIN) user add --admin NAME)."
+	@echo "  Chat answers come from an OpenAI-compatible upstream until a local model is"
+	@echo "  configured: set RATHAUS_UPSTREAM_URL=http://HOST:PORT/v1 (and RATHAUS_UPSTREAM_API_KEY)"
+	@echo "  or write rathaus.conf (see rathaus.conf.example). Stop with Ctrl-C."
+	@echo ""
+	RATHAUS_LISTEN=$${RATHAUS_LISTEN:-127.0.0.1:8080} RATHAUS_DATA_DIR=$${RATHAUS_DATA_DIR:-./data} \
+		$(BIN) serve $$( [ -f rathaus.conf ] && echo --config rathaus.conf )
 
 # `make test` = set-up + build + every fast test. T=filter runs a subset.
 test: deps
