@@ -91,6 +91,62 @@ static int try_bigram(const rh_vocab *v, const char *buf, const sym *s, heap *h,
     return heap_push(h, b);
 }
 
+/* Tokenize one escaped segment buf[0..bl). */
+static int spm_segment(const rh_vocab *v, const char *buf, size_t bl, sym *s, heap *h, rh_tokvec *out)
+{
+    int rc = RH_OK;
+    int32_t n = 0;
+    for (size_t off = 0; off < bl; n++) {
+        size_t cl = rh_utf8_len((unsigned char)buf[off]);
+        if (cl > bl - off)
+            cl = bl - off;
+        s[n] = (sym){(uint32_t)off, (uint32_t)cl, n - 1, off + cl == bl ? -1 : n + 1};
+        off += cl;
+    }
+    h->n = 0;
+    for (int32_t i = 1; i < n && rc == RH_OK; i++)
+        rc = try_bigram(v, buf, s, h, i - 1, i);
+    while (rc == RH_OK && h->n > 0) {
+        bigram b = heap_pop(h);
+        sym *l = &s[b.left], *r = &s[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
+            continue;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            s[r->next].prev = b.left;
+        rc = try_bigram(v, buf, s, h, l->prev, b.left);
+        if (rc == RH_OK)
+            rc = try_bigram(v, buf, s, h, b.left, l->next);
+    }
+    for (int32_t i = 0; i >= 0 && i < n && rc == RH_OK; i = s[i].next) {
+        int32_t id = rh_vocab_lookup(v, buf + s[i].start, s[i].n);
+        if (id >= 0) {
+            rc = rh_tokvec_push(out, id);
+            continue;
+        }
+        for (uint32_t k = 0; k < s[i].n && rc == RH_OK; k++) {
+            id = v->byte_tok[(unsigned char)buf[s[i].start + k]];
+            if (id < 0)
+                id = v->unk;
+            if (id >= 0)
+                rc = rh_tokvec_push(out, id);
+        }
+    }
+    return rc;
+}
+
+/* Where no token has '▁' after another character, no merge can join a
+ * character to a following '▁': the text can be cut before every '▁' that
+ * follows something else, and the pieces merged separately (same result,
+ * small heaps, so long texts stay fast). */
+static bool cut_before(const rh_vocab *v, const char *buf, size_t i)
+{
+    return v->spm_cut_at_space && i >= 3 && memcmp(buf + i, "\xE2\x96\x81", 3) == 0 &&
+           memcmp(buf + i - 3, "\xE2\x96\x81", 3) != 0;
+}
+
 int rh_spm_tokenize(const rh_vocab *v, const char *text, size_t len, rh_tokvec *out)
 {
     int rc = RH_OK;
@@ -116,43 +172,17 @@ int rh_spm_tokenize(const rh_vocab *v, const char *text, size_t len, rh_tokvec *
             buf[bl++] = text[i];
         }
     }
-    int32_t n = 0;
-    for (size_t off = 0; off < bl; n++) {
-        size_t cl = rh_utf8_len((unsigned char)buf[off]);
-        if (cl > bl - off)
-            cl = bl - off;
-        s[n] = (sym){(uint32_t)off, (uint32_t)cl, n - 1, off + cl == bl ? -1 : n + 1};
-        off += cl;
-    }
-    for (int32_t i = 1; i < n && rc == RH_OK; i++)
-        rc = try_bigram(v, buf, s, &h, i - 1, i);
-    while (rc == RH_OK && h.n > 0) {
-        bigram b = heap_pop(&h);
-        sym *l = &s[b.left], *r = &s[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            s[r->next].prev = b.left;
-        rc = try_bigram(v, buf, s, &h, l->prev, b.left);
-        if (rc == RH_OK)
-            rc = try_bigram(v, buf, s, &h, b.left, l->next);
-    }
-    for (int32_t i = 0; i >= 0 && i < n && rc == RH_OK; i = s[i].next) {
-        int32_t id = rh_vocab_lookup(v, buf + s[i].start, s[i].n);
-        if (id >= 0) {
-            rc = rh_tokvec_push(out, id);
-            continue;
+    /* cut only at character starts, as the whole text would be split */
+    size_t seg = 0, i = 0;
+    while (rc == RH_OK) {
+        if (i >= bl || (i + 3 <= bl && cut_before(v, buf, i))) {
+            if (i > seg)
+                rc = spm_segment(v, buf + seg, (i < bl ? i : bl) - seg, s, &h, out);
+            seg = i;
+            if (i >= bl)
+                break;
         }
-        for (uint32_t k = 0; k < s[i].n && rc == RH_OK; k++) {
-            id = v->byte_tok[(unsigned char)buf[s[i].start + k]];
-            if (id < 0)
-                id = v->unk;
-            if (id >= 0)
-                rc = rh_tokvec_push(out, id);
-        }
+        i += rh_utf8_len((unsigned char)buf[i]);
     }
 out:
     rh_free(buf);

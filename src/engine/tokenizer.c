@@ -329,6 +329,16 @@ static int load_tokens(const gguf_file *f, rh_vocab *v, rh_error *err)
             h = (h + 1) & v->ht_mask;
         }
     }
+    v->spm_cut_at_space = true;
+    for (size_t i = 0; i < n && v->spm_cut_at_space; i++) {
+        const char *t = tok_text(v, (int32_t)i);
+        size_t k = 0, l = v->len[i];
+        while (k + 3 <= l && memcmp(t + k, "\xE2\x96\x81", 3) == 0)
+            k += 3;
+        for (; k + 3 <= l; k++)
+            if (memcmp(t + k, "\xE2\x96\x81", 3) == 0)
+                v->spm_cut_at_space = false;
+    }
     for (int b = 0; b < 256; b++) {
         static const char hex[] = "0123456789ABCDEF";
         char name[7] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>', 0};

@@ -75,6 +75,7 @@ struct rh_vocab {
 
     int32_t bos, eos, eot, eom, unk, sep, pad, cls, mask;
     bool add_bos, add_eos, add_space_prefix, ignore_merges, clean_spaces;
+    bool spm_cut_at_space; /* no token has U+2581 after another character */
 
     int32_t *special;   /* control/user-defined/unknown ids, longest text first */
     size_t n_special;

@@ -78,18 +78,32 @@ static int partition(const rh_vocab *v, const char *text, size_t len, bool parse
     int rc = RH_OK;
     frags tmp = {0};
     bool present[256] = {false};
+    uint8_t *pairs = NULL; /* bit set of the byte pairs in the text: a quick "cannot occur" */
     if (len == 0)
         return RH_OK;
     if ((rc = frags_push(f, (frag){-1, 0, len})) != RH_OK)
         return rc;
-    for (size_t i = 0; i < len; i++)
+    if (!(pairs = rh_calloc(65536 / 8, 1)))
+        return RH_ENOMEM;
+    for (size_t i = 0; i < len; i++) {
         present[(unsigned char)text[i]] = true;
+        if (i + 1 < len) {
+            unsigned p = (unsigned)(unsigned char)text[i] << 8 | (unsigned char)text[i + 1];
+            pairs[p >> 3] |= (uint8_t)(1u << (p & 7));
+        }
+    }
     for (size_t s = 0; s < v->n_special && rc == RH_OK; s++) {
         int32_t id = v->special[s];
         if (!parse_special && (v->attr[id] & (RH_TA_CONTROL | RH_TA_UNKNOWN)))
             continue;
-        if (v->len[id] == 0 || v->len[id] > len || !present[(unsigned char)v->blob[v->off[id]]])
+        const unsigned char *t = (const unsigned char *)v->blob + v->off[id];
+        if (v->len[id] == 0 || v->len[id] > len || !present[t[0]])
             continue;
+        if (v->len[id] >= 2) {
+            unsigned p = (unsigned)t[0] << 8 | t[1];
+            if (!(pairs[p >> 3] & (1u << (p & 7))))
+                continue;
+        }
         tmp.n = 0;
         for (size_t k = 0; k < f->n && rc == RH_OK; k++)
             rc = f->a[k].tok >= 0 ? frags_push(&tmp, f->a[k]) : split_one(v, text, f->a[k], id, &tmp);
@@ -98,6 +112,7 @@ static int partition(const rh_vocab *v, const char *text, size_t len, bool parse
         tmp = sw;
     }
     rh_free(tmp.a);
+    rh_free(pairs);
     return rc;
 }
 
