@@ -5,9 +5,12 @@
  * fuzz crashers.
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -17,6 +20,8 @@
 
 /* Present in ASan builds; NULL otherwise. */
 extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+/* The CLI command under test, absent from builds without the CLI objects. */
+#pragma weak cmd_model
 
 /* ---- a tiny byte writer for hand-made files ----------------------------- */
 
@@ -1114,4 +1119,82 @@ TEST(gguf_replay_crashers)
     }
     if (replayed == 0)
         SKIP("no crasher or corpus files (run from the project root)");
+}
+
+/* ---- rathaus model info ------------------------------------------------------ */
+
+/* Run `rathaus model ARGS...` with stdout and stderr captured into files;
+ * returns the exit code, *out the captured stdout (rh_free). */
+static int run_model_cmd(int argc, char **argv, char **out)
+{
+    char opath[512], epath[512];
+    snprintf(opath, sizeof opath, "%s/out.txt", test_tmpdir());
+    snprintf(epath, sizeof epath, "%s/err.txt", test_tmpdir());
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    int fo = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT(so >= 0 && se >= 0 && fo >= 0 && fe >= 0);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    int rc = cmd_model(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    close(fo);
+    close(fe);
+    size_t len;
+    *out = test_read_file(rc == 0 ? opath : epath, &len);
+    ASSERT(*out != NULL);
+    return rc;
+}
+
+TEST(gguf_cli_model_info)
+{
+    if (!cmd_model)
+        SKIP("cmd_model not linked");
+    gguf_writer *w = sample_writer();
+    ASSERT_EQ(gguf_writer_set_str(w, "evil", "a\x1b[2Jb\n\"q\""), RH_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.gguf", test_tmpdir());
+    rh_error err;
+    ASSERT_EQ(gguf_writer_write(w, path, &err), RH_OK);
+    gguf_writer_free(w);
+
+    char *argv[] = {"model", "info", path, NULL};
+    char *out;
+    ASSERT_EQ(run_model_cmd(3, argv, &out), 0);
+    ASSERT(strstr(out, "version:    3") != NULL);
+    ASSERT(strstr(out, "alignment:  32") != NULL);
+    ASSERT(strstr(out, "general.architecture") != NULL);
+    ASSERT(strstr(out, "\"llama\"") != NULL);
+    ASSERT(strstr(out, "string[4]") != NULL);
+    ASSERT(strstr(out, "[\"<s>\", \"</s>\", \"hallo\", \"\"]") != NULL);
+    ASSERT(strstr(out, "tensors:    3") != NULL);
+    ASSERT(strstr(out, "b.weight") != NULL);
+    ASSERT(strstr(out, "64 x 2") != NULL);
+    ASSERT(strstr(out, "Q8_0") != NULL);
+    ASSERT(strstr(out, "parameters: 172") != NULL); /* 12 + 128 + 32 */
+    ASSERT(strchr(out, 0x1b) == NULL);               /* control bytes escaped */
+    ASSERT(strstr(out, "a\\x1b[2Jb\\n\\\"q\\\"") != NULL);
+    rh_free(out);
+
+    /* a bad file: exit 1 and "rathaus: <message>" on stderr */
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s/bad.gguf", test_tmpdir());
+    FILE *fp = fopen(bad, "wb");
+    ASSERT(fp != NULL);
+    fwrite("GGUF\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 1, 24, fp);
+    fclose(fp);
+    char *argv2[] = {"model", "info", bad, NULL};
+    ASSERT_EQ(run_model_cmd(3, argv2, &out), 1);
+    ASSERT(strncmp(out, "rathaus: ", 9) == 0);
+    ASSERT(strstr(out, "version 1") != NULL);
+    rh_free(out);
+    char *argv3[] = {"model", "frobnicate", NULL};
+    ASSERT_EQ(run_model_cmd(2, argv3, &out), 2);
+    rh_free(out);
 }
