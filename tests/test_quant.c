@@ -730,3 +730,106 @@ TEST(quant_cli_fallback)
     char *argv[] = {a0, NULL};
     ASSERT_EQ(cmd_model_quantize(1, argv), 2);
 }
+
+/* ---- activation formats and odd inputs --------------------------------------- */
+
+TEST(quant_q8_activation_formats)
+{
+    const int64_t n = 1024;
+    float *x = gaussian(n, 3);
+    x[5] = -7.5f; /* the block maximum sits on the negative side */
+    uint8_t *q = rh_malloc(rh_row_size(RH_TYPE_Q8_K, n));
+    ASSERT(q != NULL);
+    ASSERT_EQ(rh_quantize_row(RH_TYPE_Q8_K, x, q, n), rh_row_size(RH_TYPE_Q8_K, n));
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = q + b * 292;
+        float d, amax = 0;
+        memcpy(&d, blk, 4);
+        for (int i = 0; i < 256; i++)
+            amax = fmaxf(amax, fabsf(x[b * 256 + i]));
+        ASSERT_NEAR(d, amax / 127.0f, 1e-7 * amax);
+        const int8_t *qs = (const int8_t *)(blk + 4);
+        for (int s = 0; s < 16; s++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) {
+                ASSERT(qs[16 * s + i] >= -127);
+                ASSERT(abs(qs[16 * s + i] - (int)lrintf(x[b * 256 + 16 * s + i] / d)) <= 1);
+                sum += qs[16 * s + i];
+            }
+            int16_t bs;
+            memcpy(&bs, blk + 260 + 2 * s, 2);
+            ASSERT_EQ(bs, sum);
+        }
+    }
+    ASSERT_EQ(((const int8_t *)(q + 4))[5], -127);
+    rh_free(q);
+    /* Q8_0: codes in [-127, 127], d the f16 of amax/127 */
+    q = rh_malloc(rh_row_size(RH_TYPE_Q8_0, n));
+    ASSERT(q != NULL);
+    rh_quantize_row(RH_TYPE_Q8_0, x, q, n);
+    ASSERT_EQ(((const int8_t *)(q + 2))[5], -127);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const int8_t *qs = (const int8_t *)(q + b * 34 + 2);
+        for (int i = 0; i < 32; i++)
+            ASSERT(qs[i] >= -127);
+    }
+    /* Q8_1: s = d * sum(q) */
+    rh_free(q);
+    q = rh_malloc(rh_row_size(RH_TYPE_Q8_1, n));
+    ASSERT(q != NULL);
+    rh_quantize_row(RH_TYPE_Q8_1, x, q, n);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const uint8_t *blk = q + b * 36;
+        float d = rh_fp16_to_fp32((uint16_t)(blk[0] | blk[1] << 8));
+        float s = rh_fp16_to_fp32((uint16_t)(blk[2] | blk[3] << 8));
+        int sum = 0;
+        for (int i = 0; i < 32; i++)
+            sum += ((const int8_t *)(blk + 4))[i];
+        ASSERT_NEAR(s, d * (float)sum, fabs(d * (float)sum) * 1e-3 + 1e-6);
+    }
+    rh_free(q);
+    rh_free(x);
+}
+
+/* Zeros stay zeros, constants stay close, and NaN, Inf, huge and tiny
+ * inputs never crash (the sanitizer build checks for undefined behaviour). */
+TEST(quant_odd_inputs)
+{
+    static const int types[] = {RH_TYPE_F16,  RH_TYPE_BF16, RH_TYPE_Q4_0, RH_TYPE_Q4_1,
+                                RH_TYPE_Q5_0, RH_TYPE_Q5_1, RH_TYPE_Q8_0, RH_TYPE_Q8_1,
+                                RH_TYPE_Q2_K, RH_TYPE_Q3_K, RH_TYPE_Q4_K, RH_TYPE_Q5_K,
+                                RH_TYPE_Q6_K, RH_TYPE_Q8_K};
+    enum { N = 512 };
+    static float x[N], y[N];
+    static uint8_t q[N * 4];
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        int type = types[t];
+        const char *name = rh_type_get(type)->name;
+        memset(x, 0, sizeof x);
+        rh_quantize_row(type, x, q, N);
+        rh_dequantize_row(type, q, y, N);
+        for (int i = 0; i < N; i++)
+            if (y[i] != 0)
+                FAIL("%s: zero input gives %g at %d", name, (double)y[i], i);
+        for (int i = 0; i < N; i++)
+            x[i] = 0.75f;
+        rh_quantize_row(type, x, q, N);
+        rh_dequantize_row(type, q, y, N);
+        for (int i = 0; i < N; i++)
+            if (!(fabsf(y[i] - 0.75f) <= 0.75f * 0.02f))
+                FAIL("%s: constant 0.75 gives %g at %d", name, (double)y[i], i);
+        for (int i = 0; i < N; i++)
+            x[i] = -1e-30f * (float)(i % 7);
+        rh_quantize_row(type, x, q, N);
+        rh_dequantize_row(type, q, y, N);
+        for (int i = 0; i < N; i++)
+            ASSERT(isfinite(y[i]) && fabsf(y[i]) < 1e-6f);
+        for (int i = 0; i < N; i++)
+            x[i] = (i % 3 == 0) ? 1e30f : (i % 3 == 1) ? -3.0f : 0.5f;
+        x[7] = NAN;
+        x[100] = INFINITY;
+        x[300] = -INFINITY;
+        rh_quantize_row(type, x, q, N);
+        rh_dequantize_row(type, q, y, N);
+    }
+}

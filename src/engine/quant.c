@@ -191,11 +191,18 @@ uint16_t rh_fp32_to_bf16(float f)
  * sum(x q)^2 / sum(q q) (the error is sum(x x) minus this) and the best d. */
 static float sym_try(int n, const float *x, float is, int lo, int hi, float *d_out)
 {
+    /* n is a multiple of 8: 8 partial sums so the loop vectorizes */
+    float axq[8] = {0}, aqq[8] = {0}, flo = (float)lo, fhi = (float)hi;
+    for (int i = 0; i < n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float q = rh_clampf(rh_roundf_fast(x[i + k] * is), flo, fhi);
+            axq[k] += x[i + k] * q;
+            aqq[k] += q * q;
+        }
     float sxq = 0, sqq = 0;
-    for (int i = 0; i < n; i++) {
-        int q = rh_clampi(rh_nearest(x[i] * is), lo, hi);
-        sxq += x[i] * (float)q;
-        sqq += (float)(q * q);
+    for (int k = 0; k < 8; k++) {
+        sxq += axq[k];
+        sqq += aqq[k];
     }
     if (sqq <= 0) {
         *d_out = 0;
@@ -250,16 +257,26 @@ float rh_fit_sym(int n, const float *x, int lo, int hi, int8_t *L)
     return best_d;
 }
 
-/* Least-squares (d, m) for codes L; returns the squared error. */
-static float affine_solve(int n, const float *x, const uint8_t *L, int min_le0, float *d, float *m)
+/* Codes for inverse step `is` and offset `off`, then the least-squares
+ * (d, m) for those codes; returns the squared error (closed form; sx, sxx
+ * are the block's sum and sum of squares). */
+static double affine_try(int n, const float *x, float sx, float sxx, float is, float off, int nmax,
+                         int min_le0, float *d, float *m)
 {
-    float sx = 0, sq = 0, sqq = 0, sxq = 0;
-    for (int i = 0; i < n; i++) {
-        float q = (float)L[i];
-        sx += x[i];
-        sq += q;
-        sqq += q * q;
-        sxq += x[i] * q;
+    /* n is a multiple of 8: 8 partial sums so the loop vectorizes */
+    float aq[8] = {0}, aqq[8] = {0}, axq[8] = {0}, fmax = (float)nmax;
+    for (int i = 0; i < n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float q = rh_clampf(rh_roundf_fast((x[i + k] - off) * is), 0.0f, fmax);
+            aq[k] += q;
+            aqq[k] += q * q;
+            axq[k] += x[i + k] * q;
+        }
+    float sq = 0, sqq = 0, sxq = 0;
+    for (int k = 0; k < 8; k++) {
+        sq += aq[k];
+        sqq += aqq[k];
+        sxq += axq[k];
     }
     float det = (float)n * sqq - sq * sq;
     float dd = 0, mm = sx / (float)n;
@@ -277,64 +294,55 @@ static float affine_solve(int n, const float *x, const uint8_t *L, int min_le0, 
         if (min_le0 && mm > 0)
             mm = 0;
     }
-    float err = 0;
-    for (int i = 0; i < n; i++) {
-        float r = x[i] - dd * (float)L[i] - mm;
-        err += r * r;
-    }
     *d = dd;
     *m = mm;
-    return err;
-}
-
-static void affine_codes(int n, const float *x, float is, float off, int nmax, uint8_t *L)
-{
-    for (int i = 0; i < n; i++)
-        L[i] = (uint8_t)rh_clampi(rh_nearest((x[i] - off) * is), 0, nmax);
+    double D = dd, M = mm;
+    return (double)sxx - 2 * D * sxq - 2 * M * sx + D * D * sqq + 2 * D * M * sq + (double)n * M * M;
 }
 
 void rh_fit_affine(int n, const float *x, int nmax, int min_le0, uint8_t *L, float *d, float *m)
 {
-    uint8_t Lt[RH_QK_K];
-    float mn = x[0], mx = x[0];
-    for (int i = 1; i < n; i++) {
-        if (x[i] < mn)
-            mn = x[i];
-        if (x[i] > mx)
-            mx = x[i];
+    float mn = x[0], mx = x[0], sx = 0, sxx = 0;
+    for (int i = 0; i < n; i++) {
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+        sx += x[i];
+        sxx += x[i] * x[i];
     }
     if (min_le0 && mn > 0)
         mn = 0;
-    if (!(mx > mn) || !isfinite(mx - mn)) {
+    if (!(mx > mn) || !isfinite(mx - mn) || !isfinite(sxx)) {
         memset(L, 0, (size_t)n);
         *d = 0;
         *m = isfinite(mn) ? mn : 0;
         return;
     }
-    float best = INFINITY, bd = 0, bm = mn;
+    double best = INFINITY;
+    float bd = 0, bm = mn;
+    /* step sizes from 9% finer to 7.5% coarser than (max - min) / nmax */
     for (int t = -12; t <= 10; t++) {
         float is = (float)nmax * (1.0f + 0.0075f * (float)t) / (mx - mn);
         float dd, mm;
-        affine_codes(n, x, is, mn, nmax, Lt);
-        float err = affine_solve(n, x, Lt, min_le0, &dd, &mm);
+        double err = affine_try(n, x, sx, sxx, is, mn, nmax, min_le0, &dd, &mm);
         if (err < best) {
             best = err;
             bd = dd;
             bm = mm;
-            memcpy(L, Lt, (size_t)n);
         }
     }
+    /* refine: codes for the best (d, m), then the best (d, m) for them */
     for (int it = 0; it < 4 && bd > 0; it++) {
         float dd, mm;
-        affine_codes(n, x, 1.0f / bd, bm, nmax, Lt);
-        float err = affine_solve(n, x, Lt, min_le0, &dd, &mm);
+        double err = affine_try(n, x, sx, sxx, 1.0f / bd, bm, nmax, min_le0, &dd, &mm);
         if (!(err < best))
             break;
         best = err;
         bd = dd;
         bm = mm;
-        memcpy(L, Lt, (size_t)n);
     }
+    float is = bd > 0 ? 1.0f / bd : 0;
+    for (int i = 0; i < n; i++)
+        L[i] = (uint8_t)rh_clampi(rh_nearest((x[i] - bm) * is), 0, nmax);
     *d = bd;
     *m = bm;
 }
@@ -478,18 +486,13 @@ static void quant_q8(const float *x, uint8_t *b, int64_t nb, int with_sum)
 {
     size_t bsize = with_sum ? 36 : 34, qoff = with_sum ? 4 : 2;
     for (int64_t i = 0; i < nb; i++, b += bsize, x += RH_QK) {
-        float amax = 0;
-        for (int j = 0; j < RH_QK; j++) {
-            float a = fabsf(x[j]);
-            amax = a > amax ? a : amax;
-        }
-        rh_put_f16(b, amax / 127.0f);
+        rh_put_f16(b, rh_absmax(x, RH_QK) / 127.0f);
         float ds = rh_h2f(b);
         float is = ds != 0 && isfinite(ds) ? 1.0f / ds : 0;
         int8_t *qs = (int8_t *)(b + qoff);
         int sum = 0;
         for (int j = 0; j < RH_QK; j++) {
-            int q = rh_clampi(rh_nearest(x[j] * is), -127, 127);
+            int q = (int)rh_clampf(rh_roundf_fast(x[j] * is), -127.0f, 127.0f);
             qs[j] = (int8_t)q;
             sum += q;
         }

@@ -42,6 +42,36 @@ static inline int rh_nearest(float x)
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* Round to nearest even in float (|x| < 2^22; larger values stay large with
+ * their sign, so a following clamp is still right). For search loops that
+ * only need the code as a float: this form vectorizes. */
+static inline float rh_roundf_fast(float x)
+{
+    return (x + 12582912.0f) - 12582912.0f;
+}
+
+/* Clamp to [lo, hi]; NaN gives lo (so a following int cast is defined). */
+static inline float rh_clampf(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    return v < hi ? v : hi;
+}
+
+/* Largest |x[i]| of n values (n a multiple of 8; NaN ignored). */
+static inline float rh_absmax(const float *x, int n)
+{
+    float m[8] = {0};
+    for (int i = 0; i < n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float a = x[i + k] < 0 ? -x[i + k] : x[i + k];
+            m[k] = a > m[k] ? a : m[k];
+        }
+    float r = 0;
+    for (int k = 0; k < 8; k++)
+        r = m[k] > r ? m[k] : r;
+    return r;
+}
+
 static inline int rh_clampi(int v, int lo, int hi)
 {
     return v < lo ? lo : v > hi ? hi : v;

@@ -148,16 +148,21 @@ void rh_dequant_q5_k(const uint8_t *b, float *y, int64_t nb)
 void rh_dequant_q6_k(const uint8_t *b, float *y, int64_t nb)
 {
     for (int64_t ib = 0; ib < nb; ib++, b += 210, y += RH_QK_K) {
-        const uint8_t *ql = b, *qh = b + 128;
         const int8_t *sc = (const int8_t *)(b + 192);
         float d = rh_h2f(b + 208);
-        for (int s = 0; s < 16; s++) {
-            float dl = d * (float)sc[s];
-            for (int i = 16 * s; i < 16 * s + 16; i++) {
-                int n = i / 128, j = (i % 128) / 32, l = i % 32;
-                int lo = (ql[64 * n + 32 * (j & 1) + l] >> (4 * (j >> 1))) & 0xf;
-                int hi = (qh[32 * n + l] >> (2 * j)) & 3;
-                y[i] = dl * (float)((lo | hi << 4) - 32);
+        for (int n = 0; n < 2; n++) {
+            const uint8_t *ql = b + 64 * n, *qh = b + 128 + 32 * n;
+            for (int j = 0; j < 4; j++) {
+                const uint8_t *lo = ql + 32 * (j & 1);
+                int lshift = 4 * (j >> 1), hshift = 2 * j;
+                float *out = y + 128 * n + 32 * j;
+                for (int h = 0; h < 2; h++) {
+                    float dl = d * (float)sc[8 * n + 2 * j + h];
+                    for (int l = 16 * h; l < 16 * h + 16; l++) {
+                        int q = ((lo[l] >> lshift) & 0xf) | ((qh[l] >> hshift) & 3) << 4;
+                        out[l] = dl * (float)(q - 32);
+                    }
+                }
             }
         }
     }
@@ -323,11 +328,7 @@ void rh_quant_q6_k(const float *x, uint8_t *b, int64_t nb)
 void rh_quant_q8_k(const float *x, uint8_t *b, int64_t nb)
 {
     for (int64_t ib = 0; ib < nb; ib++, b += 292, x += RH_QK_K) {
-        float amax = 0;
-        for (int i = 0; i < RH_QK_K; i++) {
-            float a = fabsf(x[i]);
-            amax = a > amax ? a : amax;
-        }
+        float amax = rh_absmax(x, RH_QK_K);
         float d = isfinite(amax) ? amax / 127.0f : 0;
         float is = d > 0 ? 127.0f / amax : 0;
         memcpy(b, &d, sizeof d);
@@ -335,7 +336,7 @@ void rh_quant_q8_k(const float *x, uint8_t *b, int64_t nb)
         for (int s = 0; s < 16; s++) {
             int sum = 0;
             for (int i = 16 * s; i < 16 * s + 16; i++) {
-                int q = rh_clampi(rh_nearest(x[i] * is), -127, 127);
+                int q = (int)rh_clampf(rh_roundf_fast(x[i] * is), -127.0f, 127.0f);
                 qs[i] = (int8_t)q;
                 sum += q;
             }
