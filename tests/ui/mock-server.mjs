@@ -1,0 +1,593 @@
+// mock-server.mjs - development stand-in for the rathaus server (docs/api.md).
+//
+// Serves web/ with the production Content-Security-Policy and fakes the
+// JSON API with in-memory data, including a slow SSE answer stream, so the
+// UI can be developed and checked in a browser without the C server.
+//
+//   node tests/ui/mock-server.mjs [--port 8099]
+//
+// Environment:
+//   PORT=8099          listen port (127.0.0.1 only)
+//   MOCK_SETUP=1       start without users (first-run set-up screen)
+//   MOCK_NO_MODELS=1   empty model list (shows the "add a model" hint)
+//   MOCK_AUTOLOGIN=1   requests without a session are logged in as admin
+//                      (for headless screenshots of inner pages)
+//   MOCK_DELAY=40      milliseconds between streamed deltas
+//   MOCK_LANG=en       language of the fake server's error messages default
+// Messages containing "busy" get a 503 (queue full); "fehler"/"error" break
+// the stream with an error event; "hostile" answers with hostile Markdown;
+// "lang"/"long" answers at length. Users: admin/admin, m.muster/muster.
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const webRoot = path.resolve(here, '../../web');
+
+export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+};
+
+const now = () => new Date().toISOString();
+const ago = (min) => new Date(Date.now() - min * 60000).toISOString();
+const token = () => crypto.randomBytes(18).toString('base64url');
+
+// ------------------------------------------------------------------ data
+
+export function createState(opts = {}) {
+  const s = {
+    nextId: 1000,
+    users: [],
+    groups: [],
+    convs: [],
+    keys: [],
+    audit: [],
+    sessions: new Map(),   // token -> { userId, csrf }
+    pre: new Map(),        // pre-session cookie -> csrf
+    running: new Map(),    // conversation id -> { stop: fn }
+    noModels: !!opts.noModels,
+    delay: opts.delay ?? 40,
+    queueFull: false,
+  };
+  s.models = [
+    { id: 'llama-3.1-8b-instruct-q4_k_m', name: 'Llama 3.1 8B Instruct', source: 'local', size_bytes: 4920734336, quantization: 'Q4_K_M', context_length: 8192, available: true },
+    { id: 'eurollm-9b-instruct-q4_k_m', name: 'EuroLLM 9B Instruct', source: 'local', size_bytes: 5600000000, quantization: 'Q4_K_M', context_length: 4096, available: true },
+    { id: 'llama-3.3-70b', name: 'Llama 3.3 70B (Rechenzentrum)', source: 'upstream', size_bytes: 0, quantization: '', context_length: 131072, available: true },
+    { id: 'qwen-2.5-72b', name: 'Qwen 2.5 72B', source: 'upstream', size_bytes: 0, quantization: '', context_length: 32768, available: false },
+  ];
+  if (opts.setup) return s;
+  s.groups.push({ id: 1, name: 'Bürgeramt' }, { id: 2, name: 'Bauamt' }, { id: 3, name: 'IT' });
+  s.users.push(
+    { id: 1, username: 'admin', display_name: 'Anna Admin', role: 'admin', groups: [3], disabled: false, created_at: ago(90000), last_login_at: ago(5), password: 'admin', lang: null },
+    { id: 2, username: 'm.muster', display_name: 'Max Muster', role: 'user', groups: [1], disabled: false, created_at: ago(50000), last_login_at: ago(600), password: 'muster', lang: null },
+    { id: 3, username: 'e.beispiel', display_name: 'Erika Beispiel', role: 'user', groups: [1, 2], disabled: true, created_at: ago(40000), last_login_at: null, password: 'x', lang: null },
+  );
+  const sample = [
+    '## Baugenehmigung: Unterlagen',
+    '',
+    'Für einen **Bauantrag** brauchen Sie in der Regel:',
+    '',
+    '1. Antragsformular (vom *Bauamt*)',
+    '2. Lageplan',
+    '   - amtlicher Lageplan bei Neubauten',
+    '   - einfacher Lageplan bei Anbauten',
+    '3. Bauzeichnungen',
+    '',
+    '| Unterlage | Gebühr |',
+    '|:--|--:|',
+    '| Lageplan | 45 € |',
+    '| Prüfung | 0,5 % der Bausumme |',
+    '',
+    '> Bitte prüfen Sie die Angaben mit der aktuellen Satzung.',
+    '',
+    'Mehr unter https://www.example.org/bauen oder per `E-Mail`.',
+    '',
+    '```python',
+    'def gebuehr(bausumme):',
+    '    return round(bausumme * 0.005, 2)',
+    '```',
+  ].join('\n');
+  s.convs.push(
+    { id: 1, userId: 1, title: 'Unterlagen für den Bauantrag', model: s.models[0].id, system_prompt: '', created_at: ago(300), updated_at: ago(20),
+      messages: [
+        { id: 1, role: 'user', content: 'Welche Unterlagen braucht man für einen Bauantrag?', model: null, created_at: ago(21), tokens: 12, finish_reason: null },
+        { id: 2, role: 'assistant', content: sample, model: s.models[0].id, created_at: ago(20), tokens: 180, finish_reason: 'stop' },
+      ] },
+    { id: 2, userId: 1, title: 'Bescheid Hundesteuer – Entwurf', model: s.models[1].id, system_prompt: 'Antworte in Einfacher Sprache.', created_at: ago(3000), updated_at: ago(1500),
+      messages: [
+        { id: 3, role: 'user', content: 'Entwirf einen Bescheid zur Hundesteuer.', model: null, created_at: ago(1501), tokens: 9, finish_reason: null },
+        { id: 4, role: 'assistant', content: 'Sehr geehrte Damen und Herren,\n\nhiermit setzen wir die Hundesteuer fest …', model: s.models[1].id, created_at: ago(1500), tokens: 40, finish_reason: 'length' },
+      ] },
+    { id: 3, userId: 1, title: 'E-Mail an Bürgerin beantworten', model: s.models[0].id, system_prompt: '', created_at: ago(9000), updated_at: ago(8000), messages: [] },
+    { id: 4, userId: 2, title: 'Fremde Unterhaltung', model: s.models[0].id, system_prompt: '', created_at: ago(100), updated_at: ago(100), messages: [] },
+  );
+  s.keys.push({ id: 1, userId: 1, name: 'Skript Posteingang', prefix: 'rh_3f9a', created_at: ago(20000), last_used_at: ago(30) });
+  const actions = ['login', 'logout', 'user.create', 'conversation.delete', 'key.create', 'login.failed'];
+  for (let i = 1; i <= 120; i++) {
+    s.audit.push({ id: i, time: ago((121 - i) * 37), actor: i % 3 ? 'admin' : 'm.muster', action: actions[i % actions.length], target: i % 2 ? 'user:2' : '', detail: i % 5 ? '' : 'aus dem Bürgeramt', ip: '10.0.0.' + (i % 20) });
+  }
+  return s;
+}
+
+const MSG = {
+  de: {
+    invalid_credentials: 'Benutzername oder Passwort ist falsch.',
+    not_found: 'Das gibt es nicht (mehr).',
+    csrf: 'Die Anfrage wurde aus Sicherheitsgründen abgelehnt. Bitte laden Sie die Seite neu.',
+    unauthorized: 'Bitte melden Sie sich an.',
+    forbidden: 'Dafür fehlen Ihnen die Rechte.',
+    busy: 'Zurzeit sind alle Plätze belegt. Bitte versuchen Sie es in einigen Sekunden erneut.',
+    bad_request: 'Die Angaben sind unvollständig oder ungültig.',
+    weak_password: 'Das Passwort muss mindestens 8 Zeichen lang sein.',
+    exists: 'Diesen Benutzernamen gibt es schon.',
+    wrong_password: 'Das bisherige Passwort stimmt nicht.',
+    setup_done: 'Die Einrichtung ist bereits abgeschlossen.',
+    model_error: 'Das Modell hat die Antwort abgebrochen. Bitte versuchen Sie es erneut.',
+    hint: 'Es ist noch kein Sprachmodell eingerichtet. Die Administration kann eine GGUF-Datei in das Modellverzeichnis (/var/lib/rathaus/models) legen oder in /etc/rathaus/rathaus.conf einen externen Server (upstream) eintragen.',
+  },
+  en: {
+    invalid_credentials: 'User name or password is wrong.',
+    not_found: 'This does not exist (any more).',
+    csrf: 'The request was refused for security reasons. Please reload the page.',
+    unauthorized: 'Please sign in.',
+    forbidden: 'You lack the rights for this.',
+    busy: 'All places are taken at the moment. Please try again in a few seconds.',
+    bad_request: 'The data is incomplete or invalid.',
+    weak_password: 'The password must be at least 8 characters long.',
+    exists: 'This user name exists already.',
+    wrong_password: 'The current password is wrong.',
+    setup_done: 'Set-up is already complete.',
+    model_error: 'The model aborted the answer. Please try again.',
+    hint: 'No language model is set up yet. An administrator can put a GGUF file into the models directory (/var/lib/rathaus/models) or configure an external server (upstream) in /etc/rathaus/rathaus.conf.',
+  },
+};
+
+// ------------------------------------------------------------------ helpers
+
+function parseCookies(req) {
+  const out = {};
+  for (const part of (req.headers.cookie || '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function send(res, status, body, headers = {}) {
+  const data = body === null || body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
+  res.end(status === 204 ? undefined : data);
+}
+
+async function readJson(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of req) {
+    size += c.length;
+    if (size > 1 << 20) throw new Error('too large');
+    chunks.push(c);
+  }
+  if (!chunks.length) return {};
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+function publicUser(s, u) {
+  return { id: u.id, username: u.username, display_name: u.display_name, role: u.role, groups: u.groups.map((g) => ({ id: g, name: (s.groups.find((x) => x.id === g) || {}).name })), lang: u.lang };
+}
+function adminUser(u) {
+  return { id: u.id, username: u.username, display_name: u.display_name, role: u.role, groups: u.groups, disabled: u.disabled, created_at: u.created_at, last_login_at: u.last_login_at };
+}
+function convSummary(c) { return { id: c.id, title: c.title, model: c.model, updated_at: c.updated_at }; }
+function convFull(c) {
+  return { id: c.id, title: c.title, model: c.model, system_prompt: c.system_prompt, created_at: c.created_at, updated_at: c.updated_at, messages: c.messages };
+}
+
+const HOSTILE = [
+  'Hier ist **gefährlicher** Inhalt, der harmlos bleiben muss:',
+  '',
+  '<script>alert("xss")</script>',
+  '',
+  '<img src=x onerror=alert(1)>',
+  '',
+  '[Klick mich](javascript:alert(1)) und [auch](JAVASCRIPT:alert(2)) und <javascript:alert(3)>',
+  '',
+  '![Tracking-Pixel](http://evil.example/pixel.png)',
+  '',
+  '[Harmloser Link](https://www.example.org/)',
+].join('\n');
+
+function answerFor(text) {
+  const t = text.toLowerCase();
+  if (t.includes('hostile')) return HOSTILE;
+  if (t.includes('lang') || t.includes('long')) {
+    const parts = ['# Ausführliche Antwort', ''];
+    for (let i = 1; i <= 30; i++) {
+      parts.push(`## Abschnitt ${i}`, '', `Dies ist Absatz ${i} mit **wichtigem** Inhalt und etwas *Betonung*. Die Verwaltung arbeitet sorgfältig, und jede Antwort wird geprüft.`, '');
+      if (i % 5 === 0) parts.push('```js', `const abschnitt = ${i};`, 'console.log(abschnitt);', '```', '');
+      if (i % 7 === 0) parts.push('- Punkt eins', '- Punkt zwei', '  - Unterpunkt', '');
+    }
+    return parts.join('\n');
+  }
+  return [
+    `Gern. Zu Ihrer Frage „${text.slice(0, 80)}“:`,
+    '',
+    'Die wichtigsten Schritte sind:',
+    '',
+    '1. **Antrag** prüfen',
+    '2. Unterlagen anfordern',
+    '3. Bescheid erstellen',
+    '',
+    '```text',
+    'Aktenzeichen: 2026-0815',
+    '```',
+    '',
+    'Bitte prüfen Sie das Ergebnis, bevor Sie es verwenden.',
+  ].join('\n');
+}
+
+function chunksOf(text) {
+  const out = [];
+  const re = /\s*\S+/g;
+  let m;
+  while ((m = re.exec(text))) out.push(m[0]);
+  const rest = text.slice(out.join('').length);
+  if (rest) out.push(rest);
+  return out;
+}
+
+// ------------------------------------------------------------------ server
+
+export function createServer(state, opts = {}) {
+  const s = state;
+  const defaultLang = opts.lang || 'de';
+
+  async function api(req, res, url) {
+    const cookies = parseCookies(req);
+    let sess = cookies.rathaus_session ? s.sessions.get(cookies.rathaus_session) : null;
+    let user = sess ? s.users.find((u) => u.id === sess.userId && !u.disabled) : null;
+    if (sess && !user) { s.sessions.delete(cookies.rathaus_session); sess = null; }
+    const setCookies = [];
+    if (!user && opts.autologin && s.users.length) {
+      const tok = token();
+      sess = { userId: 1, csrf: token() };
+      s.sessions.set(tok, sess);
+      user = s.users[0];
+      setCookies.push(`rathaus_session=${tok}; HttpOnly; SameSite=Strict; Path=/`);
+    }
+    let preCsrf = null;
+    if (!sess) {
+      let pre = cookies.rathaus_pre;
+      if (!pre || !s.pre.has(pre)) {
+        pre = token();
+        s.pre.set(pre, token());
+        setCookies.push(`rathaus_pre=${pre}; HttpOnly; SameSite=Strict; Path=/`);
+      }
+      preCsrf = s.pre.get(pre);
+    }
+    const al = (req.headers['accept-language'] || '').slice(0, 2);
+    const lang = (user && user.lang) || (al === 'en' ? 'en' : al === 'de' ? 'de' : defaultLang);
+    const M = MSG[lang] || MSG.de;
+    const extra = setCookies.length ? { 'Set-Cookie': setCookies } : {};
+    const reply = (status, body, headers = {}) => send(res, status, body, { ...extra, ...headers });
+    const fail = (status, code, headers) => reply(status, { error: { code, message: M[code] || code } }, headers);
+    const method = req.method;
+    const p = url.pathname;
+
+    if (method !== 'GET' && method !== 'HEAD') {
+      const want = sess ? sess.csrf : preCsrf;
+      if (!want || req.headers['x-csrf-token'] !== want) return fail(403, 'csrf');
+    }
+    let body = {};
+    if (method === 'POST' || method === 'PATCH' || method === 'PUT') {
+      try { body = await readJson(req); } catch { return fail(400, 'bad_request'); }
+    }
+    const startSession = (u) => {
+      const tok = token();
+      s.sessions.set(tok, { userId: u.id, csrf: token() });
+      u.last_login_at = now();
+      setCookies.push(`rathaus_session=${tok}; HttpOnly; SameSite=Strict; Path=/`);
+      extra['Set-Cookie'] = setCookies;
+    };
+    const audit = (action, target = '', detail = '') => s.audit.push({ id: s.audit.length + 1, time: now(), actor: user ? user.username : '', action, target, detail, ip: '127.0.0.1' });
+
+    // ----- session
+    if (p === '/api/session' && method === 'GET') {
+      return reply(200, { user: user ? publicUser(s, user) : null, csrf: sess ? sess.csrf : preCsrf, setup_required: s.users.length === 0 });
+    }
+    if (p === '/api/setup' && method === 'POST') {
+      if (s.users.length) return fail(409, 'setup_done');
+      if (!body.username || !body.password) return fail(400, 'bad_request');
+      if (String(body.password).length < 8) return fail(400, 'weak_password');
+      const u = { id: 1, username: String(body.username), display_name: String(body.display_name || body.username), role: 'admin', groups: [], disabled: false, created_at: now(), last_login_at: null, password: String(body.password), lang: null };
+      s.users.push(u);
+      startSession(u);
+      return reply(200, publicUser(s, u));
+    }
+    if (p === '/api/login' && method === 'POST') {
+      const u = s.users.find((x) => x.username === body.username && x.password === body.password && !x.disabled);
+      if (!u) return fail(401, 'invalid_credentials');
+      startSession(u);
+      user = u;
+      audit('login');
+      return reply(200, publicUser(s, u));
+    }
+    if (!user) return fail(401, 'unauthorized');
+
+    if (p === '/api/logout' && method === 'POST') {
+      s.sessions.delete(cookies.rathaus_session);
+      return reply(204, null, { 'Set-Cookie': 'rathaus_session=; Max-Age=0; Path=/' });
+    }
+    if (p === '/api/password' && method === 'POST') {
+      if (body.old_password !== user.password) return fail(400, 'wrong_password');
+      if (String(body.new_password || '').length < 8) return fail(400, 'weak_password');
+      user.password = body.new_password;
+      return reply(204, null);
+    }
+    if (p === '/api/me' && method === 'PATCH') {
+      if (typeof body.display_name === 'string' && body.display_name) user.display_name = body.display_name;
+      if (body.lang === 'de' || body.lang === 'en') user.lang = body.lang;
+      return reply(200, publicUser(s, user));
+    }
+
+    // ----- models
+    if (p === '/api/models' && method === 'GET') {
+      return reply(200, { models: s.noModels ? [] : s.models, hint: s.noModels ? M.hint : '' });
+    }
+
+    // ----- conversations
+    if (p === '/api/conversations' && method === 'GET') {
+      const q = (url.searchParams.get('q') || '').toLowerCase();
+      const list = s.convs.filter((c) => c.userId === user.id && (!q || c.title.toLowerCase().includes(q)))
+        .sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+      return reply(200, { conversations: list.map(convSummary) });
+    }
+    if (p === '/api/conversations' && method === 'POST') {
+      const c = { id: ++s.nextId, userId: user.id, title: String(body.title || 'Neue Unterhaltung'), model: body.model || (s.models[0] && s.models[0].id), system_prompt: String(body.system_prompt || ''), created_at: now(), updated_at: now(), messages: [] };
+      s.convs.push(c);
+      return reply(200, convFull(c));
+    }
+    let m = /^\/api\/conversations\/(\d+)(\/messages|\/stop)?$/.exec(p);
+    if (m) {
+      const c = s.convs.find((x) => x.id === Number(m[1]) && x.userId === user.id);
+      if (!c) return fail(404, 'not_found');
+      if (!m[2]) {
+        if (method === 'GET') return reply(200, convFull(c));
+        if (method === 'PATCH') {
+          if (typeof body.title === 'string') c.title = body.title;
+          if (typeof body.system_prompt === 'string') c.system_prompt = body.system_prompt;
+          if (typeof body.model === 'string') c.model = body.model;
+          c.updated_at = now();
+          return reply(200, convFull(c));
+        }
+        if (method === 'DELETE') { s.convs = s.convs.filter((x) => x !== c); return reply(204, null); }
+      }
+      if (m[2] === '/stop' && method === 'POST') {
+        const r = s.running.get(c.id);
+        if (r) r.stop();
+        return reply(204, null);
+      }
+      if (m[2] === '/messages' && method === 'POST') return stream(req, res, c, body, M, extra);
+    }
+
+    // ----- keys
+    if (p === '/api/keys' && method === 'GET') {
+      return reply(200, { keys: s.keys.filter((k) => k.userId === user.id).map(({ userId, ...k }) => k) });
+    }
+    if (p === '/api/keys' && method === 'POST') {
+      if (!body.name) return fail(400, 'bad_request');
+      const key = 'rh_' + token() + token();
+      const k = { id: ++s.nextId, userId: user.id, name: String(body.name), prefix: key.slice(0, 7), created_at: now(), last_used_at: null };
+      s.keys.push(k);
+      audit('key.create', k.name);
+      return reply(200, { id: k.id, key });
+    }
+    m = /^\/api\/keys\/(\d+)$/.exec(p);
+    if (m && method === 'DELETE') {
+      const k = s.keys.find((x) => x.id === Number(m[1]) && x.userId === user.id);
+      if (!k) return fail(404, 'not_found');
+      s.keys = s.keys.filter((x) => x !== k);
+      return reply(204, null);
+    }
+
+    // ----- admin
+    if (p.startsWith('/api/admin/')) {
+      if (user.role !== 'admin') return fail(403, 'forbidden');
+      if (p === '/api/admin/users' && method === 'GET') return reply(200, { users: s.users.map(adminUser) });
+      if (p === '/api/admin/users' && method === 'POST') {
+        if (!body.username || !body.password) return fail(400, 'bad_request');
+        if (s.users.some((u) => u.username === body.username)) return fail(409, 'exists');
+        if (String(body.password).length < 8) return fail(400, 'weak_password');
+        const u = { id: ++s.nextId, username: String(body.username), display_name: String(body.display_name || ''), role: body.role === 'admin' ? 'admin' : 'user', groups: Array.isArray(body.groups) ? body.groups : [], disabled: false, created_at: now(), last_login_at: null, password: String(body.password), lang: null };
+        s.users.push(u);
+        audit('user.create', u.username);
+        return reply(200, adminUser(u));
+      }
+      m = /^\/api\/admin\/users\/(\d+)$/.exec(p);
+      if (m) {
+        const u = s.users.find((x) => x.id === Number(m[1]));
+        if (!u) return fail(404, 'not_found');
+        if (method === 'PATCH') {
+          if (typeof body.display_name === 'string') u.display_name = body.display_name;
+          if (body.role === 'admin' || body.role === 'user') u.role = body.role;
+          if (Array.isArray(body.groups)) u.groups = body.groups;
+          if (typeof body.disabled === 'boolean') u.disabled = body.disabled;
+          if (body.password) {
+            if (String(body.password).length < 8) return fail(400, 'weak_password');
+            u.password = body.password;
+          }
+          return reply(200, adminUser(u));
+        }
+        if (method === 'DELETE') { s.users = s.users.filter((x) => x !== u); return reply(204, null); }
+      }
+      if (p === '/api/admin/groups' && method === 'GET') {
+        return reply(200, { groups: s.groups.map((g) => ({ ...g, members: s.users.filter((u) => u.groups.includes(g.id)).length })) });
+      }
+      if (p === '/api/admin/groups' && method === 'POST') {
+        if (!body.name) return fail(400, 'bad_request');
+        const g = { id: ++s.nextId, name: String(body.name) };
+        s.groups.push(g);
+        return reply(200, { ...g, members: 0 });
+      }
+      m = /^\/api\/admin\/groups\/(\d+)$/.exec(p);
+      if (m) {
+        const g = s.groups.find((x) => x.id === Number(m[1]));
+        if (!g) return fail(404, 'not_found');
+        if (method === 'PATCH') { if (body.name) g.name = String(body.name); return reply(200, g); }
+        if (method === 'DELETE') {
+          s.groups = s.groups.filter((x) => x !== g);
+          for (const u of s.users) u.groups = u.groups.filter((id) => id !== g.id);
+          return reply(204, null);
+        }
+      }
+      if (p === '/api/admin/audit' && method === 'GET') {
+        const before = Number(url.searchParams.get('before')) || Infinity;
+        const limit = Math.min(200, Number(url.searchParams.get('limit')) || 50);
+        const list = s.audit.filter((e) => e.id < before).sort((a, b) => b.id - a.id).slice(0, limit);
+        return reply(200, { entries: list });
+      }
+      if (p === '/api/admin/status' && method === 'GET') {
+        return reply(200, {
+          models: s.noModels ? [] : s.models,
+          upstreams: s.noModels ? [] : [
+            { name: 'rechenzentrum', url: 'https://llm.rz.example.org/v1', healthy: true, last_error: '', models: ['llama-3.3-70b'] },
+            { name: 'gpu-2', url: 'http://10.0.4.12:8000/v1', healthy: false, last_error: 'Verbindung abgelehnt (seit 12:04)', models: ['qwen-2.5-72b'] },
+          ],
+          queue: { length: s.running.size, max: 8 },
+          streams: s.running.size,
+          version: '0.1.0-mock',
+        });
+      }
+    }
+    return fail(404, 'not_found');
+  }
+
+  function stream(req, res, c, body, M, extra) {
+    const mode = body.mode || 'new';
+    const content = String(body.content || '');
+    if (s.running.has(c.id)) return send(res, 409, { error: { code: 'busy', message: M.busy } }, extra);
+    if (s.queueFull || /busy/i.test(content)) {
+      return send(res, 503, { error: { code: 'busy', message: M.busy } }, { ...extra, 'Retry-After': '5' });
+    }
+    const msgs = c.messages;
+    if (mode === 'regenerate' || mode === 'edit_last') {
+      if (msgs.length && msgs[msgs.length - 1].role === 'assistant') msgs.pop();
+    }
+    if (mode === 'edit_last' && msgs.length && msgs[msgs.length - 1].role === 'user') msgs.pop();
+    let question = content;
+    if (mode === 'regenerate') {
+      const last = [...msgs].reverse().find((x) => x.role === 'user');
+      question = last ? last.content : '';
+    } else {
+      msgs.push({ id: ++s.nextId, role: 'user', content, model: null, created_at: now(), tokens: 0, finish_reason: null });
+    }
+    const answer = { id: ++s.nextId, role: 'assistant', content: '', model: c.model, created_at: now(), tokens: 0, finish_reason: null };
+    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', ...extra });
+    const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    ev('start', { user_message_id: msgs.length ? msgs[msgs.length - 1].id : 0, assistant_message_id: answer.id, model: c.model });
+    const parts = chunksOf(answerFor(question));
+    const breakAt = /fehler|error/i.test(question) ? Math.min(8, parts.length) : -1;
+    let i = 0;
+    let timer = null;
+    const finish = (reason) => {
+      clearTimeout(timer);
+      s.running.delete(c.id);
+      answer.finish_reason = reason;
+      answer.tokens = i;
+      msgs.push(answer);
+      c.updated_at = now();
+    };
+    const tick = () => {
+      if (i === breakAt) {
+        finish('error');
+        ev('error', { error: { code: 'model_error', message: M.model_error } });
+        res.end();
+        return;
+      }
+      if (i >= parts.length) {
+        finish('stop');
+        ev('done', { finish_reason: 'stop', tokens: { prompt: 20, completion: i } });
+        res.end();
+        return;
+      }
+      answer.content += parts[i];
+      ev('delta', { text: parts[i] });
+      i++;
+      timer = setTimeout(tick, s.delay);
+    };
+    s.running.set(c.id, {
+      stop: () => {
+        if (!s.running.has(c.id)) return;
+        finish('cancelled');
+        ev('done', { finish_reason: 'cancelled', tokens: { prompt: 20, completion: i } });
+        res.end();
+      },
+    });
+    res.on('close', () => { if (s.running.has(c.id)) finish('cancelled'); });
+    timer = setTimeout(tick, s.delay * 3);
+  }
+
+  function serveStatic(req, res, url) {
+    let rel = decodeURIComponent(url.pathname);
+    if (rel === '/' || !path.extname(rel)) rel = '/index.html';
+    const file = path.resolve(webRoot, '.' + rel);
+    if (!file.startsWith(webRoot + path.sep)) { res.writeHead(404); res.end(); return; }
+    fs.readFile(file, (err, data) => {
+      const headers = {
+        'Content-Security-Policy': CSP,
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+        'Cache-Control': 'no-cache',
+      };
+      if (err) { res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }); res.end('not found'); return; }
+      res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream' });
+      res.end(req.method === 'HEAD' ? undefined : data);
+    });
+  }
+
+  return http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    if (url.pathname.startsWith('/api/')) {
+      api(req, res, url).catch((e) => {
+        console.error(e);
+        if (!res.headersSent) send(res, 500, { error: { code: 'internal', message: 'Interner Fehler.' } });
+        else res.end();
+      });
+    } else if (url.pathname === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok');
+    } else {
+      serveStatic(req, res, url);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ main
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const argPort = process.argv.indexOf('--port');
+  const port = Number(argPort > 0 ? process.argv[argPort + 1] : process.env.PORT || 8099);
+  const state = createState({
+    setup: process.env.MOCK_SETUP === '1',
+    noModels: process.env.MOCK_NO_MODELS === '1',
+    delay: Number(process.env.MOCK_DELAY || 40),
+  });
+  const server = createServer(state, { autologin: process.env.MOCK_AUTOLOGIN === '1', lang: process.env.MOCK_LANG });
+  server.listen(port, '127.0.0.1', () => console.log(`rathaus mock server on http://127.0.0.1:${port}/`));
+}
