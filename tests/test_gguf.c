@@ -423,6 +423,10 @@ TEST(gguf_getters_types_and_ranges)
     ASSERT_EQ(gguf_get_arr(f, "str", GGUF_VT_UINT32, &kv), RH_EFORMAT); /* not an array */
     ASSERT_EQ(gguf_get_arr(f, "arr", GGUF_VT_UINT32, &kv), RH_OK);
     ASSERT_EQ(gguf_arr_u32(kv, 1), 2);
+    ASSERT_EQ(gguf_arr_u32(kv, 2), 0);  /* out of range */
+    ASSERT_EQ(gguf_arr_i32(kv, 0), 0);  /* wrong element type */
+    ASSERT(gguf_arr_f32(kv, 0) == 0.0f);
+    ASSERT_EQ(gguf_arr_int(kv, 5), 0);
     gguf_close(f);
     rh_free(img);
 }

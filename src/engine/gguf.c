@@ -748,16 +748,34 @@ static const uint8_t *arr_elem(const gguf_kv *kv, uint64_t i)
     return (const uint8_t *)kv->arr_data + i * gguf_vtype_size(kv->arr_type);
 }
 
+/* Element i of an array of type t, or NULL (wrong type, out of range). */
+static const uint8_t *arr_at(const gguf_kv *kv, gguf_vtype t, uint64_t i)
+{
+    if (kv->type != GGUF_VT_ARRAY || kv->arr_type != t || i >= kv->arr_n)
+        return NULL;
+    return arr_elem(kv, i);
+}
+
 float gguf_arr_f32(const gguf_kv *kv, uint64_t i)
 {
-    uint32_t u = le32(arr_elem(kv, i));
+    const uint8_t *p = arr_at(kv, GGUF_VT_FLOAT32, i);
+    uint32_t u = p ? le32(p) : 0;
     float v;
     memcpy(&v, &u, 4);
     return v;
 }
 
-int32_t gguf_arr_i32(const gguf_kv *kv, uint64_t i) { return (int32_t)le32(arr_elem(kv, i)); }
-uint32_t gguf_arr_u32(const gguf_kv *kv, uint64_t i) { return le32(arr_elem(kv, i)); }
+int32_t gguf_arr_i32(const gguf_kv *kv, uint64_t i)
+{
+    const uint8_t *p = arr_at(kv, GGUF_VT_INT32, i);
+    return p ? (int32_t)le32(p) : 0;
+}
+
+uint32_t gguf_arr_u32(const gguf_kv *kv, uint64_t i)
+{
+    const uint8_t *p = arr_at(kv, GGUF_VT_UINT32, i);
+    return p ? le32(p) : 0;
+}
 
 int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i)
 {

@@ -109,8 +109,8 @@ const char *gguf_vtype_name(gguf_vtype t);
 size_t gguf_vtype_size(gguf_vtype t);
 
 /* Elements of numeric arrays. arr_data points into the file and may be
- * unaligned: read elements with these (or memcpy), never by casting. The
- * caller checks i < kv->arr_n and the element type (gguf_get_arr). */
+ * unaligned: read elements with these (or memcpy), never by casting. An
+ * index out of range or a different element type gives 0. */
 float gguf_arr_f32(const gguf_kv *kv, uint64_t i);   /* FLOAT32 arrays */
 int32_t gguf_arr_i32(const gguf_kv *kv, uint64_t i); /* INT32 arrays */
 uint32_t gguf_arr_u32(const gguf_kv *kv, uint64_t i); /* UINT32 arrays */
