@@ -514,14 +514,11 @@ static int detect_special(rh_vocab *v)
 #undef FIND
 }
 
-static const rh_vocab *sort_vocab; /* qsort has no context argument */
-
-static int cmp_special(const void *a, const void *b)
+/* Sort keys: longer texts first, then lower ids (no global context needed,
+ * so concurrent loads are safe). */
+static int cmp_u64(const void *a, const void *b)
 {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    uint32_t lx = sort_vocab->len[x], ly = sort_vocab->len[y];
-    if (lx != ly)
-        return lx > ly ? -1 : 1;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : (x > y);
 }
 
@@ -545,14 +542,18 @@ static int build_special_cache(const gguf_file *f, rh_vocab *v)
         if (v->attr[i] & (RH_TA_CONTROL | RH_TA_USER_DEFINED | RH_TA_UNKNOWN))
             cnt++;
     v->special = rh_malloc_array(cnt ? cnt : 1, sizeof *v->special);
-    if (!v->special)
+    uint64_t *keys = rh_malloc_array(cnt ? cnt : 1, sizeof *keys);
+    if (!v->special || !keys) {
+        rh_free(keys);
         return RH_ENOMEM;
+    }
     for (int32_t i = 0; i < v->n; i++)
         if (v->attr[i] & (RH_TA_CONTROL | RH_TA_USER_DEFINED | RH_TA_UNKNOWN))
-            v->special[v->n_special++] = i;
-    sort_vocab = v;
-    qsort(v->special, v->n_special, sizeof *v->special, cmp_special);
-    sort_vocab = NULL;
+            keys[v->n_special++] = ((uint64_t)(UINT32_MAX - v->len[i]) << 32) | (uint32_t)i;
+    qsort(keys, v->n_special, sizeof *keys, cmp_u64);
+    for (size_t i = 0; i < v->n_special; i++)
+        v->special[i] = (int32_t)(keys[i] & 0xFFFFFFFFu);
+    rh_free(keys);
 
     /* per-model stripping of white space around special tokens */
     gguf_str name = {"", 0}, pre = {"", 0};
