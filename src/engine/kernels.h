@@ -1,0 +1,163 @@
+/*
+ * kernels.h - internal: the table of compute kernels behind rh_matmul.
+ *
+ * Not an API outside src/engine/matmul.c and the kernels_*.c files. One
+ * kernel set per instruction set (scalar, avx2, avx512vnni); a set starts as
+ * a copy of the scalar set and overrides what it implements faster. The
+ * SIMD files are compiled with their ISA flags, so nothing in them may run
+ * (not even their init function) unless the CPU has the features.
+ *
+ * Activations are quantized once per rh_matmul call into one of these
+ * layouts (one "activation row" per token, a_stride bytes apart):
+ *
+ *   RH_ACT_F32  the f32 row itself (F32, F16 weights)
+ *   RH_ACT_Q8   for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0: blocks of 32 values.
+ *               int8 qs[n] | float d[n/32] | float s[n/32]
+ *               value = d*qs; s = d*sum(qs of the block)
+ *   RH_ACT_Q8K  for Q4_K/Q5_K/Q6_K: blocks of 256 values.
+ *               int8 qs[n] | float d[n/256] | int16 bsum[n/16]
+ *               value = d*qs; bsum = sum of each 16 qs
+ *
+ * qs are in -127..127 (never -128), so that u8 x s8 pair products cannot
+ * saturate 16-bit lanes.
+ */
+#ifndef RH_ENGINE_KERNELS_H
+#define RH_ENGINE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/quant.h"
+
+enum {
+    RH_ACT_NONE = 0, /* no kernel: generic dequantize-row path */
+    RH_ACT_F32 = 1,
+    RH_ACT_Q8 = 2,
+    RH_ACT_Q8K = 3,
+    RH_ACT_KINDS = 4
+};
+
+#define RH_QK 32
+#define RH_QKK 256
+
+/* Quantize one activation row of n values (n a multiple of the block). */
+typedef void (*rh_act_quant_fn)(const float *x, void *dst, int64_t n);
+
+/* Tile product: for r < nr, t < nt:
+ *   y[t*y_stride + r] = dot(weight row r, activation row t)
+ * weight row r at (const char *)w + r*w_stride, activation row t at
+ * (const char *)a + t*a_stride; rows have n values. */
+typedef void (*rh_mm_fn)(int64_t n, const void *w, size_t w_stride, int nr,
+                         const void *a, size_t a_stride, int nt, float *y, int64_t y_stride);
+
+typedef struct rh_kernel_set {
+    const char *name;
+    rh_act_quant_fn quant[RH_ACT_KINDS];
+    rh_mm_fn mm[RH_TYPE_COUNT];
+} rh_kernel_set;
+
+void rh_kernels_scalar_init(rh_kernel_set *ks);
+void rh_kernels_avx2_init(rh_kernel_set *ks);   /* kernels_avx2.c: needs AVX2+FMA+F16C */
+void rh_kernels_avx512_init(rh_kernel_set *ks); /* kernels_avx512.c: AVX-512 F/BW/VL/DQ/VNNI */
+
+struct rh_pool;
+/* A buffer of at least `size` bytes owned by the pool (64-byte aligned,
+ * reused by the next call, freed with the pool); NULL if p is NULL or the
+ * allocation fails. Only for the thread that calls rh_pool_run. */
+void *rh_pool_scratch(struct rh_pool *p, size_t size);
+
+/* Activation layout used for weights of type `wtype`. */
+static inline int rh_act_kind(int wtype)
+{
+    switch (wtype) {
+    case RH_TYPE_F32:
+    case RH_TYPE_F16:
+        return RH_ACT_F32;
+    case RH_TYPE_Q4_0:
+    case RH_TYPE_Q4_1:
+    case RH_TYPE_Q5_0:
+    case RH_TYPE_Q5_1:
+    case RH_TYPE_Q8_0:
+        return RH_ACT_Q8;
+    case RH_TYPE_Q4_K:
+    case RH_TYPE_Q5_K:
+    case RH_TYPE_Q6_K:
+        return RH_ACT_Q8K;
+    default:
+        return RH_ACT_NONE;
+    }
+}
+
+/* Bytes of one activation row (a multiple of 64, so rows stay aligned). */
+static inline size_t rh_act_row_size(int kind, int64_t n)
+{
+    size_t s;
+    switch (kind) {
+    case RH_ACT_F32: s = (size_t)n * 4; break;
+    case RH_ACT_Q8: s = (size_t)n + (size_t)(n / RH_QK) * 8; break;
+    case RH_ACT_Q8K: s = (size_t)n + (size_t)(n / RH_QKK) * 4 + (size_t)(n / 16) * 2; break;
+    default: return 0;
+    }
+    return (s + 63) & ~(size_t)63;
+}
+
+/* Pointers into a Q8 / Q8K activation row. */
+static inline float *rh_act_q8_d(void *row, int64_t n) { return (float *)((char *)row + n); }
+static inline float *rh_act_q8_s(void *row, int64_t n)
+{
+    return (float *)((char *)row + n) + n / RH_QK;
+}
+static inline float *rh_act_q8k_d(void *row, int64_t n) { return (float *)((char *)row + n); }
+static inline int16_t *rh_act_q8k_bsum(void *row, int64_t n)
+{
+    return (int16_t *)((float *)((char *)row + n) + n / RH_QKK);
+}
+
+/* fp16 -> f32 without a table (kernels must not depend on quant.c state). */
+static inline float rh_k_fp16(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalize */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
+            man &= 0x3ff;
+            bits = sign | (exp << 23) | (man << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint16_t rh_k_rd16(const void *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* Q4_K / Q5_K: 6-bit scale and min of sub-block j (0..7) from the 12 bytes. */
+static inline void rh_k_scale_min(const uint8_t *s, int j, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
+        *m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    }
+}
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * matmul.c - rh_matmul and rh_get_row: choose the kernel set for the CPU,
+ * quantize the activations once per call (in parallel), then let every
+ * thread of the pool take chunks of weight rows and compute them against
+ * all tokens with the set's tile kernel.
+ *
+ * Weight types without a kernel fall back to dequantizing each row to f32
+ * (rh_dequantize_row) and an f32 dot product; if even the scratch memory
+ * for that cannot be had, a block-by-block path that allocates nothing.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "engine/kernels.h"
+#include "engine/ops.h"
+#include "engine/quant.h"
+
+/* ---- kernel selection ------------------------------------------------------ */
+
+enum { KS_SCALAR, KS_AVX2, KS_AVX512, KS_COUNT };
+
+static rh_kernel_set g_sets[KS_COUNT];
+static int g_avail[KS_COUNT];
+static _Atomic(const rh_kernel_set *) g_active;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static int cpu_has_avx2(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+#else
+    return 0;
+#endif
+}
+
+static int cpu_has_avx512(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
+static int set_index(const char *name)
+{
+    if (!name)
+        return -1;
+    if (strcmp(name, "scalar") == 0)
+        return KS_SCALAR;
+    if (strcmp(name, "avx2") == 0)
+        return KS_AVX2;
+    if (strcmp(name, "avx512vnni") == 0 || strcmp(name, "avx512") == 0)
+        return KS_AVX512;
+    return -1;
+}
+
+static void init_sets(void)
+{
+    rh_kernels_scalar_init(&g_sets[KS_SCALAR]);
+    g_avail[KS_SCALAR] = 1;
+    int best = KS_SCALAR;
+    if (cpu_has_avx2()) {
+        g_sets[KS_AVX2] = g_sets[KS_SCALAR];
+        rh_kernels_avx2_init(&g_sets[KS_AVX2]);
+        g_avail[KS_AVX2] = 1;
+        best = KS_AVX2;
+        if (cpu_has_avx512()) {
+            g_sets[KS_AVX512] = g_sets[KS_AVX2];
+            rh_kernels_avx512_init(&g_sets[KS_AVX512]);
+            g_avail[KS_AVX512] = 1;
+            best = KS_AVX512;
+        }
+    }
+    /* RATHAUS_KERNELS=scalar|avx2|avx512vnni: pin a set (debugging, benchmarks). */
+    int forced = set_index(getenv("RATHAUS_KERNELS"));
+    if (forced >= 0 && g_avail[forced])
+        best = forced;
+    atomic_store(&g_active, &g_sets[best]);
+}
+
+static const rh_kernel_set *kernels(void)
+{
+    pthread_once(&g_once, init_sets);
+    return atomic_load_explicit(&g_active, memory_order_acquire);
+}
+
+const char *rh_ops_kernel_name(void) { return kernels()->name; }
+
+int rh_ops_force_kernels(const char *name)
+{
+    pthread_once(&g_once, init_sets);
+    int i = set_index(name);
+    if (i < 0 || !g_avail[i])
+        return -1;
+    atomic_store(&g_active, &g_sets[i]);
+    return 0;
+}
+
+/* ---- the product --------------------------------------------------------- */
+
+typedef struct mm_job {
+    const rh_kernel_set *ks;
+    rh_mm_fn mm;       /* NULL: generic dequantize path */
+    rh_act_quant_fn quant;
+    int wtype;
+    const uint8_t *W;
+    size_t w_stride;
+    int64_t rows, cols, n_tok;
+    const float *x;
+    float *y;
+    uint8_t *abuf;     /* quantized activations, n_tok rows of a_stride */
+    size_t a_stride;
+    float *deq;        /* generic path: per thread one row of cols floats */
+    int64_t chunk, n_chunks;
+    _Alignas(64) atomic_long next;
+} mm_job;
+
+static void quant_task(void *ctx, int ith, int nth)
+{
+    mm_job *j = ctx;
+    for (int64_t t = ith; t < j->n_tok; t += nth)
+        j->quant(j->x + t * j->cols, j->abuf + (size_t)t * j->a_stride, j->cols);
+}
+
+/* Row r against all tokens, weights dequantized to f32 first. */
+static void generic_row(mm_job *j, int64_t r, float *buf)
+{
+    const uint8_t *wr = j->W + (size_t)r * j->w_stride;
+    rh_mm_fn f32 = j->ks->mm[RH_TYPE_F32];
+    if (buf) {
+        rh_dequantize_row(j->wtype, wr, buf, j->cols);
+        f32(j->cols, buf, 0, 1, j->x, (size_t)j->cols * 4, (int)j->n_tok, j->y + r, j->rows);
+        return;
+    }
+    /* No memory: one block at a time. */
+    const rh_type_info *ti = rh_type_get(j->wtype);
+    float blk[256];
+    int64_t bl = ti->blck;
+    for (int64_t t = 0; t < j->n_tok; t++)
+        j->y[t * j->rows + r] = 0.0f;
+    for (int64_t k = 0; k < j->cols; k += bl) {
+        rh_dequantize_row(j->wtype, wr + (size_t)(k / bl) * ti->size, blk, bl);
+        for (int64_t t = 0; t < j->n_tok; t++) {
+            const float *x = j->x + t * j->cols + k;
+            float acc = 0.0f;
+            for (int64_t i = 0; i < bl; i++)
+                acc += blk[i] * x[i];
+            j->y[t * j->rows + r] += acc;
+        }
+    }
+}
+
+static void compute_task(void *ctx, int ith, int nth)
+{
+    mm_job *j = ctx;
+    (void)nth;
+    float *buf = j->deq ? j->deq + (size_t)ith * (size_t)j->cols : NULL;
+    const void *act = j->abuf ? (const void *)j->abuf : (const void *)j->x;
+    for (;;) {
+        int64_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= j->n_chunks)
+            break;
+        int64_t r0 = c * j->chunk;
+        int64_t nr = j->rows - r0 < j->chunk ? j->rows - r0 : j->chunk;
+        if (j->mm) {
+            j->mm(j->cols, j->W + (size_t)r0 * j->w_stride, j->w_stride, (int)nr, act,
+                  j->a_stride, (int)j->n_tok, j->y + r0, j->rows);
+        } else {
+            for (int64_t r = r0; r < r0 + nr; r++)
+                generic_row(j, r, buf);
+        }
+    }
+}
+
+void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t cols,
+               const float *x, int64_t n_tok, float *y)
+{
+    if (rows <= 0 || n_tok <= 0)
+        return;
+    const rh_type_info *ti = rh_type_get(wtype);
+    size_t w_stride = rh_row_size(wtype, cols);
+    if (!ti || !ti->can_dequant || w_stride == 0) {
+        /* The loader validates types; an unknown one yields zeros, not a crash. */
+        memset(y, 0, (size_t)(rows * n_tok) * sizeof *y);
+        return;
+    }
+    const rh_kernel_set *ks = kernels();
+    int nth = rh_pool_size(pool);
+    mm_job j = {0};
+    j.ks = ks;
+    j.wtype = wtype;
+    j.W = W;
+    j.w_stride = w_stride;
+    j.rows = rows;
+    j.cols = cols;
+    j.n_tok = n_tok;
+    j.x = x;
+    j.y = y;
+    atomic_init(&j.next, 0);
+
+    int act = rh_act_kind(wtype);
+    j.mm = act != RH_ACT_NONE ? ks->mm[wtype] : NULL;
+    if (act == RH_ACT_Q8 || act == RH_ACT_Q8K)
+        j.quant = ks->quant[act];
+    if (j.mm && !j.quant && act != RH_ACT_F32)
+        j.mm = NULL;
+
+    void *own = NULL, *scratch = NULL;
+    size_t need = 0;
+    if (j.mm && act == RH_ACT_F32) {
+        j.a_stride = (size_t)cols * 4;
+    } else if (j.mm) {
+        j.a_stride = rh_act_row_size(act, cols);
+        need = j.a_stride * (size_t)n_tok;
+    } else {
+        need = (size_t)nth * (size_t)cols * 4;
+    }
+    if (need) {
+        scratch = rh_pool_scratch(pool, need);
+        if (!scratch && !pool)
+            scratch = own = rh_malloc_aligned(64, need);
+        if (!scratch)
+            j.mm = NULL; /* no memory: block-by-block generic path */
+        else if (j.mm)
+            j.abuf = scratch;
+        else
+            j.deq = scratch;
+    }
+
+    /* Work items: about 8 per thread for balance, fewer rows when many
+     * tokens share each row (so that a chunk's weights stay in cache). */
+    int64_t target = (int64_t)nth * 8;
+    int64_t chunk = (rows + target - 1) / target;
+    chunk = (chunk + 7) & ~(int64_t)7;
+    if (n_tok > 1 && chunk > 64)
+        chunk = 64;
+    if (chunk < 8)
+        chunk = 8;
+    j.chunk = chunk;
+    j.n_chunks = (rows + chunk - 1) / chunk;
+
+    if (j.abuf) {
+        if (n_tok == 1 || nth == 1)
+            quant_task(&j, 0, 1);
+        else
+            rh_pool_run(pool, quant_task, &j);
+    }
+    if (nth == 1 || j.n_chunks == 1)
+        compute_task(&j, 0, 1);
+    else
+        rh_pool_run(pool, compute_task, &j);
+    if (own)
+        rh_free_aligned(own);
+}
+
+void rh_get_row(int wtype, const void *W, int64_t cols, int64_t r, float *out)
+{
+    size_t rs = rh_row_size(wtype, cols);
+    const uint8_t *row = (const uint8_t *)W + (size_t)r * rs;
+    if (rs == 0)
+        return;
+    if (wtype == RH_TYPE_F32) {
+        memcpy(out, row, (size_t)cols * 4);
+    } else if (wtype == RH_TYPE_F16) {
+        for (int64_t i = 0; i < cols; i++)
+            out[i] = rh_k_fp16(rh_k_rd16(row + 2 * i));
+    } else {
+        rh_dequantize_row(wtype, row, out, cols);
+    }
+}

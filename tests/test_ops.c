@@ -1,0 +1,480 @@
+/*
+ * test_ops.c - tests of the thread pool and of rh_matmul / rh_get_row for
+ * every weight type and every kernel set the CPU has.
+ *
+ * Reference: weights dequantized by rh_dequantize_row (quant.c, itself tested
+ * against reference data) times the activations, in double. Two checks per
+ * output: (1) against the reference with the f32 activations, within a bound
+ * for the activation quantization; (2) against the reference with the
+ * activations as the kernels quantize them, within float rounding - this one
+ * catches any layout or scale mistake.
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "engine/kernels.h"
+#include "engine/ops.h"
+#include "engine/quant.h"
+#include "test.h"
+
+/* ---- pool ------------------------------------------------------------------ */
+
+typedef struct {
+    atomic_int hits[16];
+    int nth_seen;
+    atomic_int bad;
+} pool_probe;
+
+static void probe_fn(void *ctx, int ith, int nth)
+{
+    pool_probe *p = ctx;
+    if (ith < 0 || ith >= 16 || nth != p->nth_seen)
+        atomic_fetch_add(&p->bad, 1);
+    else
+        atomic_fetch_add(&p->hits[ith], 1);
+}
+
+TEST(ops_pool_every_thread_once)
+{
+    for (int n = 1; n <= 4; n++) {
+        rh_pool *p = rh_pool_new(n);
+        ASSERT(p != NULL);
+        ASSERT_EQ(rh_pool_size(p), n);
+        pool_probe pr;
+        memset(&pr, 0, sizeof pr);
+        pr.nth_seen = n;
+        int calls = 4000 / n;
+        for (int c = 0; c < calls; c++) {
+            rh_pool_run(p, probe_fn, &pr);
+            /* after each return, every thread has run exactly c+1 times */
+            if (c % 97 == 0)
+                for (int i = 0; i < n; i++)
+                    ASSERT_EQ(atomic_load(&pr.hits[i]), c + 1);
+        }
+        ASSERT_EQ(atomic_load(&pr.bad), 0);
+        for (int i = 0; i < n; i++)
+            ASSERT_EQ(atomic_load(&pr.hits[i]), calls);
+        rh_pool_free(p);
+    }
+}
+
+typedef struct {
+    atomic_long next;
+    long n;
+    atomic_int *seen;
+} pool_items;
+
+static void items_fn(void *ctx, int ith, int nth)
+{
+    pool_items *it = ctx;
+    (void)ith;
+    (void)nth;
+    for (;;) {
+        long i = atomic_fetch_add(&it->next, 1);
+        if (i >= it->n)
+            break;
+        atomic_fetch_add(&it->seen[i], 1);
+    }
+}
+
+static void empty_fn(void *ctx, int ith, int nth)
+{
+    (void)ctx;
+    (void)ith;
+    (void)nth;
+}
+
+/* Informational: the cost of one rh_pool_run with 2 threads. */
+TEST(ops_pool_latency)
+{
+    rh_pool *p = rh_pool_new(2);
+    ASSERT(p != NULL);
+    struct timespec t0, t1;
+    int n = 20000;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < n; i++)
+        rh_pool_run(p, empty_fn, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / n;
+    if (getenv("RATHAUS_TEST_VERBOSE"))
+        fprintf(stderr, "    rh_pool_run, 2 threads: %.2f us per call\n", us);
+    rh_pool_free(p);
+}
+
+/* Work items handed out inside a task are each processed exactly once, also
+ * after the workers went to sleep between calls. */
+TEST(ops_pool_items_and_sleep)
+{
+    rh_pool *p = rh_pool_new(3);
+    ASSERT(p != NULL);
+    pool_items it;
+    it.n = 1000;
+    it.seen = rh_calloc((size_t)it.n, sizeof *it.seen);
+    ASSERT(it.seen != NULL);
+    for (int round = 0; round < 200; round++) {
+        atomic_store(&it.next, 0);
+        rh_pool_run(p, items_fn, &it);
+        if (round % 50 == 49) {
+            struct timespec ts = {0, 5 * 1000 * 1000}; /* let the workers sleep */
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (long i = 0; i < it.n; i++)
+        ASSERT_EQ(atomic_load(&it.seen[i]), 200);
+    rh_free(it.seen);
+    rh_pool_free(p);
+    rh_pool_free(NULL);
+    /* n <= 0: one per core */
+    p = rh_pool_new(0);
+    ASSERT(p != NULL);
+    ASSERT(rh_pool_size(p) >= 1);
+    rh_pool_free(p);
+}
+
+/* ---- matmul ---------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rng_next(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rng_state = x;
+    return x;
+}
+
+static float rng_uniform(void) { return (float)((rng_next() >> 40) * (1.0 / 16777216.0)); }
+
+static float rng_gauss(void)
+{
+    float s = 0.0f;
+    for (int i = 0; i < 4; i++)
+        s += rng_uniform();
+    return (s - 2.0f) * 1.7320508f;
+}
+
+static void put16(uint8_t *p, float v)
+{
+    uint16_t h = rh_fp32_to_fp16(v);
+    memcpy(p, &h, 2);
+}
+
+/* Random weight matrix of `type`: random quant bits, sane random scales. */
+static uint8_t *random_weights(int type, int64_t rows, int64_t cols, size_t *rs)
+{
+    const rh_type_info *ti = rh_type_get(type);
+    *rs = rh_row_size(type, cols);
+    size_t total = *rs * (size_t)rows;
+    uint8_t *w = rh_malloc(total);
+    if (!w)
+        return NULL;
+    if (type == RH_TYPE_F32) {
+        for (size_t i = 0; i < total / 4; i++) {
+            float v = rng_gauss() * 0.05f;
+            memcpy(w + 4 * i, &v, 4);
+        }
+        return w;
+    }
+    if (type == RH_TYPE_F16 || type == RH_TYPE_BF16) {
+        for (size_t i = 0; i < total / 2; i++) {
+            float v = rng_gauss() * 0.05f;
+            uint16_t h = type == RH_TYPE_F16 ? rh_fp32_to_fp16(v) : rh_fp32_to_bf16(v);
+            memcpy(w + 2 * i, &h, 2);
+        }
+        return w;
+    }
+    for (size_t i = 0; i < total; i++)
+        w[i] = (uint8_t)rng_next();
+    size_t nblk = total / ti->size;
+    for (size_t b = 0; b < nblk; b++) {
+        uint8_t *blk = w + b * ti->size;
+        float d = (0.002f + 0.01f * rng_uniform()) * (rng_next() & 1 ? 1.0f : -1.0f);
+        float m = 0.01f * rng_gauss();
+        switch (type) {
+        case RH_TYPE_Q4_1:
+        case RH_TYPE_Q5_1:
+            put16(blk, d);
+            put16(blk + 2, m);
+            break;
+        case RH_TYPE_Q4_K:
+        case RH_TYPE_Q5_K:
+        case RH_TYPE_Q2_K:
+            put16(blk, fabsf(d) * 0.1f);
+            put16(blk + 2, fabsf(m) * 0.1f);
+            if (type == RH_TYPE_Q2_K) {
+                put16(blk + ti->size - 4, fabsf(d) * 0.1f);
+                put16(blk + ti->size - 2, fabsf(m) * 0.1f);
+            }
+            break;
+        case RH_TYPE_Q6_K:
+        case RH_TYPE_Q3_K:
+            put16(blk + ti->size - 2, d * 0.01f);
+            break;
+        case RH_TYPE_Q8_K: {
+            float f = d * 0.1f;
+            memcpy(blk, &f, 4);
+            break;
+        }
+        case RH_TYPE_Q8_1:
+            put16(blk, d);
+            put16(blk + 2, m);
+            break;
+        default: /* Q4_0, Q5_0, Q8_0: d first */
+            put16(blk, d);
+            break;
+        }
+    }
+    return w;
+}
+
+/* The activations as the kernels see them (scalar quantizer), dequantized. */
+static void quantized_acts(int type, const float *x, float *xq, int64_t cols)
+{
+    rh_kernel_set ks;
+    rh_kernels_scalar_init(&ks);
+    int act = rh_act_kind(type);
+    if (act != RH_ACT_Q8 && act != RH_ACT_Q8K) {
+        memcpy(xq, x, (size_t)cols * 4);
+        return;
+    }
+    size_t sz = rh_act_row_size(act, cols);
+    void *buf = rh_malloc_aligned(64, sz);
+    ASSERT(buf != NULL);
+    ks.quant[act](x, buf, cols);
+    const int8_t *qs = buf;
+    for (int64_t i = 0; i < cols; i++) {
+        float d = act == RH_ACT_Q8 ? rh_act_q8_d(buf, cols)[i / 32] : rh_act_q8k_d(buf, cols)[i / 256];
+        xq[i] = d * qs[i];
+    }
+    rh_free_aligned(buf);
+}
+
+static const int all_types[] = {RH_TYPE_F32,  RH_TYPE_F16,  RH_TYPE_BF16, RH_TYPE_Q4_0,
+                                RH_TYPE_Q4_1, RH_TYPE_Q5_0, RH_TYPE_Q5_1, RH_TYPE_Q8_0,
+                                RH_TYPE_Q2_K, RH_TYPE_Q3_K, RH_TYPE_Q4_K, RH_TYPE_Q5_K,
+                                RH_TYPE_Q6_K};
+static const char *const all_sets[] = {"scalar", "avx2", "avx512vnni"};
+
+typedef struct {
+    double max_rel_q;  /* worst error vs the quantized-activation reference */
+    double max_rel_f;  /* worst error vs the f32 reference */
+} err_stats;
+
+/* One matmul case against both references; returns via ASSERTs. */
+static void check_case(rh_pool *pool, int type, int64_t rows, int64_t cols, int64_t n_tok,
+                       err_stats *st)
+{
+    size_t rs;
+    uint8_t *w = random_weights(type, rows, cols, &rs);
+    float *x = rh_malloc_array((size_t)(n_tok * cols), sizeof *x);
+    float *xq = rh_malloc_array((size_t)(n_tok * cols), sizeof *xq);
+    float *wd = rh_malloc_array((size_t)(rows * cols), sizeof *wd);
+    float *y = rh_malloc_array((size_t)(n_tok * rows), sizeof *y);
+    ASSERT(w && x && xq && wd && y);
+    for (int64_t i = 0; i < n_tok * cols; i++)
+        x[i] = rng_gauss() * (i % 7 == 0 ? 3.0f : 1.0f);
+    for (int64_t t = 0; t < n_tok; t++)
+        quantized_acts(type, x + t * cols, xq + t * cols, cols);
+    for (int64_t r = 0; r < rows; r++)
+        rh_dequantize_row(type, w + (size_t)r * rs, wd + r * cols, cols);
+    for (size_t i = 0; i < (size_t)(n_tok * rows); i++)
+        y[i] = NAN;
+    rh_matmul(pool, type, w, rows, cols, x, n_tok, y);
+    for (int64_t t = 0; t < n_tok; t++) {
+        for (int64_t r = 0; r < rows; r++) {
+            const float *wr = wd + r * cols, *xt = x + t * cols, *xqt = xq + t * cols;
+            double ref = 0, refq = 0, absq = 0, nw = 0, nx = 0;
+            for (int64_t k = 0; k < cols; k++) {
+                ref += (double)wr[k] * xt[k];
+                refq += (double)wr[k] * xqt[k];
+                absq += fabs((double)wr[k] * xqt[k]);
+                nw += (double)wr[k] * wr[k];
+                nx += (double)xt[k] * xt[k];
+            }
+            double got = y[t * rows + r], norm = sqrt(nw * nx);
+            if (!(fabs(got - refq) <= 2e-5 * absq + 1e-30))
+                FAIL("%s: row %lld tok %lld (rows %lld cols %lld n_tok %lld, %s): got %.9g, "
+                     "quantized-activation reference %.9g",
+                     rh_type_get(type)->name, (long long)r, (long long)t, (long long)rows,
+                     (long long)cols, (long long)n_tok, rh_ops_kernel_name(), got, refq);
+            if (!(fabs(got - ref) <= 1e-2 * norm))
+                FAIL("%s: row %lld tok %lld: got %.9g, f32 reference %.9g (norms %.3g)",
+                     rh_type_get(type)->name, (long long)r, (long long)t, got, ref, norm);
+            if (absq > 0 && fabs(got - refq) / absq > st->max_rel_q)
+                st->max_rel_q = fabs(got - refq) / absq;
+            if (norm > 0 && fabs(got - ref) / norm > st->max_rel_f)
+                st->max_rel_f = fabs(got - ref) / norm;
+        }
+    }
+    rh_free(w);
+    rh_free(x);
+    rh_free(xq);
+    rh_free(wd);
+    rh_free(y);
+}
+
+TEST_TIMEOUT(ops_matmul_all_types_all_kernels, 240)
+{
+    rh_pool *pool = rh_pool_new(2);
+    ASSERT(pool != NULL);
+    int n_sets = 0;
+    for (size_t s = 0; s < sizeof all_sets / sizeof all_sets[0]; s++) {
+        if (rh_ops_force_kernels(all_sets[s]) != 0) {
+            fprintf(stderr, "    (kernel set %s not available on this CPU)\n", all_sets[s]);
+            continue;
+        }
+        n_sets++;
+        ASSERT_STREQ(rh_ops_kernel_name(), all_sets[s]);
+        for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
+            int type = all_types[ti];
+            err_stats st = {0, 0};
+            static const int64_t cols_list[] = {256, 768, 4096};
+            for (int64_t n_tok = 1; n_tok <= 9; n_tok++) {
+                int64_t cols = cols_list[n_tok % 3];
+                if (cols % rh_type_get(type)->blck)
+                    cols = 256;
+                int64_t rows = 1 + 2 * (n_tok * 7 % 23);
+                check_case(n_tok % 2 ? pool : NULL, type, rows, cols, n_tok, &st);
+            }
+            check_case(pool, type, 67, 512, 33, &st); /* several token tiles */
+            if (getenv("RATHAUS_TEST_VERBOSE"))
+                fprintf(stderr, "    %-10s %-5s max err: %.2e of sum|w*xq|, %.2e of |w||x|\n",
+                        all_sets[s], rh_type_get(type)->name, st.max_rel_q, st.max_rel_f);
+        }
+    }
+    ASSERT(n_sets >= 1);
+    rh_ops_force_kernels("scalar");
+    rh_pool_free(pool);
+}
+
+/* Scalar and SIMD kernels give (nearly) the same numbers. */
+TEST(ops_matmul_kernels_agree)
+{
+    static const int types[] = {RH_TYPE_F32, RH_TYPE_F16, RH_TYPE_Q8_0, RH_TYPE_Q4_0,
+                                RH_TYPE_Q4_1, RH_TYPE_Q5_0, RH_TYPE_Q5_1, RH_TYPE_Q4_K,
+                                RH_TYPE_Q5_K, RH_TYPE_Q6_K};
+    int64_t rows = 45, cols = 2048, n_tok = 6;
+    float *x = rh_malloc_array((size_t)(n_tok * cols), sizeof *x);
+    float *y0 = rh_malloc_array((size_t)(n_tok * rows), sizeof *y0);
+    float *y1 = rh_malloc_array((size_t)(n_tok * rows), sizeof *y1);
+    ASSERT(x && y0 && y1);
+    for (int64_t i = 0; i < n_tok * cols; i++)
+        x[i] = rng_gauss();
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        size_t rs;
+        uint8_t *w = random_weights(types[ti], rows, cols, &rs);
+        ASSERT(w != NULL);
+        ASSERT_EQ(rh_ops_force_kernels("scalar"), 0);
+        rh_matmul(NULL, types[ti], w, rows, cols, x, n_tok, y0);
+        for (size_t s = 1; s < sizeof all_sets / sizeof all_sets[0]; s++) {
+            if (rh_ops_force_kernels(all_sets[s]) != 0)
+                continue;
+            rh_matmul(NULL, types[ti], w, rows, cols, x, n_tok, y1);
+            double maxabs = 0;
+            for (int64_t i = 0; i < n_tok * rows; i++)
+                maxabs = fmax(maxabs, fabs(y0[i]));
+            for (int64_t i = 0; i < n_tok * rows; i++)
+                if (!(fabs(y0[i] - y1[i]) <= 1e-4 * maxabs))
+                    FAIL("%s %s: y[%lld] %.9g vs scalar %.9g", all_sets[s],
+                         rh_type_get(types[ti])->name, (long long)i, y1[i], y0[i]);
+        }
+        rh_free(w);
+    }
+    rh_ops_force_kernels("scalar");
+    rh_free(x);
+    rh_free(y0);
+    rh_free(y1);
+}
+
+/* Threaded and single-threaded results are bit-identical (rows are split,
+ * never the sum inside a row). */
+TEST(ops_matmul_threads_identical)
+{
+    int64_t rows = 301, cols = 1024, n_tok = 5;
+    rh_pool *pool = rh_pool_new(3);
+    ASSERT(pool != NULL);
+    float *x = rh_malloc_array((size_t)(n_tok * cols), sizeof *x);
+    float *y0 = rh_malloc_array((size_t)(n_tok * rows), sizeof *y0);
+    float *y1 = rh_malloc_array((size_t)(n_tok * rows), sizeof *y1);
+    ASSERT(x && y0 && y1);
+    for (int64_t i = 0; i < n_tok * cols; i++)
+        x[i] = rng_gauss();
+    static const int types[] = {RH_TYPE_Q8_0, RH_TYPE_Q4_K, RH_TYPE_Q6_K, RH_TYPE_F16,
+                                RH_TYPE_Q3_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        size_t rs;
+        uint8_t *w = random_weights(types[ti], rows, cols, &rs);
+        ASSERT(w != NULL);
+        for (int64_t nt = 1; nt <= n_tok; nt += 4) {
+            rh_matmul(NULL, types[ti], w, rows, cols, x, nt, y0);
+            for (int rep = 0; rep < 50; rep++) {
+                rh_matmul(pool, types[ti], w, rows, cols, x, nt, y1);
+                ASSERT(memcmp(y0, y1, (size_t)(nt * rows) * sizeof *y0) == 0);
+            }
+        }
+        rh_free(w);
+    }
+    rh_free(x);
+    rh_free(y0);
+    rh_free(y1);
+    rh_pool_free(pool);
+}
+
+/* Without memory for scratch buffers the product is still right. */
+TEST(ops_matmul_no_memory)
+{
+    int64_t rows = 19, cols = 512, n_tok = 3;
+    float *x = rh_malloc_array((size_t)(n_tok * cols), sizeof *x);
+    float *y0 = rh_malloc_array((size_t)(n_tok * rows), sizeof *y0);
+    float *y1 = rh_malloc_array((size_t)(n_tok * rows), sizeof *y1);
+    ASSERT(x && y0 && y1);
+    for (int64_t i = 0; i < n_tok * cols; i++)
+        x[i] = rng_gauss();
+    size_t rs;
+    uint8_t *w = random_weights(RH_TYPE_Q4_K, rows, cols, &rs);
+    ASSERT(w != NULL);
+    float *wd = rh_malloc_array((size_t)cols, sizeof *wd);
+    ASSERT(wd != NULL);
+    rh_alloc_fail_after(0);
+    rh_matmul(NULL, RH_TYPE_Q4_K, w, rows, cols, x, n_tok, y1);
+    rh_alloc_fail_reset();
+    for (int64_t r = 0; r < rows; r++) {
+        rh_dequantize_row(RH_TYPE_Q4_K, w + (size_t)r * rs, wd, cols);
+        for (int64_t t = 0; t < n_tok; t++) {
+            double ref = 0, ab = 0;
+            for (int64_t k = 0; k < cols; k++) {
+                ref += (double)wd[k] * x[t * cols + k];
+                ab += fabs((double)wd[k] * x[t * cols + k]);
+            }
+            ASSERT_NEAR(y1[t * rows + r], ref, 1e-5 * ab);
+        }
+    }
+    rh_free(wd);
+    rh_free(w);
+    rh_free(x);
+    rh_free(y0);
+    rh_free(y1);
+}
+
+TEST(ops_get_row)
+{
+    static const int types[] = {RH_TYPE_F32, RH_TYPE_F16, RH_TYPE_Q8_0, RH_TYPE_Q4_K,
+                                RH_TYPE_Q6_K, RH_TYPE_BF16};
+    int64_t rows = 7, cols = 512;
+    float a[512], b[512];
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        size_t rs;
+        uint8_t *w = random_weights(types[ti], rows, cols, &rs);
+        ASSERT(w != NULL);
+        for (int64_t r = 0; r < rows; r++) {
+            rh_get_row(types[ti], w, cols, r, a);
+            rh_dequantize_row(types[ti], w + (size_t)r * rs, b, cols);
+            ASSERT(memcmp(a, b, sizeof a) == 0);
+        }
+        rh_free(w);
+    }
+}
