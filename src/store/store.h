@@ -161,6 +161,8 @@ int store_session_lookup(store *s, const char *token_hash, int64_t now, long idl
                          long absolute_s, store_session *out);
 int store_session_delete(store *s, const char *token_hash);
 int store_session_delete_user(store *s, int64_t user_id);
+/* All of the user's sessions except the one with `keep_hash`. */
+int store_session_delete_others(store *s, int64_t user_id, const char *keep_hash);
 int store_session_purge(store *s, int64_t now, long idle_s, long absolute_s);
 
 /* ---- API keys ---- */

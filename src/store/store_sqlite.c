@@ -842,6 +842,19 @@ int store_session_delete_user(store *s, int64_t user_id)
     return rc;
 }
 
+int store_session_delete_others(store *s, int64_t user_id, const char *keep_hash)
+{
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, user_id);
+        bind_text(st, 2, keep_hash ? keep_hash : "");
+    }
+    int rc = run(s, st, 0);
+    UNLOCK(s);
+    return rc;
+}
+
 int store_session_purge(store *s, int64_t now, long idle_s, long absolute_s)
 {
     LOCK(s);

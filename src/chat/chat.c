@@ -1,0 +1,431 @@
+/*
+ * chat.c - the generation service (see chat.h): bounded queue, worker
+ * threads, per-generation text buffers, cancellation registry.
+ */
+#include "chat/chat.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#define GEN_TEXT_MAX (8u * 1024 * 1024)
+
+struct chat_gen {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    atomic_int refs;
+    atomic_int cancel;
+    int state;
+    rh_buf text;
+    int rc;
+    backend_result res;
+    rh_error err;
+    /* owned copy of the request */
+    char *model;
+    char *prompt;
+    backend_msg *msgs;
+    size_t n_msgs;
+    int max_tokens;
+    double temperature;
+    int64_t user_id, conv_id;
+    chat_done_fn done;
+    void *done_ud;
+    chat_gen *next_queue; /* waiting queue */
+    chat_gen *next_all;   /* registry of unfinished generations */
+    chat_service *svc;
+};
+
+struct chat_service {
+    backend *be;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    chat_gen *head, *tail; /* waiting */
+    chat_gen *all;         /* waiting + running */
+    int inflight;          /* reserved + waiting + running */
+    int running;
+    int queue_max;
+    int stop;
+    int n_workers;
+    pthread_t *workers;
+    int64_t tok_prompt, tok_completion;
+};
+
+static void gen_free(chat_gen *g)
+{
+    for (size_t i = 0; i < g->n_msgs; i++) {
+        rh_free((char *)g->msgs[i].role);
+        rh_free((char *)g->msgs[i].content);
+    }
+    rh_free(g->msgs);
+    rh_free(g->model);
+    rh_free(g->prompt);
+    rh_buf_free(&g->text);
+    pthread_mutex_destroy(&g->lock);
+    pthread_cond_destroy(&g->cond);
+    rh_free(g);
+}
+
+void chat_gen_unref(chat_gen *g)
+{
+    if (g && atomic_fetch_sub(&g->refs, 1) == 1)
+        gen_free(g);
+}
+
+void chat_gen_cancel(chat_gen *g)
+{
+    if (!g)
+        return;
+    atomic_store(&g->cancel, 1);
+    pthread_mutex_lock(&g->lock);
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static int on_delta(void *ud, const char *text, size_t len)
+{
+    chat_gen *g = ud;
+    pthread_mutex_lock(&g->lock);
+    int rc = rh_buf_append(&g->text, text, len);
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+    if (rc != RH_OK)
+        return 1; /* answer too long for the buffer: stop */
+    return atomic_load(&g->cancel);
+}
+
+static void unregister(chat_service *s, chat_gen *g)
+{
+    for (chat_gen **p = &s->all; *p; p = &(*p)->next_all)
+        if (*p == g) {
+            *p = g->next_all;
+            break;
+        }
+}
+
+static void run_one(chat_service *s, chat_gen *g)
+{
+    backend_req req = {.model = g->model, .msgs = g->msgs, .n_msgs = g->n_msgs,
+                       .prompt = g->prompt, .max_tokens = g->max_tokens,
+                       .temperature = g->temperature};
+    backend_result res;
+    rh_error err;
+    memset(&res, 0, sizeof res);
+    rh_error_clear(&err);
+    int rc;
+    if (atomic_load(&g->cancel)) {
+        rc = RH_ECANCELED;
+    } else {
+        pthread_mutex_lock(&g->lock);
+        g->state = CHAT_GEN_RUNNING;
+        pthread_mutex_unlock(&g->lock);
+        rc = s->be->vt->generate(s->be, &req, on_delta, g, &g->cancel, &res, &err);
+    }
+    if (rc == RH_ECANCELED || (rc == RH_OK && atomic_load(&g->cancel)))
+        snprintf(res.finish_reason, sizeof res.finish_reason, "cancelled");
+    else if (rc != RH_OK)
+        snprintf(res.finish_reason, sizeof res.finish_reason, "error");
+    else if (!res.finish_reason[0])
+        snprintf(res.finish_reason, sizeof res.finish_reason, "stop");
+    if (rc == RH_ECANCELED)
+        rc = RH_OK; /* a stop is a normal end */
+    if (g->done)
+        g->done(g->done_ud, g->text.data ? g->text.data : "", g->text.len, rc, &res, &err);
+    pthread_mutex_lock(&s->lock);
+    s->tok_prompt += res.prompt_tokens;
+    s->tok_completion += res.completion_tokens;
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&g->lock);
+    g->rc = rc;
+    g->res = res;
+    g->err = err;
+    g->state = CHAT_GEN_DONE;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    chat_service *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (!s->head && !s->stop)
+            pthread_cond_wait(&s->wake, &s->lock);
+        if (!s->head && s->stop) {
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+        chat_gen *g = s->head;
+        s->head = g->next_queue;
+        if (!s->head)
+            s->tail = NULL;
+        s->running++;
+        if (s->stop)
+            atomic_store(&g->cancel, 1);
+        pthread_mutex_unlock(&s->lock);
+
+        run_one(s, g);
+
+        pthread_mutex_lock(&s->lock);
+        s->running--;
+        s->inflight--;
+        unregister(s, g);
+        pthread_mutex_unlock(&s->lock);
+        chat_gen_unref(g);
+    }
+}
+
+int chat_service_create(backend *be, int workers, int queue_max, chat_service **out, rh_error *err)
+{
+    chat_service *s = rh_calloc(1, sizeof *s);
+    if (!s)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    s->be = be;
+    s->queue_max = queue_max > 0 ? queue_max : 1;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    if (workers < 1)
+        workers = 1;
+    s->workers = rh_calloc((size_t)workers, sizeof *s->workers);
+    if (!s->workers) {
+        chat_service_destroy(s);
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < workers; i++) {
+        if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) {
+            chat_service_destroy(s);
+            return rh_error_set(err, RH_EINTERNAL, "cannot start generation worker threads");
+        }
+        s->n_workers++;
+    }
+    *out = s;
+    return RH_OK;
+}
+
+void chat_service_destroy(chat_service *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    for (chat_gen *g = s->all; g; g = g->next_all)
+        chat_gen_cancel(g);
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < s->n_workers; i++)
+        pthread_join(s->workers[i], NULL);
+    rh_free(s->workers);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    rh_free(s);
+}
+
+backend *chat_backend(chat_service *s) { return s->be; }
+
+int chat_reserve(chat_service *s)
+{
+    int rc = RH_OK;
+    pthread_mutex_lock(&s->lock);
+    if (s->stop || s->inflight >= s->queue_max)
+        rc = RH_EBUSY;
+    else
+        s->inflight++;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void chat_unreserve(chat_service *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->inflight > 0)
+        s->inflight--;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static char *dup_or_null(const char *v, int *oom)
+{
+    if (!v)
+        return NULL;
+    char *d = rh_strdup(v);
+    if (!d)
+        *oom = 1;
+    return d;
+}
+
+int chat_submit(chat_service *s, const chat_job *job, chat_gen **out)
+{
+    int oom = 0;
+    chat_gen *g = rh_calloc(1, sizeof *g);
+    if (!g) {
+        chat_unreserve(s);
+        return RH_ENOMEM;
+    }
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    atomic_init(&g->refs, 2);
+    atomic_init(&g->cancel, 0);
+    rh_buf_init(&g->text, GEN_TEXT_MAX);
+    g->svc = s;
+    g->model = dup_or_null(job->req.model ? job->req.model : "", &oom);
+    g->prompt = dup_or_null(job->req.prompt, &oom);
+    g->max_tokens = job->req.max_tokens;
+    g->temperature = job->req.temperature;
+    g->user_id = job->user_id;
+    g->conv_id = job->conv_id;
+    g->done = job->done;
+    g->done_ud = job->done_ud;
+    if (job->req.n_msgs) {
+        g->msgs = rh_calloc(job->req.n_msgs, sizeof *g->msgs);
+        if (!g->msgs)
+            oom = 1;
+        else
+            g->n_msgs = job->req.n_msgs;
+        for (size_t i = 0; g->msgs && i < job->req.n_msgs; i++) {
+            g->msgs[i].role = dup_or_null(job->req.msgs[i].role ? job->req.msgs[i].role : "user", &oom);
+            g->msgs[i].content = dup_or_null(job->req.msgs[i].content ? job->req.msgs[i].content : "", &oom);
+        }
+    }
+    if (oom) {
+        gen_free(g);
+        chat_unreserve(s);
+        return RH_ENOMEM;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->stop) {
+        pthread_mutex_unlock(&s->lock);
+        gen_free(g);
+        chat_unreserve(s);
+        return RH_EBUSY;
+    }
+    if (job->conv_id) {
+        for (chat_gen *o = s->all; o; o = o->next_all)
+            if (o->conv_id == job->conv_id) {
+                pthread_mutex_unlock(&s->lock);
+                gen_free(g);
+                chat_unreserve(s);
+                return RH_EBUSY;
+            }
+    }
+    g->next_all = s->all;
+    s->all = g;
+    if (s->tail)
+        s->tail->next_queue = g;
+    else
+        s->head = g;
+    s->tail = g;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    *out = g;
+    return RH_OK;
+}
+
+int chat_gen_poll(chat_gen *g, size_t *offset, rh_buf *out, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&g->lock);
+    while (g->text.len <= *offset && g->state != CHAT_GEN_DONE && timeout_ms > 0) {
+        if (pthread_cond_timedwait(&g->cond, &g->lock, &until) != 0)
+            break;
+    }
+    if (g->text.len > *offset) {
+        if (rh_buf_append(out, g->text.data + *offset, g->text.len - *offset) == RH_OK)
+            *offset = g->text.len;
+    }
+    int st = g->state;
+    /* report DONE only once all text has been handed out */
+    if (st == CHAT_GEN_DONE && g->text.len > *offset)
+        st = CHAT_GEN_RUNNING;
+    pthread_mutex_unlock(&g->lock);
+    return st;
+}
+
+int chat_gen_result(chat_gen *g, backend_result *res, rh_error *err)
+{
+    pthread_mutex_lock(&g->lock);
+    int rc = g->rc;
+    if (res)
+        *res = g->res;
+    if (err)
+        *err = g->err;
+    pthread_mutex_unlock(&g->lock);
+    return rc;
+}
+
+int chat_cancel_conv(chat_service *s, int64_t conv_id)
+{
+    int n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (chat_gen *g = s->all; g; g = g->next_all)
+        if (g->conv_id == conv_id) {
+            chat_gen_cancel(g);
+            n++;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+int chat_cancel_user(chat_service *s, int64_t user_id)
+{
+    int n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (chat_gen *g = s->all; g; g = g->next_all)
+        if (g->user_id == user_id) {
+            chat_gen_cancel(g);
+            n++;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+int chat_conv_busy(chat_service *s, int64_t conv_id)
+{
+    int busy = 0;
+    pthread_mutex_lock(&s->lock);
+    for (chat_gen *g = s->all; g; g = g->next_all)
+        if (g->conv_id == conv_id)
+            busy = 1;
+    pthread_mutex_unlock(&s->lock);
+    return busy;
+}
+
+int chat_queue_length(chat_service *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->inflight;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+int chat_queue_max(chat_service *s) { return s->queue_max; }
+
+int chat_running(chat_service *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->running;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void chat_tokens(chat_service *s, int64_t *prompt, int64_t *completion)
+{
+    pthread_mutex_lock(&s->lock);
+    *prompt = s->tok_prompt;
+    *completion = s->tok_completion;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void backend_models_free(backend_models *m)
+{
+    rh_free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
