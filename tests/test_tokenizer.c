@@ -435,7 +435,37 @@ TEST(tok_split_rules)
     check_split(RH_PRE_DEEPSEEK_CODER, "foo(x)1", "[foo][(][x][)][1]");
     /* tekken: case changes split words, non-ASCII letters belong to both cases */
     check_split(RH_PRE_TEKKEN, "HelloWORLD Übung /x", "[Hello][WORLD][ Übung][ /][x]");
+    check_split(RH_PRE_GPT4O, "I'm HelloWorld 12345", "[I'm][ Hello][World][ ][123][45]");
+    check_split(RH_PRE_VIKING, "ab, c1", "[ab][,][ c][1]");
     check_split(RH_PRE_GPT2, "", "");
+}
+
+/* Every rule set on random code points from every class: the words cover
+ * the input exactly, none is empty. */
+TEST(tok_split_random)
+{
+    static const uint32_t pool[] = {'a', 'Z', 'q', '7', ' ', ' ', '\n', '\r', '\t', '\'', 's', 'L', 'l', '.', '/',
+                                    '$', '~', '`', 0xE4, 0xC4, 0xDF, 0x301, 0x4E2D, 0x3000, 0xA0, 0x85, 0x2028,
+                                    0x0663, 0x1F600, 0x378, 0xFFFD, 0xAC00, 0xFF01, 0x2019, 0};
+    uint32_t c[300];
+    uint32_t x = 99;
+    for (int pre = RH_PRE_DEFAULT; pre <= RH_PRE_VIKING; pre++) {
+        for (int round = 0; round < 200; round++) {
+            size_t n = (size_t)(round % 97) + 1;
+            for (size_t i = 0; i < n; i++) {
+                x = x * 1664525u + 1013904223u;
+                c[i] = pool[(x >> 8) % (sizeof pool / sizeof pool[0])];
+            }
+            size_t *lens, nl, sum = 0;
+            ASSERT_EQ(rh_pretok_split((rh_pretok)pre, c, n, &lens, &nl), RH_OK);
+            for (size_t i = 0; i < nl; i++) {
+                ASSERT(lens[i] > 0);
+                sum += lens[i];
+            }
+            ASSERT_EQ(sum, n);
+            rh_free(lens);
+        }
+    }
 }
 
 TEST(tok_unicode_tables)

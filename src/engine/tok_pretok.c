@@ -419,34 +419,58 @@ static bool not_wln(const span *s, size_t i)
     return i < s->end && !(f & (RH_UF_WHITESPACE | RH_UF_LETTER | RH_UF_NUMBER));
 }
 
-static size_t m_tekken(const span *s, size_t pos)
+/* (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]) at pos, ASCII only */
+static size_t ascii_contraction(const span *s, size_t pos)
+{
+    if (cp_at(s, pos) != '\'')
+        return 0;
+    uint32_t a = cp_at(s, pos + 1), b = cp_at(s, pos + 2);
+    a = (a >= 'A' && a <= 'Z') ? a + 32 : a;
+    b = (b >= 'A' && b <= 'Z') ? b + 32 : b;
+    if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        return 2;
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+        return 3;
+    return 0;
+}
+
+/* The tekken rule set; gpt-4o is the same with an optional contraction after
+ * the letters and \p{N}{1,3} instead of \p{N}. */
+static size_t m_case_words(const span *s, size_t pos, bool contractions, size_t max_digits)
 {
     uint32_t c = cp_at(s, pos);
     unsigned f = fl_at(s, pos);
-    size_t st = pos;
+    size_t st = pos, e = 0;
     if (!is_crlf(c) && !is_l(f) && !is_n(f))
         st = pos + 1; /* the optional leading character; without it no letter follows */
     /* U*L+: U* greedy, then back off until L+ can start */
     size_t nu = 0;
     while (tk_u(s, st + nu))
         nu++;
-    for (size_t k = nu + 1; k-- > 0;) {
+    for (size_t k = nu + 1; k-- > 0 && !e;) {
         if (tk_l(s, st + k)) {
-            size_t e = st + k;
+            e = st + k;
             while (tk_l(s, e))
                 e++;
-            return e - pos;
         }
     }
     /* U+L* */
-    if (nu > 0) {
-        size_t e = st + nu;
+    if (!e && nu > 0) {
+        e = st + nu;
         while (tk_l(s, e))
             e++;
+    }
+    if (e) {
+        if (contractions)
+            e += ascii_contraction(s, e);
         return e - pos;
     }
-    if (is_n(f))
-        return 1;
+    if (is_n(f)) {
+        size_t k = 0;
+        while (k < max_digits && is_n(fl_at(s, pos + k)))
+            k++;
+        return k;
+    }
     size_t p = pos;
     if (c == ' ' && not_wln(s, pos + 1))
         p = pos + 1;
@@ -464,6 +488,9 @@ static size_t m_tekken(const span *s, size_t pos)
         return nws - 1;
     return nws;
 }
+
+static size_t m_tekken(const span *s, size_t pos) { return m_case_words(s, pos, false, 1); }
+static size_t m_gpt4o(const span *s, size_t pos) { return m_case_words(s, pos, true, 3); }
 
 /* BLOOM / poro / gpt3-finnish: " ?[^(\s|.,!?…。，、।۔،)]+" */
 static bool bloom_ch(const span *s, size_t i)
@@ -542,6 +569,13 @@ static size_t rule_set(rh_pretok pre, stage *st)
         break;
     case RH_PRE_BLOOM:
         st[n++] = (stage){0, m_bloom};
+        break;
+    case RH_PRE_VIKING:
+        st[n++] = (stage){0, m_bloom};
+        st[n++] = (stage){0, m_digit1};
+        break;
+    case RH_PRE_GPT4O:
+        st[n++] = (stage){0, m_gpt4o};
         break;
     case RH_PRE_DEFAULT:
     default:

@@ -162,6 +162,7 @@ static int pretok_from_name(const char *p, size_t n, rh_vocab *v, rh_error *err)
         {"stablelm2", RH_PRE_QWEN2},         {"megrez", RH_PRE_QWEN2},
         {"tekken", RH_PRE_TEKKEN},           {"bloom", RH_PRE_BLOOM},
         {"poro-chat", RH_PRE_BLOOM},         {"gpt3-finnish", RH_PRE_BLOOM},
+        {"viking", RH_PRE_VIKING},           {"gpt-4o", RH_PRE_GPT4O},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strlen(names[i].name) != n || memcmp(names[i].name, p, n) != 0)
@@ -179,7 +180,8 @@ static int pretok_from_name(const char *p, size_t n, rh_vocab *v, rh_error *err)
         if (!strcmp(names[i].name, "deepseek-llm") || !strcmp(names[i].name, "deepseek-coder") ||
             !strcmp(names[i].name, "command-r") || !strcmp(names[i].name, "qwen2") ||
             !strcmp(names[i].name, "poro-chat") || !strcmp(names[i].name, "tekken") ||
-            !strcmp(names[i].name, "smollm"))
+            !strcmp(names[i].name, "smollm") || !strcmp(names[i].name, "viking") ||
+            !strcmp(names[i].name, "gpt-4o"))
             v->clean_spaces = false;
         return RH_OK;
     }

@@ -31,6 +31,8 @@ typedef enum rh_pretok {
     RH_PRE_STARCODER,
     RH_PRE_TEKKEN,
     RH_PRE_BLOOM,
+    RH_PRE_GPT4O,
+    RH_PRE_VIKING, /* keep last (tests iterate up to it) */
 } rh_pretok;
 
 /* Token attributes (bit set). */
