@@ -203,7 +203,9 @@ static int load_type(const gguf_file *f, rh_vocab *v, rh_error *err)
         v->add_bos = true;
     } else if (gguf_str_eq(model, "gpt2")) {
         v->type = RH_VOCAB_BPE;
-        v->bos = 11, v->eos = 11;
+        /* no fallback ids: guessing (other implementations use 11) would make
+         * an arbitrary token end generation */
+        v->bos = -1, v->eos = -1;
         v->clean_spaces = true;
         gguf_str pre;
         rc = gguf_get_str(f, "tokenizer.ggml.pre", &pre);
