@@ -114,7 +114,8 @@ size_t gguf_vtype_size(gguf_vtype t);
 float gguf_arr_f32(const gguf_kv *kv, uint64_t i);   /* FLOAT32 arrays */
 int32_t gguf_arr_i32(const gguf_kv *kv, uint64_t i); /* INT32 arrays */
 uint32_t gguf_arr_u32(const gguf_kv *kv, uint64_t i); /* UINT32 arrays */
-/* Any numeric element type, converted (bool -> 0/1). */
+/* Any numeric element type, converted (bool -> 0/1; floats truncated, 0 if
+ * out of range; u64 above INT64_MAX wraps, cast back to uint64_t). */
 int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i);
 double gguf_arr_num(const gguf_kv *kv, uint64_t i);
 
