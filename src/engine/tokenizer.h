@@ -38,8 +38,8 @@ bool rh_vocab_is_eog(const rh_vocab *v, int32_t tok);
 bool rh_vocab_is_control(const rh_vocab *v, int32_t tok);
 /* Token id of an exact token text, -1 if none (e.g. "<|im_end|>"). */
 int32_t rh_vocab_find(const rh_vocab *v, const char *text);
-/* The stored text of a token (not NUL-terminated in general use *len;
- * it is NUL-terminated in fact), NULL if tok is out of range. */
+/* The stored text of a token, NUL-terminated (*len, if given, gets its
+ * length; the text may itself contain NUL bytes), NULL if out of range. */
 const char *rh_vocab_text(const rh_vocab *v, int32_t tok, size_t *len);
 /* "llama (SentencePiece)", "gpt2 (byte-level BPE)" or "bert (WordPiece)". */
 const char *rh_vocab_model_name(const rh_vocab *v);
@@ -56,7 +56,11 @@ int rh_tokenize(const rh_vocab *v, const char *text, size_t len, bool add_specia
 int rh_token_to_piece(const rh_vocab *v, int32_t tok, char *buf, size_t cap, bool special);
 
 /* Streaming detokenizer: feeds tokens, emits only complete UTF-8 sequences
- * (a character split across tokens is held back until complete). */
+ * (a character split across tokens is held back until complete; invalid
+ * bytes become U+FFFD). For SentencePiece vocabularies with a dummy prefix
+ * the leading space of the first piece with text is dropped; set
+ * d.first = false after rh_detok_init to keep it (e.g. when continuing a
+ * prompt). */
 typedef struct rh_detok {
     const rh_vocab *v;
     bool special;
