@@ -22,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "engine/model_int.h"
+#include "engine/quant.h"
 
 /* ---- fp16 ------------------------------------------------------------- */
 
@@ -80,8 +81,21 @@ static inline float round_h(float f) { return h2f_table[f2h(f)]; }
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* y = W.x. For F16/BF16 weights the reference multiplies activations
+ * rounded to the weight's type; doing the same here keeps us within its
+ * rounding (idempotent if the kernel rounds as well). */
 void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y)
 {
+    if (w->type == RH_TYPE_F16 || w->type == RH_TYPE_BF16) {
+        int64_t cnt = n * w->cols;
+        if (w->type == RH_TYPE_F16)
+            for (int64_t i = 0; i < cnt; i++)
+                c->xr[i] = round_h(x[i]);
+        else
+            for (int64_t i = 0; i < cnt; i++)
+                c->xr[i] = rh_bf16_to_fp32(rh_fp32_to_bf16(x[i]));
+        x = c->xr;
+    }
     rh_matmul(c->pool, w->type, w->data, w->rows, w->cols, x, n, y);
 }
 

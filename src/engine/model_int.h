@@ -60,6 +60,7 @@ struct rh_ctx {
     int64_t score_len;
     int32_t *rows;       /* n_batch: indices of rows to output */
     float *hid;          /* n_batch x n_embd: gathered rows for the head */
+    float *xr;           /* n_batch x max(n_embd, q_dim, n_ff): rounded activations */
     float *rope;         /* n_batch x n_rot: cos/sin pairs per token */
 };
 
