@@ -78,10 +78,12 @@ static inline int rh_clampi(int v, int lo, int hi)
 }
 
 /* Best symmetric fit x[i] ~ d * L[i], L[i] in [lo, hi] (lo < 0 < hi),
- * minimizing the squared error; returns d (0 when all x are 0). */
+ * minimizing the squared error; returns d (0 when all x are 0). n must be a
+ * multiple of 8 (the search keeps 8 partial sums). */
 float rh_fit_sym(int n, const float *x, int lo, int hi, int8_t *L);
 /* Best affine fit x[i] ~ d * L[i] + m, L[i] in [0, nmax], d >= 0. With
- * min_le0, m is kept <= 0 (the K-quants store -m as an unsigned min). */
+ * min_le0, m is kept <= 0 (the K-quants store -m as an unsigned min).
+ * n must be a multiple of 8, at most 256. */
 void rh_fit_affine(int n, const float *x, int nmax, int min_le0, uint8_t *L, float *d, float *m);
 
 /* quant_k.c */
