@@ -70,7 +70,7 @@ enum MHD_Result v1_models(web_req *r)
     json_t *m;
     json_array_foreach(models, i, m) {
         json_array_append_new(data, json_pack("{s:O, s:s, s:i, s:s}", "id", json_object_get(m, "id"), "object",
-                                              "model", 0, "owned_by", "rathaus"));
+                                              "model", "created", 0, "owned_by", "rathaus"));
     }
     json_decref(models);
     return web_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));

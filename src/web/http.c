@@ -182,7 +182,7 @@ enum MHD_Result web_send(web_req *r, unsigned status, const char *ctype, const v
 
 enum MHD_Result web_json(web_req *r, unsigned status, json_t *obj)
 {
-    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!s) {
         static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
@@ -757,12 +757,12 @@ int web_start(const rh_config *cfg, store *st, chat_service *chat, web_server **
         {MHD_OPTION_END, 0, NULL},
     };
     w->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w,
                                  MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                                  MHD_OPTION_CONNECTION_TIMEOUT, 120u,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w,
                                  MHD_OPTION_ARRAY, w->tls ? tls_opts : tls_opts + 2,
                                  MHD_OPTION_END);
     if (!w->daemon) {

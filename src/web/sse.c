@@ -183,6 +183,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void sse_free(void *cls)
 {
     sse_ctx *c = cls;
+    rh_debug("sse: stream closed (phase %d)", c->phase);
     chat_gen_cancel(c->g); /* no-op when it has ended */
     chat_gen_unref(c->g);
     json_decref(c->start);
