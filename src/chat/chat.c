@@ -133,9 +133,14 @@ static void run_one(chat_service *s, chat_gen *g)
         rc = RH_OK; /* a stop is a normal end */
     if (g->done)
         g->done(g->done_ud, g->text.data ? g->text.data : "", g->text.len, rc, &res, &err);
+    /* leave the registry and the queue count before readers see DONE, so
+     * that a client reacting to the end can start the next answer at once */
     pthread_mutex_lock(&s->lock);
     s->tok_prompt += res.prompt_tokens;
     s->tok_completion += res.completion_tokens;
+    s->running--;
+    s->inflight--;
+    unregister(s, g);
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_lock(&g->lock);
     g->rc = rc;
@@ -167,12 +172,6 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&s->lock);
 
         run_one(s, g);
-
-        pthread_mutex_lock(&s->lock);
-        s->running--;
-        s->inflight--;
-        unregister(s, g);
-        pthread_mutex_unlock(&s->lock);
         chat_gen_unref(g);
     }
 }
