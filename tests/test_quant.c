@@ -394,9 +394,9 @@ TEST_TIMEOUT(quant_roundtrip_gaussian, 120)
     } cases[] = {
         {RH_TYPE_F32, 0},        {RH_TYPE_F16, 0.00025}, {RH_TYPE_BF16, 0.002},
         {RH_TYPE_Q8_0, 0.006},   {RH_TYPE_Q8_1, 0.006},  {RH_TYPE_Q8_K, 0.0078},
-        {RH_TYPE_Q6_K, 0.0185},  {RH_TYPE_Q5_1, 0.037},  {RH_TYPE_Q5_0, 0.043},
-        {RH_TYPE_Q5_K, 0.039},   {RH_TYPE_Q4_1, 0.076},  {RH_TYPE_Q4_0, 0.088},
-        {RH_TYPE_Q4_K, 0.078},   {RH_TYPE_Q3_K, 0.155},  {RH_TYPE_Q2_K, 0.29},
+        {RH_TYPE_Q6_K, 0.0178},  {RH_TYPE_Q5_1, 0.036},  {RH_TYPE_Q5_0, 0.043},
+        {RH_TYPE_Q5_K, 0.0375},  {RH_TYPE_Q4_1, 0.075},  {RH_TYPE_Q4_0, 0.088},
+        {RH_TYPE_Q4_K, 0.076},   {RH_TYPE_Q3_K, 0.155},  {RH_TYPE_Q2_K, 0.285},
     };
     const int64_t n = 256 * 256;
     float *x = gaussian(n, 1);

@@ -196,7 +196,42 @@ static float quant_scales_u(const float *v, int n, int top, uint8_t *codes, uint
     return ds;
 }
 
-/* Q2_K, Q4_K, Q5_K: affine sub-blocks with x ~ d*sc*q - dmin*m. */
+/* Squared error of coding x[0..len) as dl*q - ml with the nearest q in
+ * [0, nmax] (len a multiple of 8). */
+static float affine_err(const float *x, int len, float dl, float ml, int nmax)
+{
+    float is = dl > 0 && isfinite(dl) ? 1.0f / dl : 0, fmax = (float)nmax, acc[8] = {0};
+    for (int i = 0; i < len; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float q = rh_clampf(rh_roundf_fast((x[i + k] + ml) * is), 0.0f, fmax);
+            float r = x[i + k] - (dl * q - ml);
+            acc[k] += r * r;
+        }
+    float e = 0;
+    for (int k = 0; k < 8; k++)
+        e += acc[k];
+    return e;
+}
+
+/* Same for symmetric codes dl*q, q in [lo, hi]. */
+static float sym_err(const float *x, int len, float dl, int lo, int hi)
+{
+    float is = dl != 0 && isfinite(dl) ? 1.0f / dl : 0, acc[8] = {0};
+    for (int i = 0; i < len; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float q = rh_clampf(rh_roundf_fast(x[i + k] * is), (float)lo, (float)hi);
+            float r = x[i + k] - dl * q;
+            acc[k] += r * r;
+        }
+    float e = 0;
+    for (int k = 0; k < 8; k++)
+        e += acc[k];
+    return e;
+}
+
+/* Q2_K, Q4_K, Q5_K: affine sub-blocks with x ~ d*sc*q - dmin*m. After the
+ * sub-block scales and mins are rounded to their codes, the neighbouring
+ * codes (+-1 each) are tried too and the pair with the least error kept. */
 static void quant_affine_k(const float *x, int nsub, int nmax, int scale_top, float *dl, float *ml,
                            uint8_t *sc, uint8_t *mc, uint8_t *pd, uint8_t *pdmin, uint8_t *L)
 {
@@ -211,6 +246,22 @@ static void quant_affine_k(const float *x, int nsub, int nmax, int scale_top, fl
     float d = quant_scales_u(scl, nsub, scale_top, sc, pd);
     float dmin = quant_scales_u(mins, nsub, scale_top, mc, pdmin);
     for (int s = 0; s < nsub; s++) {
+        const float *xs = x + len * s;
+        int bs = sc[s], bm = mc[s];
+        float best = affine_err(xs, len, d * (float)bs, dmin * (float)bm, nmax);
+        for (int a = sc[s] - 1; a <= sc[s] + 1; a++)
+            for (int c = mc[s] - 1; c <= mc[s] + 1; c++) {
+                if (a < 0 || a > scale_top || c < 0 || c > scale_top || (a == sc[s] && c == mc[s]))
+                    continue;
+                float e = affine_err(xs, len, d * (float)a, dmin * (float)c, nmax);
+                if (e < best) {
+                    best = e;
+                    bs = a;
+                    bm = c;
+                }
+            }
+        sc[s] = (uint8_t)bs;
+        mc[s] = (uint8_t)bm;
         dl[s] = d * (float)sc[s];
         ml[s] = dmin * (float)mc[s];
         float is = dl[s] > 0 && isfinite(dl[s]) ? 1.0f / dl[s] : 0;
@@ -280,7 +331,18 @@ static float quant_sym_k(const float *x, int lo, int hi, int slo, int shi, int8_
     float d = rh_h2f(pd);
     float is = d != 0 && isfinite(d) ? 1.0f / d : 0;
     for (int s = 0; s < 16; s++) {
-        sc[s] = (int8_t)rh_clampi(rh_nearest(scl[s] * is), slo, shi);
+        int r = rh_clampi(rh_nearest(scl[s] * is), slo, shi), bs = r;
+        float best = sym_err(x + 16 * s, 16, d * (float)r, lo, hi);
+        for (int a = r - 1; a <= r + 1; a += 2) {
+            if (a < slo || a > shi)
+                continue;
+            float e = sym_err(x + 16 * s, 16, d * (float)a, lo, hi);
+            if (e < best) {
+                best = e;
+                bs = a;
+            }
+        }
+        sc[s] = (int8_t)bs;
         float dl = d * (float)sc[s];
         float il = dl != 0 && isfinite(dl) ? 1.0f / dl : 0;
         for (int i = 16 * s; i < 16 * s + 16; i++)
