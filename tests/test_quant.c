@@ -571,7 +571,10 @@ TEST(quant_requant_real)
     check_requant("tiny-llama-q8_0.gguf", "blk.0.attn_q.weight", 256, 0.0001);
     check_requant("tiny-llama-q4_k_m.gguf", "blk.0.attn_q.weight", 256, 0.0001);
     check_requant("tiny-llama-q4_k_m.gguf", "output.weight", 256, 0.0001);
-    check_requant("tiny-llama-q5_k_m.gguf", "blk.0.attn_q.weight", 256, 0.001);
+    check_requant("tiny-llama-q5_k_m.gguf", "blk.0.attn_q.weight", 256, 0.0001);
+    check_requant("tiny-llama-q5_k_m.gguf", "token_embd.weight", 1024, 0.0001);
+    check_requant("tiny-qwen2-q6_k.gguf", "token_embd.weight", 1024, 0.0001);
+    check_requant("tiny-qwen3-q4_k_m.gguf", "blk.1.ffn_up.weight", 768, 0.0001);
     check_requant("tiny-qwen2-q4_0.gguf", "blk.0.attn_q.weight", 256, 0.0001);
 }
 

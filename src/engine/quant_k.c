@@ -249,8 +249,15 @@ static void quant_affine_k(const float *x, int nsub, int nmax, int scale_top, fl
         const float *xs = x + len * s;
         int bs = sc[s], bm = mc[s];
         float best = affine_err(xs, len, d * (float)bs, dmin * (float)bm, nmax);
+        /* min codes: the rounded one, its neighbours, and the codes nearest
+         * to the min moved by one step of the grid (the same grid with the
+         * codes shifted by one, which may round better) */
+        float istep = dmin > 0 ? 1.0f / dmin : 0;
+        int cand[5] = {mc[s] - 1, mc[s], mc[s] + 1, rh_nearest((mins[s] + scl[s]) * istep),
+                       rh_nearest((mins[s] - scl[s]) * istep)};
         for (int a = sc[s] - 1; a <= sc[s] + 1; a++)
-            for (int c = mc[s] - 1; c <= mc[s] + 1; c++) {
+            for (int k = 0; k < 5; k++) {
+                int c = cand[k];
                 if (a < 0 || a > scale_top || c < 0 || c > scale_top || (a == sc[s] && c == mc[s]))
                     continue;
                 float e = affine_err(xs, len, d * (float)a, dmin * (float)c, nmax);
