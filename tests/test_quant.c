@@ -726,6 +726,40 @@ TEST(quant_cli_fallback)
     ASSERT(memcmp(gguf_find_tensor(f, "blk.0.ffn_down.weight")->data, b, sizeof b) == 0);
     gguf_close(f);
 
+    /* every recipe: file type, the 96-wide matrix's type (fallback), and the
+     * 256-wide layer-1 ffn_down (base type, or Q6_K in a mix for layer 0) */
+    static const struct {
+        const char *name;
+        uint32_t ftype;
+        int narrow, wide;
+    } rec[] = {
+        {"f32", 0, RH_TYPE_F32, RH_TYPE_F32},        {"f16", 1, RH_TYPE_F16, RH_TYPE_F16},
+        {"bf16", 32, RH_TYPE_BF16, RH_TYPE_BF16},    {"q8_0", 7, RH_TYPE_Q8_0, RH_TYPE_Q8_0},
+        {"q4_0", 2, RH_TYPE_Q4_0, RH_TYPE_Q4_0},     {"q4_1", 3, RH_TYPE_Q4_1, RH_TYPE_Q4_1},
+        {"q5_0", 8, RH_TYPE_Q5_0, RH_TYPE_Q5_0},     {"q5_1", 9, RH_TYPE_Q5_1, RH_TYPE_Q5_1},
+        {"q4_k", 14, RH_TYPE_Q5_0, RH_TYPE_Q4_K},    {"q5_k", 16, RH_TYPE_Q5_1, RH_TYPE_Q5_K},
+        {"q6_k", 18, RH_TYPE_Q8_0, RH_TYPE_Q6_K},    {"q4_k_m", 15, RH_TYPE_Q5_0, RH_TYPE_Q4_K},
+        {"q5_k_m", 17, RH_TYPE_Q5_1, RH_TYPE_Q5_K},
+    };
+    for (size_t i = 0; i < sizeof rec / sizeof rec[0]; i++) {
+        snprintf(out, sizeof out, "%s/small-%s.gguf", test_tmpdir(), rec[i].name);
+        ASSERT_EQ(run_quantize(in, out, rec[i].name), 0);
+        ASSERT_EQ(gguf_open(out, &f, &err), RH_OK);
+        uint32_t ft = 99;
+        ASSERT_EQ(gguf_get_u32(f, "general.file_type", &ft), RH_OK);
+        ASSERT_EQ(ft, rec[i].ftype);
+        ASSERT_EQ(gguf_find_tensor(f, "blk.0.attn_q.weight")->type, rec[i].narrow);
+        ASSERT_EQ(gguf_find_tensor(f, "blk.1.ffn_down.weight")->type, rec[i].wide);
+        ASSERT_EQ(gguf_find_tensor(f, "output_norm.weight")->type, RH_TYPE_F32);
+        const gguf_tensor *t = gguf_find_tensor(f, "blk.0.attn_q.weight");
+        float *y = tensor_f32(t);
+        double e = rel_rms(y, a, 96 * 4);
+        if (!(e < 0.1))
+            FAIL("%s: %s relative RMS %.4f", rec[i].name, rh_type_get(t->type)->name, e);
+        rh_free(y);
+        gguf_close(f);
+    }
+
     ASSERT_EQ(run_quantize(in, out, "q3_k_xl"), 2);
     snprintf(in, sizeof in, "%s/missing.gguf", test_tmpdir());
     ASSERT_EQ(run_quantize(in, out, "q8_0"), 1);
