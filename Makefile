@@ -11,7 +11,7 @@
 # Files named *_avx2.c / *_avx512.c are compiled for those instruction sets
 # and chosen at run time.
 
-PKGS    := sqlite3 libmicrohttpd libsodium jansson libcurl
+PKGS    := sqlite3 libmicrohttpd libsodium jansson libcurl libxml-2.0
 SAN     ?= 0
 BUILD   ?= build$(if $(filter 1,$(SAN)),-san)
 CC      := gcc
@@ -29,7 +29,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  := -std=c17 $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -pthread -MMD -MP $(PKG_CFLAGS)
 LDFLAGS := $(OPT) -pthread
-LDLIBS  := $(PKG_LIBS) -lm
+LDLIBS  := $(PKG_LIBS) -lstemmer -lm
 
 ISA_avx2   := -mavx2 -mfma -mf16c
 ISA_avx512 := $(ISA_avx2) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
