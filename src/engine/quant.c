@@ -319,7 +319,7 @@ void rh_fit_affine(int n, const float *x, int nmax, int min_le0, uint8_t *L, flo
     }
     double best = INFINITY;
     float bd = 0, bm = mn;
-    /* step sizes from 9% finer to 7.5% coarser than (max - min) / nmax */
+    /* step sizes from 7% finer to 10% coarser than (max - min) / nmax */
     for (int t = -12; t <= 10; t++) {
         float is = (float)nmax * (1.0f + 0.0075f * (float)t) / (mx - mn);
         float dd, mm;
