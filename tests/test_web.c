@@ -8,6 +8,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chat/chat.h"
@@ -163,7 +166,7 @@ static void srv_start(tsrv *t, const char *conf)
     snprintf(text, sizeof text, "listen = 127.0.0.1:0\ndata_dir = %s\n%s", test_tmpdir(), conf ? conf : "");
     if (config_parse_string(&t->cfg, text, "test", &e) || config_validate(&t->cfg, &e))
         FAIL("config: %s", e.msg);
-    if (store_open(":memory:", &t->st, &e) || upstream_backend_create(&t->cfg, &t->be, &e) ||
+    if (store_open(":memory:", &t->st, &e) || backend_create_default(&t->cfg, &t->be, &e) ||
         chat_service_create(t->be, t->cfg.workers, t->cfg.queue_max, &t->chat, &e) ||
         web_start(&t->cfg, t->st, t->chat, &t->web, &e))
         FAIL("start: %s", e.msg);
@@ -928,4 +931,43 @@ TEST(web_v1_openai_api_with_keys)
     client_free(&k);
     srv_stop(&t);
     MHD_stop_daemon(f.d);
+}
+
+TEST_TIMEOUT(web_local_model_answers, 120)
+{
+    const char *model = test_data_path("models/tiny-qwen2-q4_0.gguf");
+    char dir[512], link[600], conf[700];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    mkdir(dir, 0700);
+    snprintf(link, sizeof link, "%s/tiny-qwen2-q4_0.gguf", dir);
+    char abs[PATH_MAX];
+    ASSERT(realpath(model, abs) != NULL);
+    ASSERT_EQ(symlink(abs, link), 0);
+    snprintf(conf, sizeof conf, "models_dir = %s\nmax_tokens = 6\n", dir);
+    tsrv t;
+    client c;
+    resp r;
+    srv_start(&t, conf);
+    client_init(&c);
+    setup_admin(&t, &c);
+    ASSERT_EQ(call(&t, &c, "GET", "/api/models", NULL, NULL, &r), 200);
+    ASSERT(strstr(body_of(&r), "\"id\":\"tiny-qwen2-q4_0\""));
+    ASSERT(strstr(body_of(&r), "\"source\":\"local\""));
+    resp_free(&r);
+    int64_t id = new_conv(&t, &c, "{}");
+    char path[96];
+    snprintf(path, sizeof path, "/api/conversations/%lld/messages", (long long)id);
+    ASSERT_EQ(call(&t, &c, "POST", path, "{\"content\":\"Guten Tag\"}", NULL, &r), 200);
+    if (!strstr(body_of(&r), "event: done"))
+        FAIL("no done event: %s", body_of(&r));
+    ASSERT(strstr(body_of(&r), "\"model\":\"tiny-qwen2-q4_0\""));
+    resp_free(&r);
+    store_msgs ml;
+    ASSERT_EQ(store_msg_list(t.st, id, &ml), RH_OK);
+    ASSERT_EQ(ml.n, 2);
+    ASSERT(ml.items[1].completion_tokens > 0);
+    ASSERT(ml.items[1].completion_tokens <= 6);
+    store_msg_list_free(&ml);
+    client_free(&c);
+    srv_stop(&t);
 }

@@ -85,6 +85,13 @@ void backend_models_free(backend_models *m);
 struct rh_config;
 int upstream_backend_create(const struct rh_config *cfg, backend **out, rh_error *err);
 
+/* The local engine over the GGUF files in models_dir (local.c). */
+int local_backend_create(const struct rh_config *cfg, backend **out, rh_error *err);
+/* Ask `first`; when it does not know the model, `second`. Takes ownership. */
+int backend_combine(backend *first, backend *second, backend **out, rh_error *err);
+/* What `rathaus serve` uses: local models first, then the upstreams. */
+int backend_create_default(const struct rh_config *cfg, backend **out, rh_error *err);
+
 static inline void backend_destroy(backend *b)
 {
     if (b)

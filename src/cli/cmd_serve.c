@@ -83,7 +83,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "rathaus: %s\n", err.msg);
         goto out;
     }
-    if (upstream_backend_create(&cfg, &be, &err) != RH_OK ||
+    if (backend_create_default(&cfg, &be, &err) != RH_OK ||
         chat_service_create(be, cfg.workers, cfg.queue_max, &chat, &err) != RH_OK ||
         web_start(&cfg, st, chat, &web, &err) != RH_OK) {
         fprintf(stderr, "rathaus: %s\n", err.msg);
