@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "test.h"
+#include "cli/cli.h"
 #include "web/auth.h"
 #include "web/web.h"
 
@@ -170,7 +171,7 @@ static void srv_start(tsrv *t, const char *conf)
         chat_service_create(t->be, t->cfg.workers, t->cfg.queue_max, &t->chat, &e) ||
         web_start(&t->cfg, t->st, t->chat, &t->web, &e))
         FAIL("start: %s", e.msg);
-    snprintf(t->base, sizeof t->base, "http://127.0.0.1:%d", web_port(t->web));
+    snprintf(t->base, sizeof t->base, "%s://127.0.0.1:%d", t->cfg.tls_cert ? "https" : "http", web_port(t->web));
 }
 
 static void srv_stop(tsrv *t)
@@ -248,6 +249,8 @@ static long call(tsrv *t, client *c, const char *method, const char *path, const
     curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_hdr);
     curl_easy_setopt(c->h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c->h, CURLOPT_SSL_VERIFYPEER, 0L); /* the TLS test's own certificate */
+    curl_easy_setopt(c->h, CURLOPT_SSL_VERIFYHOST, 0L);
     if (c->iface)
         curl_easy_setopt(c->h, CURLOPT_INTERFACE, c->iface);
     if (body)
@@ -970,4 +973,149 @@ TEST_TIMEOUT(web_local_model_answers, 120)
     store_msg_list_free(&ml);
     client_free(&c);
     srv_stop(&t);
+}
+
+TEST(web_builtin_tls)
+{
+    char cmd[1024], conf[1200];
+    const char *d = test_tmpdir();
+    if (system("command -v openssl >/dev/null 2>&1") != 0)
+        SKIP("openssl is not installed (needed to make a test certificate)");
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+             "-subj /CN=127.0.0.1 -keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", d, d);
+    ASSERT_EQ(system(cmd), 0);
+    snprintf(conf, sizeof conf, "tls_cert = %s/cert.pem\ntls_key = %s/key.pem\n", d, d);
+    tsrv t;
+    client c;
+    resp r;
+    srv_start(&t, conf);
+    ASSERT(!strncmp(t.base, "https://", 8));
+    client_init(&c);
+    ASSERT_EQ(call(&t, &c, "GET", "/api/session", NULL, NULL, &r), 200);
+    ASSERT(strstr(r.hdr.data, "Set-Cookie: __Host-rathaus_pre="));
+    ASSERT(strstr(r.hdr.data, "; Secure"));
+    ASSERT(strstr(r.hdr.data, "Strict-Transport-Security: max-age="));
+    resp_free(&r);
+    setup_admin(&t, &c);
+    ASSERT_EQ(call(&t, &c, "GET", "/api/session", NULL, NULL, &r), 200);
+    ASSERT(strstr(body_of(&r), "\"username\":\"admin\"")); /* the __Host- session cookie works */
+    resp_free(&r);
+    client_free(&c);
+    srv_stop(&t);
+}
+
+TEST(web_shutdown_ends_running_streams)
+{
+    fake_up f;
+    tsrv t;
+    client c;
+    fake_start(&f, 1);
+    srv_start(&t, up_conf(NULL, f.port, 0));
+    client_init(&c);
+    setup_admin(&t, &c);
+    int64_t id = new_conv(&t, &c, "{}");
+    char p[96];
+    snprintf(p, sizeof p, "/api/conversations/%lld/messages", (long long)id);
+    bg_call bg = {&t, &c, p, "{\"content\":\"lang\"}", {0}, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, bg_run, &bg);
+    ASSERT(wait_for(&f.requests, 1, 3000));
+    usleep(100 * 1000);
+    web_stop(t.web); /* what SIGTERM does first */
+    pthread_join(th, NULL);
+    ASSERT_EQ(bg.status, 200);
+    if (!strstr(body_of(&bg.r), "\"finish_reason\":\"cancelled\""))
+        FAIL("stream: %s", body_of(&bg.r));
+    ASSERT(atomic_load(&f.chunks_sent) < 60);
+    resp_free(&bg.r);
+    client_free(&c);
+    chat_service_destroy(t.chat);
+    backend_destroy(t.be);
+    store_close(t.st);
+    config_free(&t.cfg);
+    MHD_stop_daemon(f.d);
+}
+
+/* Run a CLI command with `input` on stdin; its stdout goes to `out`. */
+static int run_cli(int (*fn)(int, char **), char **argv, const char *input, char *out, size_t cap)
+{
+    int in_pipe[2];
+    char path[512];
+    snprintf(path, sizeof path, "%s/cli-out.txt", test_tmpdir());
+    if (pipe(in_pipe) != 0)
+        FAIL("pipe");
+    if (write(in_pipe[1], input, strlen(input)) < 0)
+        FAIL("write");
+    close(in_pipe[1]);
+    int saved_in = dup(0), saved_out = dup(1);
+    fflush(stdout);
+    FILE *o = fopen(path, "w");
+    dup2(in_pipe[0], 0);
+    dup2(fileno(o), 1);
+    clearerr(stdin);
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    int rc = fn(argc, argv);
+    fflush(stdout);
+    dup2(saved_in, 0);
+    dup2(saved_out, 1);
+    close(saved_in);
+    close(saved_out);
+    close(in_pipe[0]);
+    fclose(o);
+    clearerr(stdin);
+    size_t n = 0;
+    char *s = test_read_file(path, &n);
+    snprintf(out, cap, "%s", s ? s : "");
+    rh_free(s);
+    return rc;
+}
+
+TEST(web_cli_user_and_apikey)
+{
+    char conf[512], dbpath[512], out[1024];
+    const char *d = test_tmpdir();
+    auth_set_fast_hashing(1);
+    snprintf(conf, sizeof conf, "%s/r.conf", d);
+    FILE *f = fopen(conf, "w");
+    ASSERT(f);
+    fprintf(f, "data_dir = %s\n", d);
+    fclose(f);
+    char *add[] = {"user", "add", "--admin", "--config", conf, "anna", NULL};
+    ASSERT_EQ(run_cli(cmd_user, add, "sehrgeheim\n", out, sizeof out), 0);
+    ASSERT(strstr(out, "user 'anna' created"));
+    char *dup_add[] = {"user", "add", "--config", conf, "anna", NULL};
+    ASSERT_EQ(run_cli(cmd_user, dup_add, "sehrgeheim\n", out, sizeof out), 1);
+    char *weak[] = {"user", "add", "--config", conf, "bert", NULL};
+    ASSERT_EQ(run_cli(cmd_user, weak, "kurz\n", out, sizeof out), 1);
+    char *list[] = {"user", "list", "--config", conf, NULL};
+    ASSERT_EQ(run_cli(cmd_user, list, "", out, sizeof out), 0);
+    ASSERT(strstr(out, "anna"));
+    ASSERT(strstr(out, "admin"));
+    ASSERT(!strstr(out, "bert"));
+    char *key[] = {"apikey", "create", "anna", "--name", "test", "--config", conf, NULL};
+    ASSERT_EQ(run_cli(cmd_apikey, key, "", out, sizeof out), 0);
+    ASSERT(!strncmp(out, "rh_", 3));
+    out[strcspn(out, "\n")] = '\0';
+    /* the stored hash matches the printed key; the password works */
+    store *st;
+    rh_error e;
+    snprintf(dbpath, sizeof dbpath, "%s/rathaus.db", d);
+    ASSERT_EQ(store_open(dbpath, &st, &e), RH_OK);
+    char hash[AUTH_TOKEN_HEX];
+    auth_sha256_hex(out, strlen(out), hash);
+    store_apikey k;
+    ASSERT_EQ(store_apikey_lookup(st, hash, 1, &k), RH_OK);
+    store_apikey_free(&k);
+    store_user u;
+    char *ph = NULL;
+    ASSERT_EQ(store_user_by_name(st, STORE_TENANT_DEFAULT, "anna", &u, &ph), RH_OK);
+    ASSERT_STREQ(u.role, "admin");
+    ASSERT_EQ(auth_password_verify(ph, "sehrgeheim"), RH_OK);
+    ASSERT_NE(auth_password_verify(ph, "falsch"), RH_OK);
+    store_user_free(&u);
+    rh_free(ph);
+    store_close(st);
 }

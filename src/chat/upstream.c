@@ -290,7 +290,10 @@ static int try_upstream(upstream *u, const backend_req *req, backend_delta_fn cb
     curl_easy_setopt(c.easy, CURLOPT_WRITEDATA, &c);
     curl_easy_setopt(c.easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c.easy, CURLOPT_CONNECTTIMEOUT, u->conf.timeout_s < 10 ? (long)u->conf.timeout_s : 10L);
-    curl_easy_setopt(c.easy, CURLOPT_TIMEOUT, (long)u->conf.timeout_s);
+    /* timeout = longest silence: before the first token and between tokens
+     * (a long answer that keeps streaming is never cut off) */
+    curl_easy_setopt(c.easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c.easy, CURLOPT_LOW_SPEED_TIME, (long)u->conf.timeout_s);
     curl_easy_setopt(c.easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c.easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c.easy, CURLOPT_USERAGENT, "rathaus");

@@ -789,6 +789,10 @@ void web_stop(web_server *w)
         MHD_socket s = MHD_quiesce_daemon(w->daemon);
         if (s != MHD_INVALID_SOCKET)
             close(s);
+        /* let open streams end properly (their readers see `stopping`,
+         * cancel and send the final event), at most a few seconds */
+        for (int i = 0; i < 250 && atomic_load(&w->streams) > 0; i++)
+            usleep(20 * 1000);
         MHD_stop_daemon(w->daemon);
         w->listen_fd = -1; /* owned by the daemon once it started */
     }

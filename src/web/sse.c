@@ -156,6 +156,10 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             c->phase = PH_STREAM;
             continue;
         }
+        if (atomic_load(&c->srv->stopping) && !c->cancelled_for_stop) {
+            c->cancelled_for_stop = 1; /* finish with a "cancelled" done event */
+            chat_gen_cancel(c->g);
+        }
         rh_buf_reset(&c->text);
         int st = chat_gen_poll(c->g, &c->off, &c->text, 250);
         if (c->text.len)
@@ -170,10 +174,6 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (client_gone(c)) {
             chat_gen_cancel(c->g);
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        if (atomic_load(&c->srv->stopping) && !c->cancelled_for_stop) {
-            c->cancelled_for_stop = 1; /* finish with a "cancelled" done event */
-            chat_gen_cancel(c->g);
         }
         if (time(NULL) - c->last_send >= 15)
             rh_buf_appends(&c->out, ": keepalive\n\n");
