@@ -94,8 +94,8 @@ run: deps
 	@echo "rathaus: starting the portal on http://127.0.0.1:8080 (data directory ./data)"
 	@echo "  First start: open http://127.0.0.1:8080/ in a browser and create the"
 	@echo "  administrator account on the set-up page (or: $(BIN) user add --admin NAME)."
-	@echo "  Chat answers come from an OpenAI-compatible upstream until a local model is"
-	@echo "  configured: set RATHAUS_UPSTREAM_URL=http://HOST:PORT/v1 (and RATHAUS_UPSTREAM_API_KEY)"
+	@echo "  Models: put a GGUF file into ./data/models/ (restart), and/or use an OpenAI-compatible"
+	@echo "  upstream: RATHAUS_UPSTREAM_URL=http://HOST:PORT/v1 [RATHAUS_UPSTREAM_API_KEY=...] make run,"
 	@echo "  or write rathaus.conf (see rathaus.conf.example). Stop with Ctrl-C."
 	@echo ""
 	RATHAUS_LISTEN=$${RATHAUS_LISTEN:-127.0.0.1:8080} RATHAUS_DATA_DIR=$${RATHAUS_DATA_DIR:-./data} \

@@ -98,9 +98,14 @@ int cmd_serve(int argc, char **argv)
     if (users == 0)
         printf("rathaus: no account yet - open the address above to create the first administrator\n"
                "         (or run: rathaus user add --admin NAME)\n");
-    if (cfg.n_upstreams == 0)
-        printf("rathaus: no language model configured yet - set RATHAUS_UPSTREAM_URL or add an\n"
-               "         [upstream NAME] section to rathaus.conf (see rathaus.conf.example)\n");
+    backend_models local;
+    if (cfg.n_upstreams == 0 && be->vt->list_models(be, &local, &err) == RH_OK) {
+        if (local.n == 0)
+            printf("rathaus: no language model yet - put a GGUF file into %s and restart, or set\n"
+                   "         RATHAUS_UPSTREAM_URL / add an [upstream NAME] section to rathaus.conf\n",
+                   cfg.models_dir);
+        backend_models_free(&local);
+    }
     fflush(stdout);
 
     for (;;) {
