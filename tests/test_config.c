@@ -80,6 +80,15 @@ TEST(cfg_errors_are_clear)
     ASSERT_NE(config_validate(&c, &e), RH_OK);
     ASSERT(strstr(e.msg, "url") != NULL);
     config_free(&c);
+    config_defaults(&c);
+    ASSERT_EQ(config_parse_string(&c, "[upstream x]\nurl = http://a b/v1\n", "t", &e), RH_OK);
+    ASSERT_NE(config_validate(&c, &e), RH_OK);
+    config_free(&c);
+    config_defaults(&c);
+    ASSERT_EQ(config_parse_string(&c, "[upstream x]\nurl = ftp://a/v1\n", "t", &e), RH_OK);
+    ASSERT_NE(config_validate(&c, &e), RH_OK);
+    ASSERT(strstr(e.msg, "http://") != NULL);
+    config_free(&c);
 }
 
 TEST(cfg_env_overrides)

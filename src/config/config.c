@@ -476,6 +476,13 @@ int config_validate(rh_config *c, rh_error *err)
         if (strncmp(u->url, "http://", 7) && strncmp(u->url, "https://", 8))
             return rh_error_set(err, RH_EINVAL, "[upstream %s]: url '%s' must start with http:// or https://",
                                 u->name, u->url);
+        for (const char *q = u->url; *q; q++)
+            if ((unsigned char)*q <= ' ' || *q == 0x7f)
+                return rh_error_set(err, RH_EINVAL, "[upstream %s]: url contains spaces or control characters",
+                                    u->name);
+        for (const char *q = u->api_key ? u->api_key : ""; *q; q++)
+            if ((unsigned char)*q < ' ' || *q == 0x7f)
+                return rh_error_set(err, RH_EINVAL, "[upstream %s]: api_key contains control characters", u->name);
         if (!u->models && !(u->models = rh_strdup("*")))
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         size_t n = strlen(u->url);
