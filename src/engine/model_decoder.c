@@ -46,10 +46,35 @@ static float h2f_slow(uint16_t h)
     return f;
 }
 
+static float dot_f16_scalar(const float *q, const uint16_t *k, int n)
+{
+    float s = 0.0f;
+    for (int d = 0; d < n; d++)
+        s += q[d] * h2f_table[k[d]];
+    return s;
+}
+
+static void axpy_f16_scalar(float *out, float w, const uint16_t *v, int n)
+{
+    for (int d = 0; d < n; d++)
+        out[d] += w * h2f_table[v[d]];
+}
+
+/* Chosen once: SIMD when the CPU has it and the kernels are not forced to
+ * scalar (RATHAUS_KERNELS=scalar makes the whole engine portable C). */
+static float (*dot_f16)(const float *, const uint16_t *, int) = dot_f16_scalar;
+static void (*axpy_f16)(float *, float, const uint16_t *, int) = axpy_f16_scalar;
+
 static void h2f_build(void)
 {
     for (uint32_t i = 0; i < 65536; i++)
         h2f_table[i] = h2f_slow((uint16_t)i);
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c") && strcmp(rh_ops_kernel_name(), "scalar") != 0) {
+        dot_f16 = rhm_dot_f16_avx2;
+        axpy_f16 = rhm_axpy_f16_avx2;
+    }
 }
 
 void rhm_fp16_init(void) { pthread_once(&h2f_once, h2f_build); }
@@ -190,11 +215,7 @@ static void attention_task(void *arg, int ith, int nth)
             qh[d] = round_h(q[d]);
         float mx = -INFINITY;
         for (int p = 0; p <= pos; p++) {
-            const uint16_t *kr = kc + (size_t)p * (size_t)kv_dim;
-            float s = 0.0f;
-            for (int d = 0; d < hd; d++)
-                s += qh[d] * h2f_table[kr[d]];
-            s *= scale;
+            float s = dot_f16(qh, kc + (size_t)p * (size_t)kv_dim, hd) * scale;
             sc[p] = s;
             if (s > mx)
                 mx = s;
@@ -209,10 +230,7 @@ static void attention_task(void *arg, int ith, int nth)
         for (int d = 0; d < hd; d++)
             out[d] = 0.0f;
         for (int p = 0; p <= pos; p++) {
-            float w = round_h(sc[p] * inv);
-            const uint16_t *vr = vc + (size_t)p * (size_t)kv_dim;
-            for (int d = 0; d < hd; d++)
-                out[d] += w * h2f_table[vr[d]];
+            axpy_f16(out, round_h(sc[p] * inv), vc + (size_t)p * (size_t)kv_dim, hd);
         }
     }
 }
