@@ -12,8 +12,8 @@
  *
  *   RH_ACT_F32  the f32 row itself (F32, F16 weights)
  *   RH_ACT_Q8   for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0: blocks of 32 values.
- *               int8 qs[n] | float d[n/32] | float s[n/32]
- *               value = d*qs; s = d*sum(qs of the block)
+ *               int8 qs[n] | float d[n/32] | float s[n/32] | int32 isum[n/32]
+ *               value = d*qs; isum = sum(qs of the block); s = d*isum
  *   RH_ACT_Q8K  for Q4_K/Q5_K/Q6_K: blocks of 256 values.
  *               int8 qs[n] | float d[n/256] | int16 bsum[n/16]
  *               value = d*qs; bsum = sum of each 16 qs
@@ -95,7 +95,7 @@ static inline size_t rh_act_row_size(int kind, int64_t n)
     size_t s;
     switch (kind) {
     case RH_ACT_F32: s = (size_t)n * 4; break;
-    case RH_ACT_Q8: s = (size_t)n + (size_t)(n / RH_QK) * 8; break;
+    case RH_ACT_Q8: s = (size_t)n + (size_t)(n / RH_QK) * 12; break;
     case RH_ACT_Q8K: s = (size_t)n + (size_t)(n / RH_QKK) * 4 + (size_t)(n / 16) * 2; break;
     default: return 0;
     }
@@ -107,6 +107,10 @@ static inline float *rh_act_q8_d(void *row, int64_t n) { return (float *)((char 
 static inline float *rh_act_q8_s(void *row, int64_t n)
 {
     return (float *)((char *)row + n) + n / RH_QK;
+}
+static inline int32_t *rh_act_q8_isum(void *row, int64_t n)
+{
+    return (int32_t *)((float *)((char *)row + n) + 2 * (n / RH_QK));
 }
 static inline float *rh_act_q8k_d(void *row, int64_t n) { return (float *)((char *)row + n); }
 static inline int16_t *rh_act_q8k_bsum(void *row, int64_t n)

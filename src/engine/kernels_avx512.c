@@ -1,9 +1,499 @@
 /*
- * kernels_avx512.c - AVX-512 (F/BW/VL/DQ) + VNNI kernels (compiled with those
- * flags; only reached after a cpuid check in matmul.c).
+ * kernels_avx512.c - AVX-512 (F/BW/VL/DQ) + VNNI kernels. Compiled with those
+ * flags; matmul.c calls rh_kernels_avx512_init only after cpuid said the CPU
+ * has them.
+ *
+ * Every product is computed in register tiles of R weight rows x T tokens:
+ * a weight block is loaded and unpacked once and used for T tokens, an
+ * activation block once for R rows. Generation (one token) uses 4x1 tiles
+ * and is bound by memory bandwidth; prompt processing uses 4x4 (Q8_0, Q4_0,
+ * floats) or 2x4 (K-quants) tiles. Integer products:
+ *   Q8_0  vpdpbusd on (w xor 0x80) = w+128 as u8, minus 128*sum(a) folded
+ *         into the accumulator's start value;
+ *   Q4_0  vpdpbusd on the unsigned nibbles, minus 8*sum(a) the same way;
+ *   Q4_K, Q5_K, Q6_K  vpmaddubsw (unsigned quants x int8 activations, no
+ *         saturation possible) then vpdpwssd with the 16-bit sub-block
+ *         scales; the mins (Q6_K: the -32 offset) via the activation's sums
+ *         of 16 values.
  */
 #include <immintrin.h>
 
 #include "engine/kernels.h"
 
-void rh_kernels_avx512_init(rh_kernel_set *ks) { ks->name = "avx512vnni"; }
+#define AI static inline __attribute__((always_inline))
+#define MAXR 4
+#define MAXT 4
+
+/* ---- activation quantization -------------------------------------------- */
+
+/* Same arithmetic as the scalar quantizer (127/amax, round to nearest even),
+ * so that all kernel sets see identical activations. */
+static void quant_q8(const float *x, void *dst, int64_t n)
+{
+    int8_t *qs = dst;
+    float *d = rh_act_q8_d(dst, n), *s = rh_act_q8_s(dst, n);
+    int32_t *is = rh_act_q8_isum(dst, n);
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < n / RH_QK; b++) {
+        __m512 v0 = _mm512_loadu_ps(x + b * 32), v1 = _mm512_loadu_ps(x + b * 32 + 16);
+        __m512 m = _mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_and_ps(v1, absmask));
+        float amax = _mm512_reduce_max_ps(m);
+        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        __m512 vid = _mm512_set1_ps(id);
+        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+        __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+        _mm_storeu_si128((__m128i *)(qs + b * 32), _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(qs + b * 32 + 16), _mm512_cvtsepi32_epi8(q1));
+        int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        d[b] = amax / 127.0f;
+        s[b] = d[b] * (float)sum;
+        is[b] = sum;
+    }
+}
+
+static void quant_q8k(const float *x, void *dst, int64_t n)
+{
+    int8_t *qs = dst;
+    float *d = rh_act_q8k_d(dst, n);
+    int16_t *bs = rh_act_q8k_bsum(dst, n);
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < n / RH_QKK; b++) {
+        const float *xb = x + b * RH_QKK;
+        __m512 m = _mm512_setzero_ps();
+        for (int i = 0; i < 16; i++)
+            m = _mm512_max_ps(m, _mm512_and_ps(_mm512_loadu_ps(xb + 16 * i), absmask));
+        float amax = _mm512_reduce_max_ps(m);
+        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        __m512 vid = _mm512_set1_ps(id);
+        d[b] = amax / 127.0f;
+        for (int g = 0; g < 16; g++) {
+            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 16 * g), vid));
+            _mm_storeu_si128((__m128i *)(qs + b * RH_QKK + 16 * g), _mm512_cvtsepi32_epi8(q));
+            bs[b * 16 + g] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+    }
+}
+
+/* ---- tile driver ----------------------------------------------------------- */
+
+/* out[t*R + r] = dot(w[r], a[t]) */
+typedef void (*tile_fn)(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out);
+
+static void drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                  float *y, int64_t ys, tile_fn f1, int r1, tile_fn fT, int rT, int tT)
+{
+    tile_fn f = nt == 1 ? f1 : fT;
+    int R = nt == 1 ? r1 : rT, T = nt == 1 ? 1 : tT;
+    for (int t0 = 0; t0 < nt; t0 += T) {
+        const uint8_t *ap[MAXT];
+        for (int i = 0; i < T; i++)
+            ap[i] = (const uint8_t *)a + (size_t)(t0 + i < nt ? t0 + i : nt - 1) * as;
+        for (int r0 = 0; r0 < nr; r0 += R) {
+            const uint8_t *wp[MAXR];
+            float out[MAXR * MAXT];
+            for (int i = 0; i < R; i++)
+                wp[i] = (const uint8_t *)w + (size_t)(r0 + i < nr ? r0 + i : nr - 1) * ws;
+            f(n, wp, ap, out);
+            for (int t = 0; t < T && t0 + t < nt; t++)
+                for (int r = 0; r < R && r0 + r < nr; r++)
+                    y[(int64_t)(t0 + t) * ys + r0 + r] = out[t * R + r];
+        }
+    }
+}
+
+#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+
+/* ---- F32 / F16 ------------------------------------------------------------- */
+
+AI void f32_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
+                 const int R, const int T, const int f16)
+{
+    __m512 acc[MAXR][MAXT];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512 wv[MAXR];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            if (f16) {
+                wv[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w[r] + 2 * k)));
+                PREFETCH(w[r] + 2 * k + 512);
+            } else {
+                wv[r] = _mm512_loadu_ps((const float *)w[r] + k);
+                PREFETCH(w[r] + 4 * k + 1024);
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            __m512 av = _mm512_loadu_ps((const float *)a[t] + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            float s = _mm512_reduce_add_ps(acc[r][t]);
+            for (int64_t i = k; i < n; i++) {
+                float wvv = f16 ? rh_k_fp16(rh_k_rd16(w[r] + 2 * i)) : ((const float *)w[r])[i];
+                s += wvv * ((const float *)a[t])[i];
+            }
+            out[t * R + r] = s;
+        }
+}
+
+static void f32_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+{
+    f32_tile(n, w, a, o, 4, 1, 0);
+}
+static void f32_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+{
+    f32_tile(n, w, a, o, 4, 4, 0);
+}
+static void f16_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+{
+    f32_tile(n, w, a, o, 4, 1, 1);
+}
+static void f16_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+{
+    f32_tile(n, w, a, o, 4, 4, 1);
+}
+
+static void mm_f32(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                   float *y, int64_t ys)
+{
+    drive(n, w, ws, nr, a, as, nt, y, ys, f32_4x1, 4, f32_4x4, 4, 4);
+}
+
+static void mm_f16(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                   float *y, int64_t ys)
+{
+    drive(n, w, ws, nr, a, as, nt, y, ys, f16_4x1, 4, f16_4x4, 4, 4);
+}
+
+/* ---- Q8_0 / Q4_0 against RH_ACT_Q8 ----------------------------------------- */
+
+/* Lanes 0-7 from element 0, lanes 8-15 from element 1. */
+AI __m512i idx_pair(void)
+{
+    return _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+/* Two fp16 scales at p and p+stride as [d0 x8, d1 x8]. */
+AI __m512 scale_pair(const uint8_t *p, size_t stride, __m512i idx)
+{
+    __m128i h = _mm_cvtsi32_si128(rh_k_rd16(p) | ((int)rh_k_rd16(p + stride) << 16));
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_cvtph_ps(h)));
+}
+
+/* Two consecutive floats at p as [p0 x8, p1 x8]. */
+AI __m512 float_pair(const float *p, __m512i idx)
+{
+    __m128 v = _mm_castpd_ps(_mm_load_sd((const double *)(const void *)p));
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v));
+}
+
+AI __m512i int_pair(const int32_t *p, __m512i idx)
+{
+    __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    return _mm512_permutexvar_epi32(idx, _mm512_castsi128_si512(v));
+}
+
+/* kind 0: Q8_0 (34-byte blocks), 1: Q4_0 (18-byte blocks) */
+AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
+                  const int R, const int T, const int kind)
+{
+    const size_t bs = kind == 0 ? 34 : 18;
+    const int64_t nb = n / 32;
+    const __m512i idx = idx_pair();
+    const __m512i x80 = _mm512_set1_epi8((char)0x80), m4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[MAXR][MAXT];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i wv[MAXR];
+        __m512 dw[MAXR];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w[r] + (size_t)b * bs;
+            PREFETCH(p + 8 * bs);
+            if (kind == 0) {
+                __m256i lo = _mm256_loadu_si256((const __m256i *)(p + 2));
+                __m256i hi = _mm256_loadu_si256((const __m256i *)(p + 2 + bs));
+                wv[r] = _mm512_xor_si512(
+                    _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), x80);
+            } else {
+                __m128i q0 = _mm_loadu_si128((const __m128i *)(p + 2));
+                __m128i q1 = _mm_loadu_si128((const __m128i *)(p + 2 + bs));
+                __m256i c0 = _mm256_inserti128_si256(_mm256_castsi128_si256(q0),
+                                                     _mm_srli_epi16(q0, 4), 1);
+                __m256i c1 = _mm256_inserti128_si256(_mm256_castsi128_si256(q1),
+                                                     _mm_srli_epi16(q1, 4), 1);
+                wv[r] = _mm512_and_si512(
+                    _mm512_inserti64x4(_mm512_castsi256_si512(c0), c1, 1), m4);
+            }
+            dw[r] = scale_pair(p, bs, idx);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const int8_t *aq = (const int8_t *)a[t];
+            void *ar = (void *)(uintptr_t)a[t];
+            __m512i av = _mm512_loadu_si512((const void *)(aq + b * 32));
+            __m512 da = float_pair(rh_act_q8_d(ar, n) + b, idx);
+            __m512i is = int_pair(rh_act_q8_isum(ar, n) + b, idx);
+            /* start value: -128*sum (Q8_0) or -8*sum (Q4_0) spread over 8 lanes */
+            __m512i init = kind == 0 ? _mm512_sub_epi32(_mm512_setzero_si512(),
+                                                        _mm512_slli_epi32(is, 4))
+                                     : _mm512_sub_epi32(_mm512_setzero_si512(), is);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m512i p = _mm512_dpbusd_epi32(init, wv[r], av);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], da),
+                                            acc[r][t]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            float s = _mm512_reduce_add_ps(acc[r][t]);
+            for (int64_t bb = b; bb < nb; bb++) { /* odd last block */
+                const uint8_t *p = w[r] + (size_t)bb * bs;
+                const int8_t *aq = (const int8_t *)a[t] + bb * 32;
+                void *ar = (void *)(uintptr_t)a[t];
+                int isum = 0;
+                for (int i = 0; i < 32; i++) {
+                    int q = kind == 0 ? (int8_t)p[2 + i]
+                                      : (i < 16 ? (p[2 + i] & 0xF) : (p[2 + i - 16] >> 4)) - 8;
+                    isum += q * aq[i];
+                }
+                s += rh_k_fp16(rh_k_rd16(p)) * rh_act_q8_d(ar, n)[bb] * (float)isum;
+            }
+            out[t * R + r] = s;
+        }
+}
+
+static void q8_0_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+{
+    q8_0_tile(n, w, a, o, 4, 1, 0);
+}
+static void q8_0_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+{
+    q8_0_tile(n, w, a, o, 4, 4, 0);
+}
+static void q4_0_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+{
+    q8_0_tile(n, w, a, o, 4, 1, 1);
+}
+static void q4_0_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+{
+    q8_0_tile(n, w, a, o, 4, 4, 1);
+}
+
+static void mm_q8_0(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                    float *y, int64_t ys)
+{
+    drive(n, w, ws, nr, a, as, nt, y, ys, q8_0_4x1, 4, q8_0_4x4, 4, 4);
+}
+
+static void mm_q4_0(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                    float *y, int64_t ys)
+{
+    drive(n, w, ws, nr, a, as, nt, y, ys, q4_0_4x1, 4, q4_0_4x4, 4, 4);
+}
+
+/* ---- K-quants against RH_ACT_Q8K -------------------------------------------- */
+
+/* Q4_K / Q5_K: the 8 scales and 8 mins of a super-block as bytes. */
+AI void k_scales(const uint8_t *s, uint64_t *sc, uint64_t *mn)
+{
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    uint32_t sc_lo = u0 & 0x3f3f3f3fu, mn_lo = u1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    *sc = sc_lo | ((uint64_t)sc_hi << 32);
+    *mn = mn_lo | ((uint64_t)mn_hi << 32);
+}
+
+/* Index vectors for vpermw: chunk c of 64 values takes 16-bit lanes 0-15
+ * from scale element e0(c) and 16-31 from e1(c). */
+AI __m512i idx_w16(int e0, int e1)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)e0)),
+                              _mm256_set1_epi16((short)e1), 1);
+}
+
+/* Q6_K: 32 lanes of 16 bits for chunk k: groups 4k..4k+3, 8 lanes each. */
+AI __m512i idx_q6(int k)
+{
+    return _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16((short)(4 * k + 1)),
+                                                _mm_set1_epi16((short)(4 * k)))),
+        _mm256_set_m128i(_mm_set1_epi16((short)(4 * k + 3)), _mm_set1_epi16((short)(4 * k + 2))),
+        1);
+}
+
+/* kind 0: Q4_K (144 bytes), 1: Q5_K (176), 2: Q6_K (210) */
+AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
+                const int R, const int T, const int kind)
+{
+    const size_t bs = kind == 0 ? 144 : kind == 1 ? 176 : 210;
+    const int64_t nb = n / RH_QKK;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[MAXR][MAXT];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i sc16[MAXR]; /* scales as int16 in the low 128 (Q4/5_K) or 256 (Q6_K) bits */
+        __m256i mn16[MAXR]; /* per 16-value group: min (Q4/5_K) or scale (Q6_K), int16 */
+        float d[MAXR], dmin[MAXR];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w[r] + (size_t)b * bs;
+            PREFETCH(p + 2 * bs);
+            PREFETCH(p + 2 * bs + 64);
+            PREFETCH(p + 2 * bs + 128);
+            if (kind == 2) {
+                PREFETCH(p + 2 * bs + 192);
+                __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
+                sc16[r] = _mm512_castsi256_si512(s);
+                mn16[r] = s;
+                d[r] = rh_k_fp16(rh_k_rd16(p + 208));
+                dmin[r] = 32.0f * d[r];
+            } else {
+                uint64_t sc, mn;
+                k_scales(p + 4, &sc, &mn);
+                sc16[r] = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+                __m128i m8 = _mm_cvtsi64_si128((long long)mn);
+                mn16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+                d[r] = rh_k_fp16(rh_k_rd16(p));
+                dmin[r] = rh_k_fp16(rh_k_rd16(p + 2));
+            }
+        }
+        __m512i iacc[MAXR][MAXT];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++)
+                iacc[r][t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m512i wv[MAXR], scv[MAXR];
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                const uint8_t *p = w[r] + (size_t)b * bs;
+                if (kind == 2) {
+                    int h = c >> 1;
+                    __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+                    __m512i lo, hb;
+                    if ((c & 1) == 0) {
+                        lo = _mm512_and_si512(ql, m4);
+                        hb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
+                                                _mm256_slli_epi16(qh, 2), 1);
+                    } else {
+                        lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
+                        hb = _mm512_inserti64x4(_mm512_castsi256_si512(qh),
+                                                _mm256_srli_epi16(qh, 2), 1);
+                    }
+                    wv[r] = _mm512_or_si512(lo, _mm512_and_si512(hb, _mm512_set1_epi8(0x30)));
+                    scv[r] = _mm512_permutexvar_epi16(idx_q6(c), sc16[r]);
+                } else {
+                    const uint8_t *qs = p + (kind == 0 ? 16 : 48) + 32 * c;
+                    __m256i q = _mm256_loadu_si256((const __m256i *)qs);
+                    __m512i v = _mm512_and_si512(
+                        _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1),
+                        m4);
+                    if (kind == 1) {
+                        __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
+                        __m512i hb = _mm512_inserti64x4(
+                            _mm512_castsi256_si512(_mm256_srli_epi16(qh, 2 * c)),
+                            _mm256_srli_epi16(qh, 2 * c + 1), 1);
+                        hb = _mm512_slli_epi16(_mm512_and_si512(hb, _mm512_set1_epi8(1)), 4);
+                        v = _mm512_or_si512(v, hb);
+                    }
+                    wv[r] = v;
+                    scv[r] = _mm512_permutexvar_epi16(idx_w16(2 * c, 2 * c + 1), sc16[r]);
+                }
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                __m512i av = _mm512_loadu_si512((const void *)(a[t] + b * RH_QKK + 64 * c));
+#pragma GCC unroll 4
+                for (int r = 0; r < R; r++)
+                    iacc[r][t] = _mm512_dpwssd_epi32(iacc[r][t], _mm512_maddubs_epi16(wv[r], av),
+                                                     scv[r]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            void *ar = (void *)(uintptr_t)a[t];
+            float da = rh_act_q8k_d(ar, n)[b];
+            __m256i bsum = _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b));
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(iacc[r][t]), _mm512_set1_ps(d[r] * da));
+                __m256i mi = _mm256_madd_epi16(mn16[r], bsum);
+                __m512 mf = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(mi));
+                sum = _mm512_fnmadd_ps(mf, _mm512_set1_ps(dmin[r] * da), sum);
+                acc[r][t] = _mm512_add_ps(acc[r][t], sum);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            out[t * R + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+#define KQ_FNS(name, kind)                                                                     \
+    static void name##_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
+                           float *o)                                                           \
+    {                                                                                          \
+        kq_tile(n, w, a, o, 4, 1, kind);                                                       \
+    }                                                                                          \
+    static void name##_2x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
+                           float *o)                                                           \
+    {                                                                                          \
+        kq_tile(n, w, a, o, 2, 4, kind);                                                       \
+    }                                                                                          \
+    static void mm_##name(int64_t n, const void *w, size_t ws, int nr, const void *a,          \
+                          size_t as, int nt, float *y, int64_t ys)                             \
+    {                                                                                          \
+        drive(n, w, ws, nr, a, as, nt, y, ys, name##_4x1, 4, name##_2x4, 2, 4);                \
+    }
+KQ_FNS(q4_k, 0)
+KQ_FNS(q5_k, 1)
+KQ_FNS(q6_k, 2)
+
+void rh_kernels_avx512_init(rh_kernel_set *ks)
+{
+    ks->name = "avx512vnni";
+    ks->quant[RH_ACT_Q8] = quant_q8;
+    ks->quant[RH_ACT_Q8K] = quant_q8k;
+    ks->mm[RH_TYPE_F32] = mm_f32;
+    ks->mm[RH_TYPE_F16] = mm_f16;
+    ks->mm[RH_TYPE_Q8_0] = mm_q8_0;
+    ks->mm[RH_TYPE_Q4_0] = mm_q4_0;
+    ks->mm[RH_TYPE_Q4_K] = mm_q4_k;
+    ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
+    ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
+}

@@ -24,6 +24,7 @@ static void quant_q8(const float *x, void *dst, int64_t n)
 {
     int8_t *qs = dst;
     float *d = rh_act_q8_d(dst, n), *s = rh_act_q8_s(dst, n);
+    int32_t *is = rh_act_q8_isum(dst, n);
     for (int64_t b = 0; b < n / RH_QK; b++) {
         const float *xb = x + b * RH_QK;
         float amax = 0.0f;
@@ -38,6 +39,7 @@ static void quant_q8(const float *x, void *dst, int64_t n)
         }
         d[b] = db;
         s[b] = db * (float)sum;
+        is[b] = sum;
     }
 }
 
