@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "config/config.h"
+#include "core/alloc.h"
 #include "core/log.h"
 #include "test.h"
 
@@ -122,4 +123,31 @@ TEST(cfg_env_overrides)
     ASSERT_NE(config_load(&c, path, &e), RH_OK);
     ASSERT(strstr(e.msg, "RATHAUS_QUEUE_MAX") != NULL);
     ASSERT_NE(config_load(&c, "/nonexistent/x.conf", &e), RH_OK);
+}
+
+TEST(cfg_survives_allocation_failures)
+{
+    const char *text = "listen = 127.0.0.1:8081\ndata_dir = /srv/r\nlog_file = /tmp/x.log\n"
+                       "[upstream a]\nurl = http://127.0.0.1:9/v1\napi_key = k\nmodels = m\n";
+    int failed = 0, ok = 0;
+    for (long n = 0; n < 30; n++) {
+        rh_config c;
+        rh_error e;
+        config_defaults(&c);
+        rh_alloc_fail_after(n);
+        int rc = config_parse_string(&c, text, "t", &e);
+        if (rc == RH_OK)
+            rc = config_validate(&c, &e);
+        rh_alloc_fail_reset();
+        if (rc == RH_OK) {
+            ok++;
+            ASSERT_STREQ(c.upstreams[0].api_key, "k");
+        } else {
+            failed++;
+            ASSERT(strstr(e.msg, "out of memory") != NULL);
+        }
+        config_free(&c);
+    }
+    ASSERT(failed > 0);
+    ASSERT(ok > 0);
 }

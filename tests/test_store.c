@@ -200,3 +200,49 @@ TEST(store_apikeys_audit_settings)
     rh_free(v);
     store_close(s);
 }
+
+TEST(store_survives_allocation_failures)
+{
+    store *s = open_mem();
+    rh_error e;
+    int64_t uid, gid, cid;
+    ASSERT_EQ(store_user_create(s, 1, "anna", "Anna", "h", "user", &uid, &e), RH_OK);
+    ASSERT_EQ(store_user_create(s, 1, "bert", "Bert", "h", "admin", NULL, &e), RH_OK);
+    ASSERT_EQ(store_group_create(s, 1, "Bauamt", &gid), RH_OK);
+    ASSERT_EQ(store_user_set_groups(s, 1, uid, &gid, 1), RH_OK);
+    ASSERT_EQ(store_conv_create(s, 1, uid, "Hund anmelden", NULL, NULL, 1, &cid), RH_OK);
+    ASSERT_EQ(store_msg_add(s, cid, "user", "Wie?", NULL, 2, NULL), RH_OK);
+    int failures = 0;
+    for (long n = 0; n < 40; n++) {
+        store_users ul;
+        store_convs cl;
+        store_msgs ml;
+        store_user u;
+        rh_alloc_fail_after(n);
+        int r1 = store_user_list_all(s, 1, &ul);
+        int r2 = store_conv_list(s, uid, "Hund", 0, &cl);
+        int r3 = store_msg_list(s, cid, &ml);
+        int r4 = store_user_get(s, 1, uid, &u);
+        rh_alloc_fail_reset();
+        if (r1 == RH_OK) {
+            store_user_list_free(&ul);
+        } else {
+            ASSERT_EQ(r1, RH_ENOMEM);
+            failures++;
+        }
+        if (r2 == RH_OK)
+            store_conv_list_free(&cl);
+        else
+            ASSERT_EQ(r2, RH_ENOMEM);
+        if (r3 == RH_OK)
+            store_msg_list_free(&ml);
+        else
+            ASSERT_EQ(r3, RH_ENOMEM);
+        if (r4 == RH_OK)
+            store_user_free(&u);
+        else
+            ASSERT_EQ(r4, RH_ENOMEM);
+    }
+    ASSERT(failures > 0); /* the walk did reach our allocations */
+    store_close(s);
+}

@@ -572,7 +572,18 @@ static json_t *up_status(backend *b)
             for (size_t k = 0; k < u->n_cached; k++)
                 json_array_append_new(models, json_string(u->cached[k]));
         } else {
-            json_array_append_new(models, json_string(u->conf.models));
+            const char *p = u->conf.models;
+            while (*p) {
+                while (*p == ' ' || *p == ',')
+                    p++;
+                size_t n = strcspn(p, ",");
+                size_t t = n;
+                while (t && p[t - 1] == ' ')
+                    t--;
+                if (t)
+                    json_array_append_new(models, json_stringn(p, t));
+                p += n;
+            }
         }
         json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s?, s:o}", "name", u->conf.name,
                                              "url", u->conf.url, "healthy", u->healthy,
