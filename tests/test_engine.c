@@ -628,3 +628,82 @@ TEST_TIMEOUT(engine_embed_models, 120)
     coll_free(&a);
     engine_free(e);
 }
+
+TEST_TIMEOUT(engine_seeded_sampling_reproducible, 120)
+{
+    /* the same seed gives the same text, alone or next to other requests */
+    rh_engine *e = open_engine(3, 4, 0);
+    coll a, b, c, d;
+    coll *all[4] = {&a, &b, &c, &d};
+    for (int i = 0; i < 4; i++)
+        coll_init(all[i], e);
+    rh_engine_request r;
+    engine_request_init(&r);
+    r.prompt = prompts[2];
+    r.sampling.seed = 4711;
+    r.sampling.temperature = 1.0f;
+    r.sampling.top_k = 0;
+    r.sampling.min_p = 0.0f;
+    r.sampling.max_tokens = 16;
+    r.ignore_eog = true;
+    r.on_event = on_event;
+    r.user = &a;
+    submit_ok(e, &r);
+    ASSERT(coll_wait(&a, &a.done, 60));
+    /* again, this time together with two other requests */
+    r.user = &b;
+    submit_ok(e, &r);
+    rh_engine_request o;
+    greedy_request(&o, prompts[0], 16, &c);
+    submit_ok(e, &o);
+    r.sampling.seed = 4712;
+    r.user = &d;
+    submit_ok(e, &r);
+    for (int i = 1; i < 4; i++)
+        ASSERT(coll_wait(all[i], &all[i]->done, 60));
+    ASSERT(a.text.len > 0);
+    ASSERT_STREQ(b.text.data, a.text.data);
+    ASSERT(d.text.data == NULL || strcmp(d.text.data, a.text.data) != 0);
+    engine_free(e);
+    for (int i = 0; i < 4; i++)
+        coll_free(all[i]);
+}
+
+TEST_TIMEOUT(engine_submit_alloc_failure, 120)
+{
+    /* every allocation of engine_submit failing in turn: a clean error, no
+     * callback, no leak; the engine keeps working */
+    rh_engine *e = open_engine(1, 4, 0);
+    rh_chat_msg msgs[] = {{RH_ROLE_SYSTEM, "Sei knapp."}, {RH_ROLE_USER, "Hallo"}};
+    int ok = 0;
+    for (long n = 0; n < 40; n++) {
+        coll a;
+        coll_init(&a, e);
+        rh_engine_request r;
+        greedy_request(&r, NULL, 2, &a);
+        r.messages = msgs;
+        r.n_messages = 2;
+        r.sampling.repeat_penalty = 1.1f;
+        uint64_t id = 0;
+        rh_error err;
+        rh_alloc_fail_after(n);
+        int rc = engine_submit(e, &r, &id, &err);
+        rh_alloc_fail_reset();
+        if (rc == RH_OK) {
+            ASSERT(coll_wait(&a, &a.done, 60));
+            ASSERT_EQ(a.finals, 1);
+            ok++;
+        } else {
+            ASSERT(rc < 0);
+            ASSERT_EQ(id, 0);
+            ASSERT(!a.done);
+        }
+        coll_free(&a);
+    }
+    ASSERT(ok > 0);
+    rh_engine_stats st;
+    engine_stats(e, &st);
+    ASSERT_EQ(st.active, 0);
+    ASSERT_EQ(st.queued, 0);
+    engine_free(e);
+}
