@@ -22,7 +22,8 @@
 #define MAX_LAYERS 1024
 #define MAX_HEADS 1024
 #define MAX_HEAD_DIM 1024
-#define MAX_FF (1 << 20)
+#define MAX_FF (1 << 18)
+#define MAX_QDIM (1 << 17)
 #define MAX_VOCAB (1 << 22)
 #define MAX_CTX (1 << 22)
 #define MAX_SEQ 4096
@@ -262,6 +263,10 @@ static int load_hparams(loader *L)
                             " must be even and at most the head dimension %" PRIu32,
                             L->path, n_rot, head_dim);
 
+    if ((uint64_t)n_head * head_dim > MAX_QDIM)
+        return rh_error_set(L->err, RH_ERANGE,
+                            "%s: %" PRIu32 " heads x %" PRIu32 " dimensions is too large", L->path,
+                            n_head, head_dim);
     in->n_embd = (int32_t)n_embd;
     in->n_layer = (int32_t)n_layer;
     in->n_head = (int32_t)n_head;
@@ -643,14 +648,13 @@ int rh_ctx_new(rh_model *m, int n_ctx, int n_seq, rh_pool *pool, rh_ctx **out, r
     c->v = rh_malloc_array(B * KV, sizeof(float));
     c->g = rh_malloc_array(B * F, sizeof(float));
     c->u = rh_malloc_array(B * F, sizeof(float));
-    c->rows = rh_malloc_array(B, sizeof(int32_t));
     size_t widest = E > Q ? E : Q;
     widest = widest > F ? widest : F;
     c->xr = rh_malloc_array(B * widest, sizeof(float));
     c->rope = rh_malloc_array(B * (size_t)(m->n_rot > 0 ? m->n_rot : 2), sizeof(float));
     c->scores = rh_malloc_array((size_t)c->n_threads * (size_t)c->score_len, sizeof(float));
     if (!c->seq_len || !c->x || !c->h || !c->o || !c->hid || !c->q || !c->att || !c->k || !c->v ||
-        !c->g || !c->u || !c->rows || !c->xr || !c->rope || !c->scores) {
+        !c->g || !c->u || !c->xr || !c->rope || !c->scores) {
         rc = rh_error_set(err, RH_ENOMEM, "out of memory allocating working buffers");
         goto out;
     }
@@ -677,7 +681,7 @@ void rh_ctx_free(rh_ctx *c)
     if (!c)
         return;
     void *p[] = {c->seq_len, c->k_cache, c->v_cache, c->x, c->h, c->q, c->k, c->v, c->att,
-                 c->g, c->u, c->o, c->scores, c->rows, c->hid, c->rope, c->xr};
+                 c->g, c->u, c->o, c->scores, c->hid, c->rope, c->xr};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         rh_free(p[i]);
     rh_free(c);

@@ -58,7 +58,6 @@ struct rh_ctx {
     float *x, *h, *q, *k, *v, *att, *g, *u, *o;
     float *scores;       /* n_threads x score_len */
     int64_t score_len;
-    int32_t *rows;       /* n_batch: indices of rows to output */
     float *hid;          /* n_batch x n_embd: gathered rows for the head */
     float *xr;           /* n_batch x max(n_embd, q_dim, n_ff): rounded activations */
     float *rope;         /* n_batch x n_rot: cos/sin pairs per token */
