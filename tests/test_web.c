@@ -715,6 +715,10 @@ TEST(web_chat_streams_from_upstream)
     ASSERT_STREQ(ml.items[1].finish_reason, "stop");
     store_msg_list_free(&ml);
     ASSERT_EQ(atomic_load(&f.requests), 3);
+    ASSERT_EQ(call(&t, &c, "GET", "/metrics", NULL, NULL, &r), 200);
+    ASSERT(strstr(body_of(&r), "rathaus_tokens_total{kind=\"completion\"} 6")); /* 3 answers x 2 chunks */
+    ASSERT(strstr(body_of(&r), "route=\"/api/conversations/:id/messages\",status=\"200\"} 3"));
+    resp_free(&r);
     client_free(&c);
     srv_stop(&t);
     MHD_stop_daemon(f.d);
@@ -1118,4 +1122,37 @@ TEST(web_cli_user_and_apikey)
     store_user_free(&u);
     rh_free(ph);
     store_close(st);
+}
+
+TEST(web_upstream_model_list_from_upstream)
+{
+    fake_up f;
+    tsrv t;
+    client c;
+    resp r;
+    char conf[256];
+    fake_start(&f, 0);
+    snprintf(conf, sizeof conf, "[upstream any]\nurl = http://127.0.0.1:%d/v1\nmodels = *\n", f.port);
+    srv_start(&t, conf);
+    client_init(&c);
+    setup_admin(&t, &c);
+    ASSERT_EQ(call(&t, &c, "GET", "/api/models", NULL, NULL, &r), 200);
+    ASSERT(strstr(body_of(&r), "\"id\":\"fake-model\""));
+    ASSERT(strstr(body_of(&r), "\"hint\":\"\""));
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &c, "GET", "/api/admin/status", NULL, NULL, &r), 200);
+    ASSERT(strstr(body_of(&r), "\"models\":[\"fake-model\"]"));
+    ASSERT(strstr(body_of(&r), "\"queue\":{\"length\":0,\"max\":16}"));
+    resp_free(&r);
+    /* conversation without a model: the first available one is used */
+    int64_t id = new_conv(&t, &c, "{}");
+    char path[96];
+    snprintf(path, sizeof path, "/api/conversations/%lld/messages", (long long)id);
+    ASSERT_EQ(call(&t, &c, "POST", path, "{\"content\":\"Hallo\"}", NULL, &r), 200);
+    ASSERT(strstr(body_of(&r), "\"model\":\"fake-model\""));
+    ASSERT(strstr(body_of(&r), "event: done"));
+    resp_free(&r);
+    client_free(&c);
+    srv_stop(&t);
+    MHD_stop_daemon(f.d);
 }
