@@ -29,12 +29,14 @@ typedef struct local_model {
     int64_t size;
     rh_engine *eng;
     int failed;
+    int loading;
     char error[RH_ERROR_MSG_MAX];
 } local_model;
 
 typedef struct local_be {
     backend base;
     pthread_mutex_t lock;
+    pthread_cond_t loaded;
     local_model *models;
     size_t n;
     int n_slots, queue_max;
@@ -49,24 +51,36 @@ static local_model *find_model(local_be *lb, const char *id)
     return NULL;
 }
 
-/* The engine of `m`, loading it on first use. */
+/* The engine of `m`, loading it on first use. The load runs without the
+ * lock held (it can take seconds), so the model list stays responsive;
+ * other users of the same model wait for it. */
 static rh_engine *get_engine(local_be *lb, local_model *m, rh_error *err)
 {
     pthread_mutex_lock(&lb->lock);
+    while (m->loading)
+        pthread_cond_wait(&lb->loaded, &lb->lock);
     if (!m->eng && !m->failed) {
+        m->loading = 1;
+        pthread_mutex_unlock(&lb->lock);
         rh_engine_opts o;
         engine_opts_default(&o);
         o.n_slots = lb->n_slots;
         o.queue_max = lb->queue_max;
         rh_error e;
         rh_error_clear(&e);
+        rh_engine *eng = NULL;
         rh_info("loading model %s", m->path);
-        if (engine_new(m->path, &o, &m->eng, &e) != RH_OK) {
+        int rc = engine_new(m->path, &o, &eng, &e);
+        pthread_mutex_lock(&lb->lock);
+        if (rc != RH_OK) {
             m->failed = 1;
-            m->eng = NULL;
             snprintf(m->error, sizeof m->error, "%s", e.msg);
             rh_errorf("model %s could not be loaded: %s", m->path, e.msg);
+        } else {
+            m->eng = eng;
         }
+        m->loading = 0;
+        pthread_cond_broadcast(&lb->loaded);
     }
     rh_engine *eng = m->eng;
     if (!eng)
@@ -204,7 +218,7 @@ static int local_list(backend *b, backend_models *out, rh_error *err)
         o->source = "local";
         o->size_bytes = m->size;
         o->available = !m->failed;
-        if (m->eng) {
+        if (m->eng && !m->loading) {
             rh_engine_info info;
             engine_info(m->eng, &info);
             o->context_length = info.n_ctx;
@@ -243,6 +257,7 @@ static void local_destroy(backend *b)
         engine_free(lb->models[i].eng);
     rh_free(lb->models);
     pthread_mutex_destroy(&lb->lock);
+    pthread_cond_destroy(&lb->loaded);
     rh_free(lb);
 }
 
@@ -268,6 +283,7 @@ int local_backend_create(const rh_config *cfg, backend **out, rh_error *err)
     lb->n_slots = cfg->workers;
     lb->queue_max = cfg->queue_max;
     pthread_mutex_init(&lb->lock, NULL);
+    pthread_cond_init(&lb->loaded, NULL);
     snprintf(lb->dir, sizeof lb->dir, "%s", cfg->models_dir ? cfg->models_dir : "");
     DIR *d = cfg->models_dir ? opendir(cfg->models_dir) : NULL;
     struct dirent *e;
