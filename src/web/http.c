@@ -65,6 +65,7 @@ static const msg_entry messages[] = {
     {"nothing_to_regenerate", "Es gibt keine Nachricht, auf die neu geantwortet werden kann.",
      "There is no message to answer again."},
     {"unavailable", "Der Dienst wird gerade beendet.", "The service is shutting down."},
+    {"generation_failed", "Die Antwort konnte nicht erzeugt werden.", "The answer could not be generated."},
     {"internal", "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es erneut.",
      "An internal error occurred. Please try again."},
 };

@@ -88,8 +88,12 @@ static void format_end(sse_ctx *c)
     rh_error err;
     int rc = chat_gen_result(c->g, &res, &err);
     if (rc != RH_OK) {
-        const char *code = rc == RH_ENOTFOUND ? "model_not_found" : "upstream_unavailable";
+        const char *code = rc == RH_ENOTFOUND ? "model_not_found"
+                           : rc == RH_EIO       ? "upstream_unavailable"
+                                                : "generation_failed";
         const char *msg = web_msg(c->req, code);
+        if (rc != RH_ENOTFOUND && rc != RH_EIO && err.msg[0] && strcmp(c->req->lang, "en"))
+            msg = err.msg; /* the backend's own (German) explanation */
         if (c->mode == SSE_PORTAL) {
             put_event(c, "error", json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
         } else {
