@@ -639,7 +639,13 @@ TEST(model_decoder_embed)
 
 typedef enum mutation {
     MUT_BLOCKS_MORE, MUT_BLOCKS_FEWER, MUT_MISSING, MUT_SHAPE, MUT_VOCAB, MUT_ARCH, MUT_HEADS,
+    MUT_KEY,        /* set the u32 key `mut_key` to `mut_val` */
+    MUT_ROPE_FREQS, /* add rope_freqs.weight filled with `mut_factor` */
 } mutation;
+
+static const char *mut_key;
+static uint32_t mut_val;
+static float mut_factor;
 
 /* A copy of tiny-llama-q8_0 with one thing broken; returns its path. */
 static const char *write_variant(mutation mut)
@@ -662,8 +668,20 @@ static const char *write_variant(mutation mut)
             ASSERT_EQ(gguf_writer_set_str(w, "general.architecture", "gpt2"), RH_OK);
         else if (mut == MUT_HEADS && gguf_str_eq(kv->key, "llama.attention.head_count_kv"))
             ASSERT_EQ(gguf_writer_set_u32(w, "llama.attention.head_count_kv", 3), RH_OK);
+        else if (mut == MUT_KEY && gguf_str_eq(kv->key, mut_key))
+            ASSERT_EQ(gguf_writer_set_u32(w, mut_key, mut_val), RH_OK);
         else
             ASSERT_EQ(gguf_writer_copy_kv(w, kv), RH_OK);
+    }
+    if (mut == MUT_KEY && !gguf_find_kv(src, mut_key))
+        ASSERT_EQ(gguf_writer_set_u32(w, mut_key, mut_val), RH_OK);
+    if (mut == MUT_ROPE_FREQS) {
+        float ff[16];
+        for (int i = 0; i < 16; i++)
+            ff[i] = mut_factor;
+        uint64_t ne[GGUF_MAX_DIMS] = {16, 1, 1, 1};
+        ASSERT_EQ(gguf_writer_add_tensor(w, "rope_freqs.weight", RH_TYPE_F32, 1, ne, ff,
+                                         sizeof ff, false), RH_OK);
     }
     for (size_t i = 0; i < gguf_tensor_count(src); i++) {
         const gguf_tensor *t = gguf_tensor_at(src, i);
@@ -686,7 +704,8 @@ static const char *write_variant(mutation mut)
                   RH_OK);
     }
     static char path[512];
-    snprintf(path, sizeof path, "%s/variant-%d.gguf", test_tmpdir(), (int)mut);
+    static int serial;
+    snprintf(path, sizeof path, "%s/variant-%d-%d.gguf", test_tmpdir(), (int)mut, serial++);
     if (gguf_writer_write(w, path, &err) != RH_OK)
         FAIL("writing %s: %s", path, err.msg);
     gguf_writer_free(w);
@@ -718,6 +737,59 @@ TEST(model_bad_tensor_shape) { expect_load_error(MUT_SHAPE, RH_EFORMAT, "blk.2.a
 TEST(model_bad_n_vocab) { expect_load_error(MUT_VOCAB, RH_EFORMAT, "token_embd.weight", "n_vocab"); }
 TEST(model_bad_arch) { expect_load_error(MUT_ARCH, RH_EUNSUPPORTED, "gpt2", "not supported"); }
 TEST(model_bad_heads) { expect_load_error(MUT_HEADS, RH_EFORMAT, "head_count_kv", NULL); }
+
+static void expect_key_error(const char *key, uint32_t val, int code, const char *needle)
+{
+    mut_key = key;
+    mut_val = val;
+    expect_load_error(MUT_KEY, code, needle, NULL);
+}
+
+TEST(model_bad_hparams)
+{
+    expect_key_error("llama.attention.head_count", 0, RH_ERANGE, "head_count");
+    expect_key_error("llama.embedding_length", 512, RH_EFORMAT, "shape");
+    expect_key_error("llama.embedding_length", 1u << 30, RH_ERANGE, "embedding_length");
+    expect_key_error("llama.rope.dimension_count", 31, RH_EFORMAT, "dimension_count");
+    expect_key_error("llama.attention.key_length", 64, RH_EFORMAT, "shape");
+    expect_key_error("llama.attention.value_length", 16, RH_EUNSUPPORTED, "value_length");
+    expect_key_error("llama.vocab_size", 31000, RH_EFORMAT, "tokens");
+    expect_key_error("llama.feed_forward_length", 1u << 31, RH_ERANGE, "feed_forward_length");
+}
+
+/* Llama 3.1 style frequency factors: all ones change nothing, others do. */
+TEST(model_rope_freqs)
+{
+    const char *orig = test_data_path("models/tiny-llama-q8_0.gguf");
+    char path1[512], path2[512];
+    mut_factor = 1.0f;
+    snprintf(path1, sizeof path1, "%s", write_variant(MUT_ROPE_FREQS));
+    mut_factor = 4.0f;
+    snprintf(path2, sizeof path2, "%s", write_variant(MUT_ROPE_FREQS));
+    const char *paths[3] = {orig, path1, path2};
+    float *lg[3];
+    rh_error err = {0};
+    for (int i = 0; i < 3; i++) {
+        rh_model *m = NULL;
+        rh_ctx *c = NULL;
+        if (rh_model_load(paths[i], &m, &err) != RH_OK)
+            FAIL("load %s: %s", paths[i], err.msg);
+        ASSERT_EQ(rh_ctx_new(m, 32, 1, NULL, &c, &err), RH_OK);
+        lg[i] = decode_all(c, m, seq_a, NA, 0);
+        rh_ctx_free(c);
+        rh_model_free(m);
+    }
+    size_t n = (size_t)NA * 32000;
+    expect_close(lg[0], lg[1], n, 0.0, "rope_freqs of 1");
+    /* position 0 is not rotated; later positions must change */
+    expect_close(lg[0], lg[2], 32000, 0.0, "rope_freqs at position 0");
+    double d = 0;
+    for (size_t i = 32000; i < n; i++)
+        d += fabs((double)lg[0][i] - (double)lg[2][i]);
+    ASSERT(d / (double)(n - 32000) > 1e-3);
+    for (int i = 0; i < 3; i++)
+        rh_free(lg[i]);
+}
 
 TEST(model_load_missing_file)
 {
