@@ -755,6 +755,7 @@ TEST(model_bad_hparams)
     expect_key_error("llama.attention.value_length", 16, RH_EUNSUPPORTED, "value_length");
     expect_key_error("llama.vocab_size", 31000, RH_EFORMAT, "tokens");
     expect_key_error("llama.feed_forward_length", 1u << 31, RH_ERANGE, "feed_forward_length");
+    expect_key_error("llama.expert_count", 8, RH_EUNSUPPORTED, "mixture-of-experts");
 }
 
 /* Llama 3.1 style frequency factors: all ones change nothing, others do. */

@@ -217,6 +217,13 @@ static int load_hparams(loader *L)
     int rc;
     uint32_t n_embd = 0, n_layer = 0, n_head = 0, n_ff = 0, n_ctx = 2048;
     bool bert = in->arch == RH_ARCH_BERT;
+    uint32_t n_expert = 0;
+    char ekey[128];
+    snprintf(ekey, sizeof ekey, "%s.expert_count", m->arch_name);
+    if (gguf_get_u32(m->gf, ekey, &n_expert) == RH_OK && n_expert > 0)
+        return rh_error_set(L->err, RH_EUNSUPPORTED,
+                            "%s: mixture-of-experts models (%s = %" PRIu32 ") are not supported",
+                            L->path, ekey, n_expert);
 
     if ((rc = get_hp(L, "embedding_length", true, 1, MAX_EMBD, &n_embd)) ||
         (rc = get_hp(L, "block_count", true, 1, MAX_LAYERS, &n_layer)) ||
