@@ -51,8 +51,13 @@ typedef void (*rh_act_quant_fn)(const float *x, void *dst, int64_t n);
 typedef void (*rh_mm_fn)(int64_t n, const void *w, size_t w_stride, int nr,
                          const void *a, size_t a_stride, int nt, float *y, int64_t y_stride);
 
+/* Read n bytes (a multiple of 256, 64-byte aligned) and fold them into a
+ * value, so that the reads cannot be optimized away (bandwidth test). */
+typedef uint64_t (*rh_read_fn)(const void *p, size_t n);
+
 typedef struct rh_kernel_set {
     const char *name;
+    rh_read_fn read;
     rh_act_quant_fn quant[RH_ACT_KINDS];
     rh_mm_fn mm[RH_TYPE_COUNT];
 } rh_kernel_set;

@@ -484,9 +484,24 @@ KQ_FNS(q4_k, 0)
 KQ_FNS(q5_k, 1)
 KQ_FNS(q6_k, 2)
 
+static uint64_t read_avx512(const void *p, size_t n)
+{
+    const __m512i *q = p;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n / 64; i += 4) {
+        a0 = _mm512_xor_si512(a0, _mm512_load_si512((const void *)(q + i)));
+        a1 = _mm512_xor_si512(a1, _mm512_load_si512((const void *)(q + i + 1)));
+        a2 = _mm512_xor_si512(a2, _mm512_load_si512((const void *)(q + i + 2)));
+        a3 = _mm512_xor_si512(a3, _mm512_load_si512((const void *)(q + i + 3)));
+    }
+    __m512i a = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
+    return (uint64_t)_mm512_reduce_add_epi64(a);
+}
+
 void rh_kernels_avx512_init(rh_kernel_set *ks)
 {
     ks->name = "avx512vnni";
+    ks->read = read_avx512;
     ks->quant[RH_ACT_Q8] = quant_q8;
     ks->quant[RH_ACT_Q8K] = quant_q8k;
     ks->mm[RH_TYPE_F32] = mm_f32;

@@ -315,10 +315,24 @@ MM_KQ(q4_k, 144)
 MM_KQ(q5_k, 176)
 MM_KQ(q6_k, 210)
 
+static uint64_t read_scalar(const void *p, size_t n)
+{
+    const uint64_t *q = p;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (size_t i = 0; i < n / 8; i += 8) {
+        a0 ^= q[i] + q[i + 4];
+        a1 ^= q[i + 1] + q[i + 5];
+        a2 ^= q[i + 2] + q[i + 6];
+        a3 ^= q[i + 3] + q[i + 7];
+    }
+    return a0 ^ a1 ^ a2 ^ a3;
+}
+
 void rh_kernels_scalar_init(rh_kernel_set *ks)
 {
     memset(ks, 0, sizeof *ks);
     ks->name = "scalar";
+    ks->read = read_scalar;
     ks->quant[RH_ACT_Q8] = quant_q8;
     ks->quant[RH_ACT_Q8K] = quant_q8k;
     ks->mm[RH_TYPE_F32] = mm_f32;

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "engine/kernels.h"
@@ -260,6 +261,55 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
         rh_pool_run(pool, compute_task, &j);
     if (own)
         rh_free_aligned(own);
+}
+
+/* ---- memory bandwidth ------------------------------------------------------ */
+
+typedef struct bw_job {
+    const uint8_t *buf;
+    size_t bytes;
+    rh_read_fn read;
+    _Alignas(64) atomic_ullong sink;
+} bw_job;
+
+static void bw_task(void *ctx, int ith, int nth)
+{
+    bw_job *j = ctx;
+    size_t per = (j->bytes / (size_t)nth) & ~(size_t)255;
+    atomic_fetch_xor_explicit(&j->sink, j->read(j->buf + per * (size_t)ith, per),
+                              memory_order_relaxed);
+}
+
+static double bw_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double rh_mem_read_bandwidth(rh_pool *pool, size_t bytes, int reps)
+{
+    int nth = rh_pool_size(pool);
+    bytes &= ~((size_t)256 * (size_t)nth - 1);
+    if (bytes == 0)
+        return 0.0;
+    uint8_t *buf = rh_malloc_aligned(64, bytes);
+    if (!buf)
+        return 0.0;
+    memset(buf, 0x5a, bytes); /* fault the pages in */
+    bw_job j = {.buf = buf, .bytes = bytes, .read = kernels()->read};
+    atomic_init(&j.sink, 0);
+    double best = 0.0;
+    for (int r = 0; r < (reps > 0 ? reps : 1); r++) {
+        double t0 = bw_now();
+        rh_pool_run(pool, bw_task, &j);
+        double t = bw_now() - t0;
+        size_t per = (bytes / (size_t)nth) & ~(size_t)255;
+        if (t > 0 && (double)(per * (size_t)nth) / t > best)
+            best = (double)(per * (size_t)nth) / t;
+    }
+    rh_free_aligned(buf);
+    return best;
 }
 
 void rh_get_row(int wtype, const void *W, int64_t cols, int64_t r, float *out)

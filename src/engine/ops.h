@@ -39,4 +39,10 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
 /* Row r of a matrix of any type, dequantized to f32 (embedding lookup). */
 void rh_get_row(int wtype, const void *W, int64_t cols, int64_t r, float *out);
 
+/* Memory read bandwidth in bytes/s: every thread of `pool` streams its part
+ * of a `bytes`-sized buffer (make it much larger than the caches), best of
+ * `reps` runs, with the same instruction set as the kernels. 0 if the buffer
+ * cannot be allocated. */
+double rh_mem_read_bandwidth(rh_pool *pool, size_t bytes, int reps);
+
 #endif
