@@ -106,19 +106,55 @@ static inline float round_h(float f) { return h2f_table[f2h(f)]; }
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* The reference quantizes activations for Q4_0/Q5_0/Q8_0 weights into
+ * blocks of 32 whose scale amax/127 it stores as fp16. rh_matmul keeps that
+ * scale in f32; scaling each block so that its largest value becomes exactly
+ * 127 x fp16(amax/127) makes the two agree (the quantized values stay the
+ * same, only the scale is rounded) - and is harmless should the kernel round
+ * the scale itself. */
+static void precondition_q8(float *dst, const float *x, int64_t n)
+{
+    for (int64_t b = 0; b + 32 <= n; b += 32) {
+        const float *xb = x + b;
+        float *yb = dst + b;
+        float amax = 0.0f;
+        int imax = 0;
+        for (int i = 0; i < 32; i++) {
+            float a = fabsf(xb[i]);
+            if (a > amax) {
+                amax = a;
+                imax = i;
+            }
+        }
+        float h = round_h(amax / 127.0f);
+        if (!(amax > 0.0f) || !isfinite(h)) {
+            memcpy(yb, xb, 32 * sizeof(float));
+            continue;
+        }
+        float target = 127.0f * h, r = target / amax;
+        for (int i = 0; i < 32; i++)
+            yb[i] = xb[i] * r;
+        yb[imax] = xb[imax] < 0.0f ? -target : target;
+    }
+}
+
 /* y = W.x. For F16/BF16 weights the reference multiplies activations
  * rounded to the weight's type; doing the same here keeps us within its
  * rounding (idempotent if the kernel rounds as well). */
 void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y)
 {
-    if (w->type == RH_TYPE_F16 || w->type == RH_TYPE_BF16) {
-        int64_t cnt = n * w->cols;
-        if (w->type == RH_TYPE_F16)
-            for (int64_t i = 0; i < cnt; i++)
-                c->xr[i] = round_h(x[i]);
-        else
-            for (int64_t i = 0; i < cnt; i++)
-                c->xr[i] = rh_bf16_to_fp32(rh_fp32_to_bf16(x[i]));
+    int64_t cnt = n * w->cols;
+    if (w->type == RH_TYPE_F16) {
+        for (int64_t i = 0; i < cnt; i++)
+            c->xr[i] = round_h(x[i]);
+        x = c->xr;
+    } else if (w->type == RH_TYPE_BF16) {
+        for (int64_t i = 0; i < cnt; i++)
+            c->xr[i] = rh_bf16_to_fp32(rh_fp32_to_bf16(x[i]));
+        x = c->xr;
+    } else if ((w->type == RH_TYPE_Q8_0 || w->type == RH_TYPE_Q4_0 || w->type == RH_TYPE_Q5_0) &&
+               w->cols % 32 == 0) {
+        precondition_q8(c->xr, x, cnt);
         x = c->xr;
     }
     rh_matmul(c->pool, w->type, w->data, w->rows, w->cols, x, n, y);
