@@ -17,6 +17,14 @@ static void fill_cands(rh_cand *c, const float *logits, size_t n)
     }
 }
 
+static int cmp_logit_desc(const void *pa, const void *pb)
+{
+    const rh_cand *a = pa, *b = pb;
+    if (a->logit != b->logit)
+        return a->logit > b->logit ? -1 : 1;
+    return a->id - b->id;
+}
+
 static int has_id(const rh_cands *c, int32_t id)
 {
     for (size_t i = 0; i < c->n; i++)
@@ -99,22 +107,57 @@ TEST(sampler_top_p)
     ASSERT_EQ(c.n, 4);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return ((const rh_cand *)a)->id - ((const rh_cand *)b)->id;
+}
+
 TEST(sampler_top_p_large)
 {
-    /* a flat vocabulary of 100000: top_p 0.5 keeps half of it (exercises
-     * the growing partial sort) */
-    enum { N = 100000 };
+    /* on big vocabularies top-p uses buckets instead of sorting: the kept
+     * set must equal that of the sorted method */
+    enum { N = 150000 };
     rh_cand *d = rh_malloc_array(N, sizeof *d);
-    ASSERT(d);
-    for (int i = 0; i < N; i++) {
-        d[i].id = i;
-        d[i].logit = (i % 2) ? 0.0f : 1e-7f * (float)(i % 7);
+    rh_cand *ref = rh_malloc_array(N, sizeof *ref);
+    ASSERT(d && ref);
+    const float ps[] = {0.5f, 0.9f, 0.95f, 0.1f};
+    for (int trial = 0; trial < 8; trial++) {
+        uint64_t x = 99 + (uint64_t)trial;
+        for (int i = 0; i < N; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            float u = (float)((x >> 40) % 1000000) / 1e6f;
+            /* flat, peaked (a few large logits) and tied distributions */
+            d[i].id = i;
+            d[i].logit = trial % 3 == 0 ? u : trial % 3 == 1 ? 30.0f * u * u * u * u
+                                                           : (float)((x >> 50) % 4);
+            if (i % 1000 == 7)
+                d[i].logit = -INFINITY;
+        }
+        memcpy(ref, d, N * sizeof *d);
+        float p = ps[trial % 4];
+        rh_cands c = {d, N, false};
+        rh_cands_top_p(&c, p);
+        rh_cands r = {ref, N, false};
+        qsort(ref, N, sizeof *ref, cmp_logit_desc);
+        r.sorted = true;
+        rh_cands_top_p(&r, p);
+        ASSERT(c.n >= 1);
+        /* equal up to rounding at the very boundary */
+        ASSERT(c.n + 2 >= r.n && r.n + 2 >= c.n);
+        size_t n = c.n < r.n ? c.n : r.n;
+        qsort(c.data, c.n, sizeof *c.data, cmp_id);
+        /* every member of the smaller reference prefix is kept */
+        int missing = 0;
+        for (size_t i = 0; i + 2 < n; i++) {
+            rh_cand key = {ref[i].id, 0, 0};
+            if (!bsearch(&key, c.data, c.n, sizeof *c.data, cmp_id))
+                missing++;
+        }
+        if (missing)
+            FAIL("trial %d: %d of the sorted method's tokens missing", trial, missing);
     }
-    rh_cands c = {d, N, false};
-    rh_cands_top_p(&c, 0.5f);
-    ASSERT(c.n >= N / 2 - 10 && c.n <= N / 2 + 10);
-    ASSERT(c.sorted);
     rh_free(d);
+    rh_free(ref);
 }
 
 TEST(sampler_min_p)
@@ -421,4 +464,47 @@ TEST(sampler_stop_holds_back)
     rh_stop_free(&st);
     ASSERT_EQ(rh_stop_init(&st, stops, RH_MAX_STOP + 1, NULL), RH_EINVAL);
     rh_stop_free(&st);
+}
+
+TEST(sampler_top_k_heap_with_penalties)
+{
+    /* small top_k runs one heap pass over the penalised logits */
+    enum { V = 5000 };
+    float *l = rh_malloc_array(V, sizeof *l);
+    ASSERT(l);
+    for (int i = 0; i < V; i++)
+        l[i] = -(float)(i % 2500) * 0.01f; /* ties: i and i+2500 */
+    l[4000] = NAN;
+    rh_sampling p;
+    rh_sampling_default(&p);
+    p.seed = 3;
+    p.temperature = 1.0f;
+    p.top_k = 3;
+    p.top_p = 1.0f;
+    p.min_p = 0.0f;
+    p.repeat_penalty = 50.0f; /* with the frequency penalty: logit 0 becomes -5 */
+    p.frequency_penalty = 5.0f;
+    p.repeat_last_n = 4;
+    rh_sampler *s = NULL;
+    ASSERT_EQ(rh_sampler_new(&p, V, &s, NULL), RH_OK);
+    int seen[V] = {0};
+    for (int i = 0; i < 3000; i++) {
+        int32_t t = rh_sampler_sample(s, l);
+        ASSERT(t >= 0 && t < V);
+        seen[t]++;
+    }
+    /* top 3 without penalties: 0, 2500, 1 (ties by lower id) */
+    ASSERT(seen[0] > 0 && seen[2500] > 0 && seen[1] > 0);
+    ASSERT_EQ(seen[0] + seen[2500] + seen[1], 3000);
+    /* penalise 0 and 2500: now 1, 2501, 2 */
+    rh_sampler_accept(s, 0);
+    rh_sampler_accept(s, 2500);
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < 3000; i++)
+        seen[rh_sampler_sample(s, l)]++;
+    ASSERT_EQ(seen[0] + seen[2500], 0);
+    ASSERT_EQ(seen[1] + seen[2501] + seen[2], 3000);
+    ASSERT(seen[1] > 0 && seen[2501] > 0 && seen[2] > 0);
+    rh_sampler_free(s);
+    rh_free(l);
 }

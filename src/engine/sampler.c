@@ -173,6 +173,66 @@ static float max_logit(const rh_cands *c)
     return mx;
 }
 
+/* top-p on a large unsorted list without sorting it: candidates go into
+ * logit buckets (one pass), the buckets are summed from the top until the
+ * mass is reached, and only the members of that boundary bucket are sorted.
+ * The kept set equals that of the sorted method; its order is not sorted. */
+#define TOP_P_BUCKETS 2048
+
+static inline int top_p_bucket(float l, float mx, double scale)
+{
+    if (l == -INFINITY)
+        return TOP_P_BUCKETS - 1;
+    double b = ((double)mx - (double)l) * scale;
+    return b >= TOP_P_BUCKETS - 1 ? TOP_P_BUCKETS - 1 : (int)b;
+}
+
+static void top_p_buckets(rh_cands *c, float p, float mx)
+{
+    double mass[TOP_P_BUCKETS];
+    memset(mass, 0, sizeof mass);
+    float mn = mx;
+    for (size_t i = 0; i < c->n; i++) {
+        float l = c->data[i].logit;
+        if (l > -INFINITY && l < mn)
+            mn = l;
+    }
+    double scale = mx > mn ? (TOP_P_BUCKETS - 1) / ((double)mx - (double)mn) : 0.0;
+    double sum = 0.0;
+    for (size_t i = 0; i < c->n; i++) {
+        double e = exp((double)(c->data[i].logit - mx));
+        c->data[i].p = (float)e;
+        sum += e;
+        mass[top_p_bucket(c->data[i].logit, mx, scale)] += e;
+    }
+    double target = (double)p * sum, cum = 0.0;
+    int B = 0;
+    while (B < TOP_P_BUCKETS && cum + mass[B] < target)
+        cum += mass[B++];
+    if (B == TOP_P_BUCKETS)
+        return; /* rounding: the whole set is needed */
+    /* [buckets above B] [bucket B] [the rest] */
+    size_t w = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (top_p_bucket(c->data[i].logit, mx, scale) < B)
+            cand_swap(&c->data[i], &c->data[w++]);
+    size_t w2 = w;
+    for (size_t i = w; i < c->n; i++)
+        if (top_p_bucket(c->data[i].logit, mx, scale) == B)
+            cand_swap(&c->data[i], &c->data[w2++]);
+    qsort(c->data + w, w2 - w, sizeof *c->data, cand_cmp);
+    size_t keep = w2;
+    for (size_t i = w; i < w2; i++) {
+        cum += c->data[i].p;
+        if (cum >= target) {
+            keep = i + 1;
+            break;
+        }
+    }
+    c->n = keep;
+    c->sorted = w == 0;
+}
+
 void rh_cands_top_p(rh_cands *c, float p)
 {
     if (p >= 1.0f || c->n <= 1)
@@ -180,27 +240,22 @@ void rh_cands_top_p(rh_cands *c, float p)
     float mx = max_logit(c);
     if (mx == -INFINITY)
         return; /* nothing meaningful to cut */
+    if (!c->sorted && c->n > 256) {
+        top_p_buckets(c, p, mx);
+        return;
+    }
+    if (!c->sorted)
+        sort_prefix(c, c->n);
     double sum = 0.0;
     for (size_t i = 0; i < c->n; i++)
         sum += exp((double)(c->data[i].logit - mx));
-    size_t m = c->sorted ? c->n : 64;
-    for (;;) {
-        if (m > c->n)
-            m = c->n;
-        if (!c->sorted)
-            sort_prefix(c, m);
-        double cum = 0.0;
-        for (size_t i = 0; i < m; i++) {
-            cum += exp((double)(c->data[i].logit - mx)) / sum;
-            if (cum >= (double)p) {
-                c->n = i + 1;
-                c->sorted = true;
-                return;
-            }
+    double cum = 0.0;
+    for (size_t i = 0; i < c->n; i++) {
+        cum += exp((double)(c->data[i].logit - mx)) / sum;
+        if (cum >= (double)p) {
+            c->n = i + 1;
+            return;
         }
-        if (m >= c->n)
-            return; /* rounding: the whole set is needed */
-        m *= 4;
     }
 }
 
@@ -363,6 +418,7 @@ struct rh_sampler {
     size_t recent_n, recent_pos;
     int32_t *scratch; /* repeat_last_n values */
     rh_cand *cands;   /* n_vocab, allocated on first need */
+    float *work;      /* n_vocab: penalised logits for the heap path */
 };
 
 int rh_sampler_new(const rh_sampling *p, int32_t n_vocab, rh_sampler **out, rh_error *err)
@@ -410,6 +466,7 @@ void rh_sampler_free(rh_sampler *s)
     rh_free(s->recent);
     rh_free(s->scratch);
     rh_free(s->cands);
+    rh_free(s->work);
     rh_free(s);
 }
 
@@ -427,6 +484,49 @@ void rh_sampler_accept(rh_sampler *s, int32_t tok)
 uint64_t rh_sampler_rand(rh_sampler *s) { return xoshiro_next(s->rng); }
 
 uint64_t rh_sampler_seed(const rh_sampler *s) { return s->seed; }
+
+/* Largest top_k for the heap path (beyond it, selection is faster). */
+#define HEAP_TOP_K_MAX 2048
+
+/* The k best of logits[0..n) (NaN counts as -inf) into out[0..k), sorted.
+ * A min-heap keyed on "worst first"; most values fail the first comparison
+ * with the heap's root, so this is about one comparison per token. */
+static size_t heap_top_k(const float *logits, int32_t n, size_t k, rh_cand *out)
+{
+    size_t m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        float v = logits[i];
+        rh_cand x = {.id = i, .logit = isnan(v) ? -INFINITY : v, .p = 0.0f};
+        size_t j;
+        if (m < k) {
+            j = m++;
+            while (j > 0 && cand_better(&out[(j - 1) / 2], &x)) { /* sift up */
+                out[j] = out[(j - 1) / 2];
+                j = (j - 1) / 2;
+            }
+            out[j] = x;
+            continue;
+        }
+        if (!cand_better(&x, &out[0]))
+            continue;
+        j = 0; /* replace the root, sift down */
+        for (;;) {
+            size_t l = 2 * j + 1, r = l + 1, w = j;
+            const rh_cand *wc = &x;
+            if (l < m && cand_better(wc, &out[l]))
+                w = l, wc = &out[l];
+            if (r < m && cand_better(wc, &out[r]))
+                w = r, wc = &out[r];
+            if (w == j)
+                break;
+            out[j] = out[w];
+            j = w;
+        }
+        out[j] = x;
+    }
+    qsort(out, m, sizeof *out, cand_cmp);
+    return m;
+}
 
 static int32_t argmax_raw(const float *logits, int32_t n)
 {
@@ -456,16 +556,33 @@ int32_t rh_sampler_sample(rh_sampler *s, const float *logits)
             return RH_ENOMEM;
     }
     rh_cand *cd = s->cands;
-    for (int32_t i = 0; i < s->n_vocab; i++) {
-        float v = logits[i];
-        cd[i].id = i;
-        cd[i].logit = isnan(v) ? -INFINITY : v;
-        cd[i].p = 0.0f;
-    }
-    if (pen)
-        penalties_core(p, s->recent, s->recent_n, s->scratch, (char *)&cd[0].logit, sizeof *cd,
-                       s->n_vocab);
     rh_cands c = {.data = cd, .n = (size_t)s->n_vocab, .sorted = false};
+    if (!greedy && p->top_k > 0 && p->top_k <= HEAP_TOP_K_MAX && p->top_k < s->n_vocab) {
+        /* small top-k: one pass with a heap over the (penalised) logits */
+        const float *src = logits;
+        if (pen) {
+            if (!s->work) {
+                s->work = rh_malloc_array((size_t)s->n_vocab, sizeof *s->work);
+                if (!s->work)
+                    return RH_ENOMEM;
+            }
+            memcpy(s->work, logits, (size_t)s->n_vocab * sizeof *s->work);
+            rh_apply_penalties(p, s->recent, s->recent_n, s->scratch, s->work, s->n_vocab);
+            src = s->work;
+        }
+        c.n = heap_top_k(src, s->n_vocab, (size_t)p->top_k, cd);
+        c.sorted = true;
+    } else {
+        for (int32_t i = 0; i < s->n_vocab; i++) {
+            float v = logits[i];
+            cd[i].id = i;
+            cd[i].logit = isnan(v) ? -INFINITY : v;
+            cd[i].p = 0.0f;
+        }
+        if (pen)
+            penalties_core(p, s->recent, s->recent_n, s->scratch, (char *)&cd[0].logit,
+                           sizeof *cd, s->n_vocab);
+    }
     if (greedy) {
         size_t best = 0;
         for (size_t i = 1; i < c.n; i++)
