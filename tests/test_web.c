@@ -525,6 +525,11 @@ TEST(web_body_limit_and_bad_json)
     ASSERT_EQ(call(&t, &c, "POST", "/api/conversations", big, NULL, &r), 413);
     ASSERT(strstr(body_of(&r), "too_large"));
     resp_free(&r);
+    const char *chunked[] = {"Transfer-Encoding: chunked", NULL}; /* no Content-Length to check */
+    ASSERT_EQ(call(&t, &c, "POST", "/api/conversations", big, chunked, &r), 413);
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &c, "POST", "/api/conversations", "{\"title\":\"klein\"}", chunked, &r), 200);
+    resp_free(&r);
     ASSERT_EQ(call(&t, &c, "POST", "/api/conversations", "{\"title\": ", NULL, &r), 400);
     ASSERT(strstr(body_of(&r), "\"code\":\"bad_json\""));
     ASSERT(strstr(body_of(&r), "JSON"));
