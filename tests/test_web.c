@@ -1161,3 +1161,42 @@ TEST(web_upstream_model_list_from_upstream)
     srv_stop(&t);
     MHD_stop_daemon(f.d);
 }
+
+/* A route table of "another module", registered like theirs would be. */
+#include "web/web_int.h"
+
+static enum MHD_Result test_ext_handler(web_req *r)
+{
+    return web_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)r->id[0], "user", r->user.username));
+}
+
+static const web_route test_ext_routes[] = {
+    {"GET", "/api/test-ext/:id", test_ext_handler, ROLE_ADMIN, 0},
+    {"POST", "/api/test-ext/:id", test_ext_handler, ROLE_USER, 1},
+};
+WEB_ROUTES(test_ext_routes)
+
+TEST(web_modules_can_add_routes)
+{
+    tsrv t;
+    client c;
+    resp r;
+    srv_start(&t, NULL);
+    client_init(&c);
+    ASSERT_EQ(call(&t, &c, "GET", "/api/test-ext/7", NULL, NULL, &r), 401);
+    resp_free(&r);
+    setup_admin(&t, &c);
+    ASSERT_EQ(call(&t, &c, "GET", "/api/test-ext/7", NULL, NULL, &r), 200);
+    ASSERT(strstr(body_of(&r), "\"id\":7"));
+    ASSERT(strstr(body_of(&r), "\"user\":\"admin\""));
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &c, "POST", "/api/test-ext/8", "{}", NULL, &r), 200);
+    resp_free(&r);
+    c.csrf[0] = '\0';
+    ASSERT_EQ(call(&t, &c, "POST", "/api/test-ext/8", "{}", NULL, &r), 403);
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &c, "DELETE", "/api/test-ext/8", NULL, NULL, &r), 405);
+    resp_free(&r);
+    client_free(&c);
+    srv_stop(&t);
+}

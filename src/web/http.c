@@ -373,6 +373,22 @@ static const web_route routes[] = {
     {"POST", "/v1/completions", v1_completions, ROLE_NONE, 0},
 };
 
+typedef struct route_table {
+    const web_route *routes;
+    size_t n;
+} route_table;
+
+#define MAX_EXTRA_TABLES 32
+static route_table extra_tables[MAX_EXTRA_TABLES];
+static size_t n_extra_tables;
+
+/* Called from constructors before main: no locking needed. */
+void web_add_routes(const web_route *table, size_t n)
+{
+    if (n_extra_tables < MAX_EXTRA_TABLES)
+        extra_tables[n_extra_tables++] = (route_table){table, n};
+}
+
 /* Match `path` against `pattern`; ":id" segments must be positive
  * integers and are stored in r->id. */
 static int match(const char *pattern, const char *path, int64_t *ids, int *n_ids)
@@ -475,19 +491,23 @@ static enum MHD_Result dispatch(web_req *r)
     int is_api = !strncmp(r->path, "/api/", 5) || !strcmp(r->path, "/api") || !strncmp(r->path, "/v1/", 4);
     const web_route *found = NULL;
     int path_known = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int64_t ids[2];
-        int n = 0;
-        if (!match(routes[i].pattern, r->path, ids, &n))
-            continue;
-        path_known = 1;
-        if (strcmp(routes[i].method, r->method) &&
-            !(strcmp(r->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
-            continue;
-        found = &routes[i];
-        memcpy(r->id, ids, sizeof ids);
-        r->n_id = n;
-        break;
+    for (size_t t = 0; t <= n_extra_tables && !found; t++) {
+        const web_route *tab = t == 0 ? routes : extra_tables[t - 1].routes;
+        size_t n_tab = t == 0 ? sizeof routes / sizeof routes[0] : extra_tables[t - 1].n;
+        for (size_t i = 0; i < n_tab; i++) {
+            int64_t ids[2];
+            int n = 0;
+            if (!match(tab[i].pattern, r->path, ids, &n))
+                continue;
+            path_known = 1;
+            if (strcmp(tab[i].method, r->method) &&
+                !(strcmp(r->method, "HEAD") == 0 && strcmp(tab[i].method, "GET") == 0))
+                continue;
+            found = &tab[i];
+            memcpy(r->id, ids, sizeof ids);
+            r->n_id = n;
+            break;
+        }
     }
     if (!strncmp(r->path, "/api/", 5))
         web_auth_load(r); /* /v1 authenticates with API keys only */

@@ -54,6 +54,24 @@ typedef struct web_route {
     int csrf;            /* state-changing: check X-CSRF-Token */
 } web_route;
 
+/* Routes of other modules (knowledge, academy, ...) live in their own
+ * src/web/api_<module>.c and register themselves at start-up:
+ *
+ *     static const web_route my_routes[] = {
+ *         {"GET", "/api/collections", api_collections, ROLE_USER, 0},
+ *         {"POST", "/api/collections", api_collection_create, ROLE_ADMIN, 1},
+ *     };
+ *     WEB_ROUTES(my_routes)
+ *
+ * They are matched after the built-in table, with the same role and CSRF
+ * checks, and appear in /metrics under their pattern. At most 32 tables. */
+void web_add_routes(const web_route *routes, size_t n);
+#define WEB_ROUTES(table)                                                      \
+    __attribute__((constructor)) static void web_routes_##table(void)          \
+    {                                                                          \
+        web_add_routes(table, sizeof table / sizeof table[0]);                 \
+    }
+
 struct web_req {
     web_server *srv;
     struct MHD_Connection *conn;
