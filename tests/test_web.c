@@ -1200,3 +1200,23 @@ TEST(web_modules_can_add_routes)
     client_free(&c);
     srv_stop(&t);
 }
+
+TEST(web_limiter_keeps_blocking_counters_under_a_flood)
+{
+    auth_limiter *l = auth_limiter_create(8);
+    ASSERT(l);
+    for (int i = 0; i < 3; i++)
+        auth_limiter_add(l, "admin\n10.0.0.1", 900, 1000);
+    ASSERT(auth_limiter_blocked(l, "admin\n10.0.0.1", 3, 900, 1001));
+    char key[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "user%d\n10.0.0.2", i);
+        auth_limiter_add(l, key, 900, 1002);
+    }
+    ASSERT(auth_limiter_blocked(l, "admin\n10.0.0.1", 3, 900, 1003));
+    ASSERT(!auth_limiter_blocked(l, "admin\n10.0.0.1", 3, 900, 1000 + 901)); /* the window passed */
+    ASSERT(!auth_limiter_blocked(l, "admin\n10.0.0.9", 3, 900, 1003));
+    auth_limiter_reset(l, "admin\n10.0.0.1");
+    ASSERT(!auth_limiter_blocked(l, "admin\n10.0.0.1", 3, 900, 1003));
+    auth_limiter_free(l);
+}

@@ -25,6 +25,30 @@ int auth_init(void)
 
 void auth_set_fast_hashing(int fast) { atomic_store(&fast_hashing, fast); }
 
+/* Each argon2id run takes 64 MiB: at most this many at once, so a burst
+ * of parallel logins cannot exhaust the machine's memory. */
+#define PWHASH_PARALLEL 4
+static pthread_mutex_t pw_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pw_cond = PTHREAD_COND_INITIALIZER;
+static int pw_running;
+
+static void pw_enter(void)
+{
+    pthread_mutex_lock(&pw_lock);
+    while (pw_running >= PWHASH_PARALLEL)
+        pthread_cond_wait(&pw_cond, &pw_lock);
+    pw_running++;
+    pthread_mutex_unlock(&pw_lock);
+}
+
+static void pw_leave(void)
+{
+    pthread_mutex_lock(&pw_lock);
+    pw_running--;
+    pthread_cond_signal(&pw_cond);
+    pthread_mutex_unlock(&pw_lock);
+}
+
 int auth_password_hash(const char *password, char out[AUTH_HASH_MAX])
 {
     unsigned long long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
@@ -35,16 +59,20 @@ int auth_password_hash(const char *password, char out[AUTH_HASH_MAX])
     }
     if (auth_init() != RH_OK)
         return RH_EINTERNAL;
-    if (crypto_pwhash_str_alg(out, password, strlen(password), ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return RH_ENOMEM;
-    return RH_OK;
+    pw_enter();
+    int rc = crypto_pwhash_str_alg(out, password, strlen(password), ops, mem, crypto_pwhash_ALG_ARGON2ID13);
+    pw_leave();
+    return rc == 0 ? RH_OK : RH_ENOMEM;
 }
 
 int auth_password_verify(const char *hash, const char *password)
 {
     if (!hash || !password || auth_init() != RH_OK)
         return RH_EDENIED;
-    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 ? RH_OK : RH_EDENIED;
+    pw_enter();
+    int rc = crypto_pwhash_str_verify(hash, password, strlen(password));
+    pw_leave();
+    return rc == 0 ? RH_OK : RH_EDENIED;
 }
 
 int auth_password_policy(const char *password)
@@ -143,16 +171,27 @@ void auth_limiter_free(auth_limiter *l)
     rh_free(l);
 }
 
-/* Find the slot of `key`, or (create) the emptiest/oldest one. */
-static limiter_slot *find_slot(auth_limiter *l, const char *kh, int create)
+/* Find the slot of `key`; with `create`, take a free slot, else one whose
+ * window has passed, else the one with the fewest events (oldest first),
+ * so a flood of made-up names cannot push out a counter that is blocking
+ * somebody. */
+static limiter_slot *find_slot(auth_limiter *l, const char *kh, int create, long window_s, int64_t now)
 {
     limiter_slot *victim = NULL;
+    int vrank = 0;
     for (size_t i = 0; i < l->n; i++) {
         limiter_slot *s = &l->slots[i];
         if (s->key_hash[0] && !strcmp(s->key_hash, kh))
             return s;
-        if (!victim || !s->key_hash[0] || (victim->key_hash[0] && s->last < victim->last))
+        if (!create)
+            continue;
+        int rank = !s->key_hash[0] ? 0 : now - s->window_start >= window_s ? 1 : 2;
+        if (!victim || rank < vrank ||
+            (rank == vrank && rank == 2 &&
+             (s->count < victim->count || (s->count == victim->count && s->last < victim->last)))) {
             victim = s;
+            vrank = rank;
+        }
     }
     if (!create || !victim)
         return NULL;
@@ -166,7 +205,7 @@ int auth_limiter_blocked(auth_limiter *l, const char *key, int max, long window_
     char kh[AUTH_TOKEN_HEX];
     auth_sha256_hex(key, strlen(key), kh);
     pthread_mutex_lock(&l->lock);
-    limiter_slot *s = find_slot(l, kh, 0);
+    limiter_slot *s = find_slot(l, kh, 0, window_s, now);
     int blocked = s && now - s->window_start < window_s && s->count >= max;
     pthread_mutex_unlock(&l->lock);
     return blocked;
@@ -177,7 +216,7 @@ void auth_limiter_add(auth_limiter *l, const char *key, long window_s, int64_t n
     char kh[AUTH_TOKEN_HEX];
     auth_sha256_hex(key, strlen(key), kh);
     pthread_mutex_lock(&l->lock);
-    limiter_slot *s = find_slot(l, kh, 1);
+    limiter_slot *s = find_slot(l, kh, 1, window_s, now);
     if (s) {
         if (now - s->window_start >= window_s) {
             s->window_start = now;
@@ -194,7 +233,7 @@ void auth_limiter_reset(auth_limiter *l, const char *key)
     char kh[AUTH_TOKEN_HEX];
     auth_sha256_hex(key, strlen(key), kh);
     pthread_mutex_lock(&l->lock);
-    limiter_slot *s = find_slot(l, kh, 0);
+    limiter_slot *s = find_slot(l, kh, 0, 0, 0);
     if (s)
         memset(s, 0, sizeof *s);
     pthread_mutex_unlock(&l->lock);
