@@ -148,20 +148,44 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* Output plus the record of where the template's own markers are. */
+typedef struct rctx {
+    rh_buf *out;
+    rh_chat_mark *marks; /* NULL: not recorded */
+    size_t max_marks, n_marks;
+} rctx;
+
+static int app(rctx *r, const char *s) { return rh_buf_appends(r->out, s); }
+
+/* Append a control marker of the template (e.g. "<|im_start|>"). */
+static int app_mark(rctx *r, const char *s)
+{
+    if (r->marks) {
+        if (r->n_marks >= r->max_marks)
+            return RH_ELIMIT;
+        r->marks[r->n_marks].off = r->out->len;
+        r->marks[r->n_marks].len = strlen(s);
+    }
+    int rc = rh_buf_appends(r->out, s);
+    if (rc == RH_OK && r->marks)
+        r->n_marks++;
+    return rc;
+}
+
 /* Append s without leading/trailing ASCII white space. */
-static int append_trimmed(rh_buf *b, const char *s)
+static int app_trim(rctx *r, const char *s)
 {
     size_t n = strlen(s), i = 0;
     while (i < n && is_space(s[i]))
         i++;
     while (n > i && is_space(s[n - 1]))
         n--;
-    return rh_buf_append(b, s + i, n - i);
+    return rh_buf_append(r->out, s + i, n - i);
 }
 
-static const char *role_name(rh_chat_role r)
+static const char *role_name(rh_chat_role role)
 {
-    switch (r) {
+    switch (role) {
     case RH_ROLE_SYSTEM: return "system";
     case RH_ROLE_USER: return "user";
     case RH_ROLE_ASSISTANT: return "assistant";
@@ -171,29 +195,34 @@ static const char *role_name(rh_chat_role r)
 
 #define APP(s)                                                                 \
     do {                                                                       \
-        if ((rc = rh_buf_appends(out, (s))) != RH_OK)                          \
+        if ((rc = app(r, (s))) != RH_OK)                                       \
+            goto out;                                                          \
+    } while (0)
+#define MARK(s)                                                                \
+    do {                                                                       \
+        if ((rc = app_mark(r, (s))) != RH_OK)                                  \
             goto out;                                                          \
     } while (0)
 #define APP_TRIM(s)                                                            \
     do {                                                                       \
-        if ((rc = append_trimmed(out, (s))) != RH_OK)                          \
+        if ((rc = app_trim(r, (s))) != RH_OK)                                  \
             goto out;                                                          \
     } while (0)
 
-static int render_mistral(rh_chat_family f, const rh_chat_msg *msgs, size_t n, rh_buf *out)
+static int render_mistral(rctx *r, rh_chat_family f, const rh_chat_msg *msgs, size_t n)
 {
     int rc = RH_OK;
     /* v1: " [INST] user [/INST] answer</s>"; v3: "[INST] user[/INST] answer</s>";
      * v3-tekken: "[INST]user[/INST]answer</s>" */
-    const char *open = f == RH_CHAT_MISTRAL_V1   ? " [INST] "
-                       : f == RH_CHAT_MISTRAL_V3 ? "[INST] "
-                                                 : "[INST]";
-    const char *close = f == RH_CHAT_MISTRAL_V1 ? " [/INST]" : "[/INST]";
-    const char *before_answer = f == RH_CHAT_MISTRAL_V3_TEKKEN ? "" : " ";
+    bool v1 = f == RH_CHAT_MISTRAL_V1, tekken = f == RH_CHAT_MISTRAL_V3_TEKKEN;
     bool in_turn = false;
     for (size_t i = 0; i < n; i++) {
         if (!in_turn) {
-            APP(open);
+            if (v1)
+                APP(" ");
+            MARK("[INST]");
+            if (!tekken)
+                APP(" ");
             in_turn = true;
         }
         switch (msgs[i].role) {
@@ -203,15 +232,18 @@ static int render_mistral(rh_chat_family f, const rh_chat_msg *msgs, size_t n, r
             break;
         case RH_ROLE_USER:
             APP(msgs[i].content);
-            APP(close);
+            if (v1)
+                APP(" ");
+            MARK("[/INST]");
             break;
         case RH_ROLE_ASSISTANT:
-            APP(before_answer);
+            if (!tekken)
+                APP(" ");
             if (f == RH_CHAT_MISTRAL_V3)
                 APP_TRIM(msgs[i].content);
             else
                 APP(msgs[i].content);
-            APP("</s>");
+            MARK("</s>");
             in_turn = false;
             break;
         }
@@ -220,32 +252,40 @@ out:
     return rc;
 }
 
-static int render_llama2(const rh_chat_msg *msgs, size_t n, rh_buf *out)
+static int render_llama2(rctx *r, const rh_chat_msg *msgs, size_t n)
 {
     int rc = RH_OK;
     /* "[INST] <<SYS>>\nsys\n<</SYS>>\n\nuser [/INST] answer </s><s>[INST] user [/INST]"
      * (the first BOS comes from the tokenizer) */
     bool in_turn = true;
-    APP("[INST] ");
+    MARK("[INST]");
+    APP(" ");
     for (size_t i = 0; i < n; i++) {
         if (!in_turn) {
-            APP("<s>[INST] ");
+            MARK("<s>");
+            MARK("[INST]");
+            APP(" ");
             in_turn = true;
         }
         switch (msgs[i].role) {
         case RH_ROLE_SYSTEM:
-            APP("<<SYS>>\n");
+            MARK("<<SYS>>");
+            APP("\n");
             APP_TRIM(msgs[i].content);
-            APP("\n<</SYS>>\n\n");
+            APP("\n");
+            MARK("<</SYS>>");
+            APP("\n\n");
             break;
         case RH_ROLE_USER:
             APP_TRIM(msgs[i].content);
-            APP(" [/INST]");
+            APP(" ");
+            MARK("[/INST]");
             break;
         case RH_ROLE_ASSISTANT:
             APP(" ");
             APP_TRIM(msgs[i].content);
-            APP(" </s>");
+            APP(" ");
+            MARK("</s>");
             in_turn = false;
             break;
         }
@@ -254,7 +294,7 @@ out:
     return rc;
 }
 
-static int render_gemma(const rh_chat_msg *msgs, size_t n, bool gen, rh_buf *out)
+static int render_gemma(rctx *r, const rh_chat_msg *msgs, size_t n, bool gen)
 {
     int rc = RH_OK;
     /* No system role: system text goes at the start of the next user turn. */
@@ -268,7 +308,8 @@ static int render_gemma(const rh_chat_msg *msgs, size_t n, bool gen, rh_buf *out
             continue;
         }
         bool user = m->role == RH_ROLE_USER;
-        APP(user ? "<start_of_turn>user\n" : "<start_of_turn>model\n");
+        MARK("<start_of_turn>");
+        APP(user ? "user\n" : "model\n");
         if (user && n_sys) {
             for (size_t k = 0; k < n_sys; k++)
                 APP_TRIM(pending_sys[k]);
@@ -276,18 +317,92 @@ static int render_gemma(const rh_chat_msg *msgs, size_t n, bool gen, rh_buf *out
             n_sys = 0;
         }
         APP_TRIM(m->content);
-        APP("<end_of_turn>\n");
+        MARK("<end_of_turn>");
+        APP("\n");
     }
-    if (gen)
-        APP("<start_of_turn>model\n");
+    if (gen) {
+        MARK("<start_of_turn>");
+        APP("model\n");
+    }
 out:
     return rc;
 }
 
-int rh_chat_render(rh_chat_family f, const rh_chat_msg *msgs, size_t n,
-                   bool add_generation_prompt, rh_buf *out, rh_error *err)
+static int render(rctx *r, rh_chat_family f, const rh_chat_msg *msgs, size_t n, bool gen)
 {
     int rc = RH_OK;
+    switch (f) {
+    case RH_CHAT_CHATML:
+        for (size_t i = 0; i < n; i++) {
+            MARK("<|im_start|>");
+            APP(role_name(msgs[i].role));
+            APP("\n");
+            APP(msgs[i].content);
+            MARK("<|im_end|>");
+            APP("\n");
+        }
+        if (gen) {
+            MARK("<|im_start|>");
+            APP("assistant\n");
+        }
+        break;
+    case RH_CHAT_LLAMA3:
+        for (size_t i = 0; i < n; i++) {
+            MARK("<|start_header_id|>");
+            APP(role_name(msgs[i].role));
+            MARK("<|end_header_id|>");
+            APP("\n\n");
+            APP_TRIM(msgs[i].content);
+            MARK("<|eot_id|>");
+        }
+        if (gen) {
+            MARK("<|start_header_id|>");
+            APP("assistant");
+            MARK("<|end_header_id|>");
+            APP("\n\n");
+        }
+        break;
+    case RH_CHAT_LLAMA2:
+        rc = render_llama2(r, msgs, n);
+        break;
+    case RH_CHAT_MISTRAL_V1:
+    case RH_CHAT_MISTRAL_V3:
+    case RH_CHAT_MISTRAL_V3_TEKKEN:
+        /* the answer follows [/INST] directly: no generation prompt needed */
+        rc = render_mistral(r, f, msgs, n);
+        break;
+    case RH_CHAT_GEMMA:
+        rc = render_gemma(r, msgs, n, gen);
+        break;
+    case RH_CHAT_PHI3:
+        for (size_t i = 0; i < n; i++) {
+            const char *role = msgs[i].role == RH_ROLE_SYSTEM ? "<|system|>"
+                               : msgs[i].role == RH_ROLE_USER ? "<|user|>"
+                                                              : "<|assistant|>";
+            MARK(role);
+            APP("\n");
+            APP(msgs[i].content);
+            MARK("<|end|>");
+            APP("\n");
+        }
+        if (gen) {
+            MARK("<|assistant|>");
+            APP("\n");
+        }
+        break;
+    case RH_CHAT_COUNT:
+        break;
+    }
+out:
+    return rc;
+}
+
+int rh_chat_render_marked(rh_chat_family f, const rh_chat_msg *msgs, size_t n,
+                          bool add_generation_prompt, rh_buf *out, rh_chat_mark *marks,
+                          size_t max_marks, size_t *n_marks, rh_error *err)
+{
+    if (n_marks)
+        *n_marks = 0;
     if ((int)f < 0 || f >= RH_CHAT_COUNT)
         return rh_error_set(err, RH_EINVAL, "unknown chat template family %d", (int)f);
     if (n > 0 && !msgs)
@@ -298,59 +413,19 @@ int rh_chat_render(rh_chat_family f, const rh_chat_msg *msgs, size_t n,
         if (!msgs[i].content)
             return rh_error_set(err, RH_EINVAL, "message %zu has no content", i + 1);
     }
-    switch (f) {
-    case RH_CHAT_CHATML:
-        for (size_t i = 0; i < n; i++) {
-            APP("<|im_start|>");
-            APP(role_name(msgs[i].role));
-            APP("\n");
-            APP(msgs[i].content);
-            APP("<|im_end|>\n");
-        }
-        if (add_generation_prompt)
-            APP("<|im_start|>assistant\n");
-        break;
-    case RH_CHAT_LLAMA3:
-        for (size_t i = 0; i < n; i++) {
-            APP("<|start_header_id|>");
-            APP(role_name(msgs[i].role));
-            APP("<|end_header_id|>\n\n");
-            APP_TRIM(msgs[i].content);
-            APP("<|eot_id|>");
-        }
-        if (add_generation_prompt)
-            APP("<|start_header_id|>assistant<|end_header_id|>\n\n");
-        break;
-    case RH_CHAT_LLAMA2:
-        rc = render_llama2(msgs, n, out);
-        break;
-    case RH_CHAT_MISTRAL_V1:
-    case RH_CHAT_MISTRAL_V3:
-    case RH_CHAT_MISTRAL_V3_TEKKEN:
-        /* the answer follows [/INST] directly: no generation prompt needed */
-        rc = render_mistral(f, msgs, n, out);
-        break;
-    case RH_CHAT_GEMMA:
-        rc = render_gemma(msgs, n, add_generation_prompt, out);
-        break;
-    case RH_CHAT_PHI3:
-        for (size_t i = 0; i < n; i++) {
-            APP("<|");
-            APP(role_name(msgs[i].role));
-            APP("|>\n");
-            APP(msgs[i].content);
-            APP("<|end|>\n");
-        }
-        if (add_generation_prompt)
-            APP("<|assistant|>\n");
-        break;
-    case RH_CHAT_COUNT:
-        break;
-    }
-out:
+    rctx r = {out, marks, marks ? max_marks : 0, 0};
+    int rc = render(&r, f, msgs, n, add_generation_prompt);
+    if (n_marks)
+        *n_marks = r.n_marks;
     if (rc == RH_ELIMIT)
         rh_error_set(err, rc, "the chat prompt is too long");
     else if (rc == RH_ENOMEM)
         rh_error_set(err, rc, "out of memory while building the chat prompt");
     return rc;
+}
+
+int rh_chat_render(rh_chat_family f, const rh_chat_msg *msgs, size_t n,
+                   bool add_generation_prompt, rh_buf *out, rh_error *err)
+{
+    return rh_chat_render_marked(f, msgs, n, add_generation_prompt, out, NULL, 0, NULL, err);
 }

@@ -11,8 +11,8 @@
  * The rendered text does not contain the BOS token: tokenize it with
  * add_special = true (the tokenizer adds BOS if the model wants it) and
  * parse_special = true (so that markers like <|im_start|> become their
- * control tokens). Message content is inserted as it is: control-token text
- * inside user content is parsed as control tokens too.
+ * control tokens) - or, safer, use rh_chat_render_marked and parse control
+ * tokens only at the template's own markers (the engine does).
  */
 #ifndef RH_ENGINE_CHAT_H
 #define RH_ENGINE_CHAT_H
@@ -70,6 +70,24 @@ int rh_chat_role_from_name(const char *name);
  * the buffer (then `out` may hold a partial prompt). */
 int rh_chat_render(rh_chat_family f, const rh_chat_msg *msgs, size_t n,
                    bool add_generation_prompt, rh_buf *out, rh_error *err);
+
+/* Where the template put one of its own control markers in the output. */
+typedef struct rh_chat_mark {
+    size_t off, len;
+} rh_chat_mark;
+
+/* Marks needed at most for n messages. */
+#define RH_CHAT_MAX_MARKS(n) (6 * (n) + 8)
+
+/* rh_chat_render that also records the template's own control markers
+ * ("<|im_start|>", "[INST]", "</s>", ...) in marks[0..*n_marks), in order.
+ * Tokenize the text between markers with parse_special = false and the
+ * markers as their control tokens: then control-token text inside a
+ * message stays plain text (no faked turns). RH_ELIMIT if more than
+ * max_marks markers (RH_CHAT_MAX_MARKS(n) always suffices). */
+int rh_chat_render_marked(rh_chat_family f, const rh_chat_msg *msgs, size_t n,
+                          bool add_generation_prompt, rh_buf *out, rh_chat_mark *marks,
+                          size_t max_marks, size_t *n_marks, rh_error *err);
 
 /* The text that ends the assistant's turn ("<|eot_id|>", "<|im_end|>",
  * "</s>", "<end_of_turn>", "<|end|>"): generation stops there. */
