@@ -431,6 +431,49 @@ TEST(gguf_getters_types_and_ranges)
     rh_free(img);
 }
 
+TEST(gguf_getters_small_types)
+{
+    bw w;
+    bw_init(&w);
+    bw_header(&w, 3, 0, 5);
+    bw_str(&w, "u8");
+    bw_u32(&w, GGUF_VT_UINT8);
+    bw_bytes(&w, "\xc8", 1);
+    bw_str(&w, "i8");
+    bw_u32(&w, GGUF_VT_INT8);
+    bw_bytes(&w, "\xfd", 1);
+    bw_str(&w, "i16");
+    bw_u32(&w, GGUF_VT_INT16);
+    bw_bytes(&w, "\x30\x8a", 2); /* -30160 */
+    bw_str(&w, "b");
+    bw_u32(&w, GGUF_VT_BOOL);
+    bw_bytes(&w, "\x07", 1); /* any nonzero byte reads as true */
+    bw_str(&w, "f64");
+    bw_u32(&w, GGUF_VT_FLOAT64);
+    double d = -2.5;
+    bw_bytes(&w, &d, 8);
+    gguf_file *f = open_ok(&w);
+    uint32_t u = 0;
+    int32_t i = 0;
+    ASSERT_EQ(gguf_get_u32(f, "u8", &u), RH_OK);
+    ASSERT_EQ(u, 200);
+    ASSERT_EQ(gguf_get_i32(f, "i8", &i), RH_OK);
+    ASSERT_EQ(i, -3);
+    ASSERT_EQ(gguf_get_i32(f, "i16", &i), RH_OK);
+    ASSERT_EQ(i, -30160);
+    ASSERT_EQ(gguf_get_u32(f, "i16", &u), RH_EFORMAT);
+    bool b = false;
+    ASSERT_EQ(gguf_get_bool(f, "b", &b), RH_OK);
+    ASSERT(b);
+    ASSERT_EQ(gguf_find_kv(f, "b")->v.u64, 1);
+    ASSERT_EQ(gguf_get_u32(f, "b", &u), RH_EFORMAT); /* bool is not an integer */
+    float fl = 0;
+    ASSERT_EQ(gguf_get_f32(f, "f64", &fl), RH_OK);
+    ASSERT(fl == -2.5f);
+    gguf_close(f);
+    bw_free(&w);
+}
+
 /* ---- hostile files, built by hand ---------------------------------------- */
 
 TEST(gguf_bad_magic)
