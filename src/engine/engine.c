@@ -588,12 +588,157 @@ void engine_free(rh_engine *e)
 
 /* ---- requests ------------------------------------------------------------- */
 
+/* Append the tokens of text[0..len) (no BOS/EOS, control tokens not parsed). */
+static int tok_append(rh_engine *e, const char *text, size_t len, int32_t **v, size_t *n,
+                      size_t *cap, rh_error *err)
+{
+    int32_t *t = NULL;
+    size_t nt = 0;
+    if (len == 0)
+        return RH_OK;
+    int rc = rh_tokenize(e->vocab, text, len, false, false, &t, &nt, err);
+    if (rc != RH_OK)
+        return rc;
+    if (*n + nt > *cap) {
+        size_t nc = (*n + nt) * 2 + 16;
+        int32_t *g = rh_realloc_array(*v, nc, sizeof *g);
+        if (!g) {
+            rh_free(t);
+            return rh_error_set(err, RH_ENOMEM, "out of memory while tokenizing");
+        }
+        *v = g;
+        *cap = nc;
+    }
+    memcpy(*v + *n, t, nt * sizeof *t);
+    *n += nt;
+    rh_free(t);
+    return RH_OK;
+}
+
+static int tok_push(int32_t tok, int32_t **v, size_t *n, size_t *cap, rh_error *err)
+{
+    if (*n + 1 > *cap) {
+        size_t nc = *cap * 2 + 16;
+        int32_t *g = rh_realloc_array(*v, nc, sizeof *g);
+        if (!g)
+            return rh_error_set(err, RH_ENOMEM, "out of memory while tokenizing");
+        *v = g;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = tok;
+    return RH_OK;
+}
+
+/* Tokenize a rendered conversation: the template's markers become their
+ * control tokens, everything between them (role names, message text) is
+ * tokenized with control tokens NOT parsed - a user cannot fake a turn by
+ * typing "<|im_start|>system". For benign text the result equals
+ * tokenizing the whole text with parse_special. */
+static int tokenize_marked(rh_engine *e, const rh_buf *text, const rh_chat_mark *marks,
+                           size_t n_marks, int32_t **out, size_t *n_out, rh_error *err)
+{
+    int rc = RH_OK;
+    int32_t *v = NULL;
+    size_t n = 0, cap = 0, run = 0;
+    const char *t = text->data ? text->data : "";
+    if (rh_vocab_add_bos(e->vocab) && rh_vocab_bos(e->vocab) >= 0 &&
+        (rc = tok_push(rh_vocab_bos(e->vocab), &v, &n, &cap, err)) != RH_OK)
+        goto out;
+    for (size_t i = 0; i < n_marks; i++) {
+        char m[64];
+        if (marks[i].len == 0 || marks[i].len >= sizeof m || marks[i].off < run ||
+            marks[i].off + marks[i].len > text->len)
+            continue;
+        memcpy(m, t + marks[i].off, marks[i].len);
+        m[marks[i].len] = '\0';
+        int32_t id = rh_vocab_find(e->vocab, m);
+        if (id < 0 || !rh_vocab_is_control(e->vocab, id))
+            continue; /* not a control token here: it stays part of the text */
+        if ((rc = tok_append(e, t + run, marks[i].off - run, &v, &n, &cap, err)) != RH_OK ||
+            (rc = tok_push(id, &v, &n, &cap, err)) != RH_OK)
+            goto out;
+        run = marks[i].off + marks[i].len;
+    }
+    if ((rc = tok_append(e, t + run, text->len - run, &v, &n, &cap, err)) != RH_OK)
+        goto out;
+    if (rh_vocab_add_eos(e->vocab) && rh_vocab_eos(e->vocab) >= 0 &&
+        (rc = tok_push(rh_vocab_eos(e->vocab), &v, &n, &cap, err)) != RH_OK)
+        goto out;
+    if (!v && (rc = tok_push(0, &v, &n, &cap, err)) == RH_OK)
+        n = 0; /* a valid empty array */
+out:
+    if (rc != RH_OK) {
+        rh_free(v);
+        return rc;
+    }
+    *out = v;
+    *n_out = n;
+    return RH_OK;
+}
+
+/* The prompt tokens of a request; *end_tok: the chat end-of-turn token or
+ * -1; *end_marker: the end-of-turn text when it is not a single token. */
+static int prompt_tokens(rh_engine *e, const rh_engine_request *rq, int32_t **tok, size_t *n,
+                         int32_t *end_tok, const char **end_marker, rh_error *err)
+{
+    int rc = RH_OK;
+    rh_buf text;
+    rh_chat_mark *marks = NULL;
+    rh_buf_init(&text, PROMPT_TEXT_MAX);
+    *tok = NULL;
+    *n = 0;
+    *end_tok = -1;
+    *end_marker = NULL;
+    if (rq->messages) {
+        if (rq->n_messages == 0 || rq->n_messages > 100000) {
+            rc = rh_error_set(err, RH_EINVAL, "the conversation must have 1 to 100000 messages");
+            goto out;
+        }
+        size_t max_marks = RH_CHAT_MAX_MARKS(rq->n_messages), n_marks = 0;
+        if (!(marks = rh_malloc_array(max_marks, sizeof *marks))) {
+            rc = rh_error_set(err, RH_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = rh_chat_render_marked(e->family, rq->messages, rq->n_messages, true, &text,
+                                        marks, max_marks, &n_marks, err)) != RH_OK)
+            goto out;
+        if ((rc = tokenize_marked(e, &text, marks, n_marks, tok, n, err)) != RH_OK)
+            goto out;
+        const char *marker = rh_chat_end_marker(e->family);
+        *end_tok = rh_vocab_find(e->vocab, marker);
+        if (*end_tok < 0)
+            *end_marker = marker;
+    } else if (rq->prompt) {
+        size_t len = strnlen(rq->prompt, PROMPT_TEXT_MAX + 1);
+        if (len > PROMPT_TEXT_MAX) {
+            rc = rh_error_set(err, RH_ELIMIT, "the prompt is too long");
+            goto out;
+        }
+        if ((rc = rh_tokenize(e->vocab, rq->prompt, len, true, true, tok, n, err)) != RH_OK)
+            goto out;
+    } else {
+        rc = rh_error_set(err, RH_EINVAL, "the request has neither messages nor a prompt");
+    }
+out:
+    rh_buf_free(&text);
+    rh_free(marks);
+    return rc;
+}
+
+int engine_tokenize_prompt(rh_engine *e, const rh_engine_request *rq, int32_t **tok, size_t *n,
+                           rh_error *err)
+{
+    int32_t end_tok;
+    const char *end_marker;
+    if (!e || !rq || !tok || !n)
+        return rh_error_set(err, RH_EINVAL, "engine_tokenize_prompt: missing arguments");
+    return prompt_tokens(e, rq, tok, n, &end_tok, &end_marker, err);
+}
+
 int engine_submit(rh_engine *e, const rh_engine_request *rq, uint64_t *id, rh_error *err)
 {
     int rc = RH_OK;
     req *r = NULL;
-    rh_buf text;
-    rh_buf_init(&text, PROMPT_TEXT_MAX);
     if (id)
         *id = 0;
     if (!e || !rq) {
@@ -624,33 +769,13 @@ int engine_submit(rh_engine *e, const rh_engine_request *rq, uint64_t *id, rh_er
     if ((rc = rh_stop_init(&r->stop, rq->sampling.stop, rq->sampling.n_stop, err)) != RH_OK)
         goto out;
 
-    /* the prompt text */
-    if (rq->messages) {
-        if (rq->n_messages == 0) {
-            rc = rh_error_set(err, RH_EINVAL, "the conversation has no messages");
-            goto out;
-        }
-        if ((rc = rh_chat_render(e->family, rq->messages, rq->n_messages, true, &text, err)) !=
-            RH_OK)
-            goto out;
-        const char *marker = rh_chat_end_marker(e->family);
-        r->end_tok = rh_vocab_find(e->vocab, marker);
-        if (r->end_tok < 0)
-            (void)rh_stop_add(&r->stop, marker); /* full stop list: EOG tokens still apply */
-    } else if (rq->prompt) {
-        if ((rc = rh_buf_appends(&text, rq->prompt)) != RH_OK) {
-            rc = rh_error_set(err, rc, "the prompt is too long");
-            goto out;
-        }
-    } else {
-        rc = rh_error_set(err, RH_EINVAL, "the request has neither messages nor a prompt");
-        goto out;
-    }
-
+    /* the prompt tokens */
     size_t n_tok = 0;
-    if ((rc = rh_tokenize(e->vocab, text.data ? text.data : "", text.len, true, true, &r->tok,
-                          &n_tok, err)) != RH_OK)
+    const char *end_marker = NULL;
+    if ((rc = prompt_tokens(e, rq, &r->tok, &n_tok, &r->end_tok, &end_marker, err)) != RH_OK)
         goto out;
+    if (end_marker)
+        (void)rh_stop_add(&r->stop, end_marker); /* full stop list: EOG tokens still apply */
     if (n_tok == 0) {
         rc = rh_error_set(err, RH_EINVAL, "the prompt is empty");
         goto out;
@@ -695,7 +820,6 @@ int engine_submit(rh_engine *e, const rh_engine_request *rq, uint64_t *id, rh_er
     pthread_mutex_unlock(&e->mu);
 out:
     req_free(r);
-    rh_buf_free(&text);
     return rc;
 }
 

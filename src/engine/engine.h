@@ -116,7 +116,8 @@ typedef void (*rh_engine_cb)(void *user, uint64_t id, const char *text, size_t l
 
 typedef struct rh_engine_request {
     /* Either a conversation, rendered with the model's chat template plus
-     * the assistant header (the end-of-turn marker then stops generation) ... */
+     * the assistant header (the end-of-turn marker then stops generation);
+     * control-token text typed inside a message stays plain text ... */
     const rh_chat_msg *messages;
     size_t n_messages;
     /* ... or, if messages is NULL, a raw prompt (control-token text such as
@@ -184,6 +185,13 @@ typedef struct rh_engine_info {
 
 /* Strings stay valid until engine_free. */
 void engine_info(const rh_engine *e, rh_engine_info *out);
+
+/* The exact prompt tokens engine_submit would use for `r` (chat template
+ * and BOS applied; in conversations, control-token text inside messages is
+ * NOT parsed as control tokens, only the template's own markers are).
+ * *tok is rh_malloc'ed (caller rh_free's). For context budgeting and tests. */
+int engine_tokenize_prompt(rh_engine *e, const rh_engine_request *r, int32_t **tok, size_t *n,
+                           rh_error *err);
 
 /* Number of tokens `text` becomes (without BOS), for context budgeting;
  * negative error code on failure. */
