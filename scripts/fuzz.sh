@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 cc=${FUZZ_CC:-clang}
 out=build-fuzz
-pkgs="sqlite3 libmicrohttpd libsodium jansson libcurl"
+# the same pkg-config packages as the Makefile
+pkgs=$(sed -n 's/^PKGS[[:space:]]*:=[[:space:]]*//p' Makefile)
 
 command -v "$cc" >/dev/null 2>&1 || { echo "fuzz: $cc not found (scripts/packages-fuzz.txt)" >&2; exit 1; }
 
