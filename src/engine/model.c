@@ -659,9 +659,11 @@ int rh_ctx_new(rh_model *m, int n_ctx, int n_seq, rh_pool *pool, rh_ctx **out, r
     widest = widest > F ? widest : F;
     c->xr = rh_malloc_array(B * widest, sizeof(float));
     c->rope = rh_malloc_array(B * (size_t)(m->n_rot > 0 ? m->n_rot : 2), sizeof(float));
-    c->scores = rh_malloc_array((size_t)c->n_threads * (size_t)c->score_len, sizeof(float));
+    size_t group = (size_t)(in->n_head / in->n_head_kv);
+    c->scores = rh_malloc_array((size_t)c->n_threads * group * (size_t)c->score_len, sizeof(float));
+    c->qh = rh_malloc_array((size_t)c->n_threads * Q, sizeof(float));
     if (!c->seq_len || !c->x || !c->h || !c->o || !c->hid || !c->q || !c->att || !c->k || !c->v ||
-        !c->g || !c->u || !c->xr || !c->rope || !c->scores) {
+        !c->g || !c->u || !c->xr || !c->rope || !c->scores || !c->qh) {
         rc = rh_error_set(err, RH_ENOMEM, "out of memory allocating working buffers");
         goto out;
     }
@@ -688,7 +690,7 @@ void rh_ctx_free(rh_ctx *c)
     if (!c)
         return;
     void *p[] = {c->seq_len, c->k_cache, c->v_cache, c->x, c->h, c->q, c->k, c->v, c->att,
-                 c->g, c->u, c->o, c->scores, c->hid, c->rope, c->xr};
+                 c->g, c->u, c->o, c->scores, c->hid, c->rope, c->xr, c->qh};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         rh_free(p[i]);
     rh_free(c);

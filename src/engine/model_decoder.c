@@ -223,50 +223,68 @@ typedef struct att_job {
     rh_ctx *c;
     int layer, n;
     const int32_t *pos, *seq;
+    int hpt;   /* query heads per task (all share one kv head) */
+    int sub;   /* tasks per kv head */
 } att_job;
 
+/* One task: token t, query heads h0..h1-1 of kv head kvh. Every K and V row
+ * is read once for all of them. Per head the arithmetic is the plain
+ * softmax attention described at the top of this file. */
 static void attention_task(void *arg, int ith, int nth)
 {
     const att_job *j = arg;
     rh_ctx *c = j->c;
     const rh_model *m = c->m;
-    int n_head = m->info.n_head, hd = m->info.head_dim;
-    int group = n_head / m->info.n_head_kv;
+    int n_head = m->info.n_head, n_kv = m->info.n_head_kv, hd = m->info.head_dim;
+    int group = n_head / n_kv;
     int64_t kv_dim = m->kv_dim;
+    size_t L = (size_t)c->score_len;
     float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)ith * (size_t)c->score_len;
-    float qh[1024];
-    int64_t total = (int64_t)j->n * n_head;
+    float *sc = c->scores + (size_t)ith * (size_t)group * L;
+    float *qh = c->qh + (size_t)ith * (size_t)m->q_dim;
+    int64_t total = (int64_t)j->n * n_kv * j->sub;
 
     for (int64_t task = ith; task < total; task += nth) {
-        int t = (int)(task / n_head), h = (int)(task % n_head), kvh = h / group;
+        int t = (int)(task / ((int64_t)n_kv * j->sub));
+        int rest = (int)(task % ((int64_t)n_kv * j->sub));
+        int kvh = rest / j->sub, h0 = kvh * group + (rest % j->sub) * j->hpt;
+        int h1 = h0 + j->hpt < (kvh + 1) * group ? h0 + j->hpt : (kvh + 1) * group;
+        int nh = h1 - h0;
         int pos = j->pos[t], seq = j->seq[t];
         size_t base = (((size_t)j->layer * (size_t)c->n_seq + (size_t)seq) * (size_t)c->n_ctx) *
                           (size_t)kv_dim + (size_t)kvh * (size_t)hd;
         const uint16_t *kc = c->k_cache + base, *vc = c->v_cache + base;
-        const float *q = c->q + (size_t)t * (size_t)m->q_dim + (size_t)h * (size_t)hd;
-        float *out = c->att + (size_t)t * (size_t)m->q_dim + (size_t)h * (size_t)hd;
+        const float *q = c->q + (size_t)t * (size_t)m->q_dim + (size_t)h0 * (size_t)hd;
+        float *out = c->att + (size_t)t * (size_t)m->q_dim + (size_t)h0 * (size_t)hd;
 
-        for (int d = 0; d < hd; d++)
+        for (int d = 0; d < nh * hd; d++)
             qh[d] = round_h(q[d]);
-        float mx = -INFINITY;
         for (int p = 0; p <= pos; p++) {
-            float s = dot_f16(qh, kc + (size_t)p * (size_t)kv_dim, hd) * scale;
-            sc[p] = s;
-            if (s > mx)
-                mx = s;
+            const uint16_t *kr = kc + (size_t)p * (size_t)kv_dim;
+            for (int h = 0; h < nh; h++)
+                sc[(size_t)h * L + (size_t)p] = dot_f16(qh + (size_t)h * (size_t)hd, kr, hd) * scale;
         }
-        double sum = 0.0;
-        for (int p = 0; p <= pos; p++) {
-            float e = expf(sc[p] - mx);
-            sc[p] = e;
-            sum += e;
+        for (int h = 0; h < nh; h++) {
+            float *sh = sc + (size_t)h * L;
+            float mx = -INFINITY;
+            for (int p = 0; p <= pos; p++)
+                mx = sh[p] > mx ? sh[p] : mx;
+            double sum = 0.0;
+            for (int p = 0; p <= pos; p++) {
+                float e = expf(sh[p] - mx);
+                sh[p] = e;
+                sum += e;
+            }
+            float inv = (float)(1.0 / sum);
+            for (int p = 0; p <= pos; p++)
+                sh[p] = round_h(sh[p] * inv);
         }
-        float inv = (float)(1.0 / sum);
-        for (int d = 0; d < hd; d++)
+        for (int d = 0; d < nh * hd; d++)
             out[d] = 0.0f;
         for (int p = 0; p <= pos; p++) {
-            axpy_f16(out, round_h(sc[p] * inv), vc + (size_t)p * (size_t)kv_dim, hd);
+            const uint16_t *vr = vc + (size_t)p * (size_t)kv_dim;
+            for (int h = 0; h < nh; h++)
+                axpy_f16(out + (size_t)h * (size_t)hd, sc[(size_t)h * L + (size_t)p], vr, hd);
         }
     }
 }
@@ -296,8 +314,18 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
         rh_get_row(m->tok_embd.type, m->tok_embd.data, E, tok[t], c->x + t * E);
     rope_prepare(m, pos, n, c->rope);
 
+    /* attention tasks: all query heads of a kv head together, split further
+     * only when that leaves threads idle */
+    int group = in->n_head / in->n_head_kv;
+    att_job job = {c, 0, n, pos, seq, group, 1};
+    while (job.hpt > 1 && (int64_t)n * in->n_head_kv * job.sub < 2 * (int64_t)c->n_threads) {
+        job.hpt = (job.hpt + 1) / 2;
+        job.sub = (group + job.hpt - 1) / job.hpt;
+    }
+
     for (int il = 0; il < in->n_layer; il++) {
         const rhm_layer *ly = &m->layers[il];
+        job.layer = il;
         for (int t = 0; t < n; t++)
             rhm_rmsnorm(c->h + t * E, c->x + t * E, ly->norm1, E, eps);
         rhm_matmul(c, &ly->wq, c->h, n, c->q);
@@ -323,7 +351,6 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
                 c->v_cache[off + (size_t)d] = f2h(c->v[t * KV + d]);
             }
         }
-        att_job job = {c, il, n, pos, seq};
         run_pool(c, attention_task, &job);
         rhm_matmul(c, &ly->wo, c->att, n, c->o);
         rhm_add_bias(c->o, ly->bo, E, n);

@@ -56,7 +56,8 @@ struct rh_ctx {
     uint16_t *v_cache;
     /* working buffers for up to n_batch tokens */
     float *x, *h, *q, *k, *v, *att, *g, *u, *o;
-    float *scores;       /* n_threads x score_len */
+    float *scores;       /* n_threads x heads per kv head x score_len */
+    float *qh;           /* n_threads x q_dim: fp16-rounded queries */
     int64_t score_len;
     float *hid;          /* n_batch x n_embd: gathered rows for the head */
     float *xr;           /* n_batch x max(n_embd, q_dim, n_ff): rounded activations */
