@@ -1,0 +1,426 @@
+/*
+ * search.c - query analysis, synonym expansion and BM25 ranking over the
+ * knowledge store (see search.h).
+ */
+#include "knowledge/search.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "engine/unicode.h"
+#include "knowledge/analyzer.h"
+#include "knowledge/synonyms.h"
+
+#define MAX_TERMS 128
+#define QUERY_MAX 8192
+
+enum { ALT_NONE, ALT_PLAIN, ALT_STEM };
+
+struct rh_ksearcher {
+    kstore *ks;
+    rh_kan *kan_compound; /* stem + compound + stop words */
+    rh_kan *kan_stem;     /* stem + stop words */
+    int alt;
+};
+
+void rh_ksearch_opts_default(rh_ksearch_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->tenant = 1;
+    o->features = RH_KS_FULL;
+    o->k = 10;
+    o->w_title = 2.0;
+    o->w_heading = 3.0;
+    o->w_body = 1.0;
+    o->syn_weight = 0.5;
+    o->syn_per_term = 3;
+}
+
+static const struct {
+    const char *name;
+    unsigned f;
+} feature_names[] = {
+    {"stem", RH_KS_STEM},       {"compound", RH_KS_COMPOUND}, {"synonyms", RH_KS_SYNONYMS},
+    {"weights", RH_KS_WEIGHTS}, {"legal", RH_KS_LEGAL},
+};
+
+int rh_ksearch_parse_mode(const char *mode, unsigned *features, rh_error *err)
+{
+    *features = 0;
+    if (strcmp(mode, "plain") == 0)
+        return RH_OK;
+    if (strcmp(mode, "full") == 0) {
+        *features = RH_KS_FULL;
+        return RH_OK;
+    }
+    const char *p = mode;
+    while (*p) {
+        size_t l = strcspn(p, "+");
+        int found = 0;
+        for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++) {
+            if (strlen(feature_names[i].name) == l && strncmp(p, feature_names[i].name, l) == 0) {
+                *features |= feature_names[i].f;
+                found = 1;
+            }
+        }
+        if (!found)
+            return rh_error_set(err, RH_EINVAL,
+                                "unknown search mode part '%.*s' (use plain, full or stem, "
+                                "compound, synonyms, weights, legal joined with '+')",
+                                (int)l, p);
+        p += l;
+        if (*p == '+')
+            p++;
+    }
+    if ((*features & ~RH_KS_WEIGHTS) && !(*features & RH_KS_STEM))
+        *features |= RH_KS_STEM; /* every German feature builds on the analysis */
+    return RH_OK;
+}
+
+const char *rh_ksearch_mode_name(unsigned f, char *buf, size_t cap)
+{
+    if (!cap)
+        return "";
+    buf[0] = '\0';
+    if (f == RH_KS_FULL) {
+        snprintf(buf, cap, "full");
+        return buf;
+    }
+    if (!f) {
+        snprintf(buf, cap, "plain");
+        return buf;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++) {
+        if (!(f & feature_names[i].f))
+            continue;
+        int w = snprintf(buf + len, cap - len, "%s%s", len ? "+" : "", feature_names[i].name);
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
+int rh_ksearcher_new(kstore *ks, rh_ksearcher **out, rh_error *err)
+{
+    *out = NULL;
+    rh_ksearcher *s = rh_calloc(1, sizeof *s);
+    if (!s)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    s->ks = ks;
+    int rc = rh_kan_new(RH_KAN_STEM | RH_KAN_COMPOUND | RH_KAN_STOPWORDS, &s->kan_compound, err);
+    if (!rc)
+        rc = rh_kan_new(RH_KAN_STEM | RH_KAN_STOPWORDS, &s->kan_stem, err);
+    if (rc) {
+        rh_ksearcher_free(s);
+        return rc;
+    }
+    *out = s;
+    return RH_OK;
+}
+
+void rh_ksearcher_free(rh_ksearcher *s)
+{
+    if (!s)
+        return;
+    rh_kan_free(s->kan_compound);
+    rh_kan_free(s->kan_stem);
+    rh_free(s);
+}
+
+static int wanted_alt(unsigned f)
+{
+    if (!(f & RH_KS_STEM))
+        return ALT_PLAIN;
+    if (!(f & RH_KS_COMPOUND))
+        return ALT_STEM;
+    return ALT_NONE;
+}
+
+int rh_ksearch_prepare(rh_ksearcher *s, unsigned features, rh_error *err)
+{
+    int want = wanted_alt(features);
+    if (want == ALT_NONE || want == s->alt)
+        return RH_OK;
+    int rc = kstore_alt_index_build(s->ks, want == ALT_PLAIN ? "unicode61" : "rathaus_de stem",
+                                    err);
+    s->alt = rc ? ALT_NONE : want;
+    return rc;
+}
+
+/* ---- term lists ---- */
+
+typedef struct terms {
+    char t[MAX_TERMS][RH_KAN_TERM_MAX + 1];
+    size_t n;
+} terms;
+
+static int terms_has(const terms *l, const char *t, size_t n)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->t[i]) == n && memcmp(l->t[i], t, n) == 0)
+            return 1;
+    return 0;
+}
+
+static void terms_add(terms *l, const char *t, size_t n)
+{
+    if (!n || n > RH_KAN_TERM_MAX || l->n == MAX_TERMS || terms_has(l, t, n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] == '"')
+            return;
+    memcpy(l->t[l->n], t, n);
+    l->t[l->n++][n] = '\0';
+}
+
+static int on_term(void *ctx, const char *t, size_t n, size_t start, size_t end, int colocated)
+{
+    (void)start;
+    (void)end;
+    (void)colocated;
+    terms_add(ctx, t, n);
+    return 0;
+}
+
+/* Words of the query as they are (for the plain baseline). */
+static void plain_words(const char *q, size_t len, terms *out)
+{
+    size_t pos = 0, start = 0;
+    int in = 0;
+    while (pos <= len) {
+        size_t p0 = pos;
+        uint32_t cp = pos < len ? rh_utf8_decode(q, len, &pos) : 0;
+        int w = pos <= len && p0 < len && cp != RH_UNICODE_REPLACEMENT &&
+                (rh_unicode_flags(cp) & (RH_UF_LETTER | RH_UF_NUMBER | RH_UF_MARK));
+        if (w && !in) {
+            start = p0;
+            in = 1;
+        } else if (!w && in) {
+            terms_add(out, q + start, p0 - start);
+            in = 0;
+        }
+        if (p0 >= len)
+            break;
+    }
+}
+
+typedef struct cand {
+    char t[RH_KAN_TERM_MAX + 1];
+    size_t set;
+} cand;
+
+typedef struct syn_ctx {
+    kstore *ks;
+    const terms *main;
+    terms *exp;
+    cand cand[64];
+    size_t n;
+} syn_ctx;
+
+static int on_syn(void *c, const char *t, size_t set)
+{
+    syn_ctx *s = c;
+    size_t n = strlen(t);
+    if (n > RH_KAN_TERM_MAX || terms_has(s->main, t, n))
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->cand[i].t, t) == 0)
+            return 0;
+    if (s->n == sizeof s->cand / sizeof s->cand[0])
+        return 1;
+    memcpy(s->cand[s->n].t, t, n + 1);
+    s->cand[s->n++].set = set;
+    return 0;
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    size_t x = ((const cand *)a)->set, y = ((const cand *)b)->set;
+    if (x != y)
+        return x < y ? -1 : 1;
+    return strcmp(((const cand *)a)->t, ((const cand *)b)->t);
+}
+
+/* Expansion: for each query term up to per_term synonyms present in the
+ * index (most specific sets first), plus the statute table. */
+static int expand(rh_ksearcher *s, const terms *main, const rh_ksearch_opts *o, terms *exp,
+                  rh_error *err)
+{
+    for (size_t i = 0; i < main->n; i++) {
+        syn_ctx c = {0};
+        c.ks = s->ks;
+        c.main = main;
+        c.exp = exp;
+        if (o->features & RH_KS_LEGAL)
+            rh_ksyn_legal(main->t[i], on_syn, &c);
+        size_t n_legal = c.n;
+        if (o->features & RH_KS_SYNONYMS)
+            rh_ksyn_thesaurus(main->t[i], 8, on_syn, &c);
+        if (c.n > n_legal)
+            qsort(c.cand + n_legal, c.n - n_legal, sizeof c.cand[0], cmp_cand);
+        size_t taken = 0;
+        for (size_t j = 0; j < c.n; j++) {
+            int64_t df = 0;
+            int rc = kstore_term_docs(s->ks, c.cand[j].t, &df, err);
+            if (rc)
+                return rc;
+            if (df <= 0)
+                continue;
+            if (j < n_legal) {
+                terms_add(exp, c.cand[j].t, strlen(c.cand[j].t));
+            } else if (taken < o->syn_per_term) {
+                terms_add(exp, c.cand[j].t, strlen(c.cand[j].t));
+                taken++;
+            }
+        }
+    }
+    return RH_OK;
+}
+
+static int build_expr(const terms *l, char **out, rh_error *err)
+{
+    rh_buf b;
+    rh_buf_init(&b, QUERY_MAX * 4);
+    int rc = rh_buf_appends(&b, "");
+    for (size_t i = 0; i < l->n && !rc; i++)
+        rc = rh_buf_appendf(&b, "%s\"%s\"", i ? " OR " : "", l->t[i]);
+    if (rc) {
+        rh_buf_free(&b);
+        return rh_error_set(err, rc, "the query is too long");
+    }
+    *out = rh_buf_take(&b, NULL);
+    return *out ? RH_OK : rh_error_set(err, RH_ENOMEM, "out of memory");
+}
+
+static int make_exprs(rh_ksearcher *s, const char *query, const rh_ksearch_opts *o, char **m,
+                      char **x, rh_error *err)
+{
+    *m = *x = NULL;
+    size_t len = strlen(query);
+    if (len > QUERY_MAX)
+        return rh_error_set(err, RH_ELIMIT, "the query is longer than %d bytes", QUERY_MAX);
+    terms *main = rh_calloc(1, sizeof *main), *exp = rh_calloc(1, sizeof *exp);
+    int rc = RH_OK;
+    if (!main || !exp) {
+        rc = rh_error_set(err, RH_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (!(o->features & RH_KS_STEM)) {
+        plain_words(query, len, main);
+    } else {
+        rh_kan *a = (o->features & RH_KS_COMPOUND) ? s->kan_compound : s->kan_stem;
+        rh_kan_run(a, query, len, on_term, main);
+        if (o->features & (RH_KS_SYNONYMS | RH_KS_LEGAL))
+            if ((rc = expand(s, main, o, exp, err)))
+                goto out;
+    }
+    if ((rc = build_expr(main, m, err)) || (rc = build_expr(exp, x, err)))
+        goto out;
+out:
+    if (rc) {
+        rh_free(*m);
+        rh_free(*x);
+        *m = *x = NULL;
+    }
+    rh_free(main);
+    rh_free(exp);
+    return rc;
+}
+
+int rh_ksearch_explain(rh_ksearcher *s, const char *query, const rh_ksearch_opts *o,
+                       char **main_expr, char **syn_expr, rh_error *err)
+{
+    return make_exprs(s, query, o, main_expr, syn_expr, err);
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const kstore_hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
+}
+
+void rh_ksearch_hits_free(kstore_hit *hits, size_t n)
+{
+    for (size_t i = 0; hits && i < n; i++)
+        kstore_hit_clear(&hits[i]);
+    rh_free(hits);
+}
+
+int rh_ksearch(rh_ksearcher *s, int64_t coll, const char *query, const rh_ksearch_opts *o,
+               kstore_hit **hits, size_t *n, rh_error *err)
+{
+    rh_ksearch_opts def;
+    if (!o) {
+        rh_ksearch_opts_default(&def);
+        o = &def;
+    }
+    *hits = NULL;
+    *n = 0;
+    size_t k = o->k ? o->k : 10;
+    if (k > 1000)
+        k = 1000;
+    char *m = NULL, *x = NULL;
+    kstore_hit *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0, cap = k * 20 < 200 ? 200 : k * 20;
+    int rc = rh_ksearch_prepare(s, o->features, err);
+    if (rc)
+        return rc;
+    if ((rc = make_exprs(s, query, o, &m, &x, err)))
+        return rc;
+    int index = wanted_alt(o->features) == ALT_NONE ? KSTORE_INDEX_MAIN : KSTORE_INDEX_ALT;
+    double w[3] = {1, 1, 1};
+    if (o->features & RH_KS_WEIGHTS) {
+        w[0] = o->w_title;
+        w[1] = o->w_heading;
+        w[2] = o->w_body;
+    }
+    a = rh_calloc(cap, sizeof *a);
+    b = rh_calloc(cap, sizeof *b);
+    if (!a || !b) {
+        rc = rh_error_set(err, RH_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (*m && (rc = kstore_search(s->ks, o->tenant, coll, index, m, w, a, cap, &na, err)))
+        goto out;
+    if (*x && (rc = kstore_search(s->ks, o->tenant, coll, index, x, w, b, cap, &nb, err)))
+        goto out;
+    /* merge: score = main + syn_weight * expansion */
+    for (size_t j = 0; j < nb; j++) {
+        double add = o->syn_weight * b[j].score;
+        size_t i;
+        for (i = 0; i < na; i++)
+            if (a[i].chunk_id == b[j].chunk_id)
+                break;
+        if (i < na) {
+            a[i].score += add;
+        } else if (na < cap) {
+            a[na] = b[j];
+            a[na++].score = add;
+        }
+    }
+    qsort(a, na, sizeof *a, cmp_hit);
+    if (na > k)
+        na = k;
+    for (size_t i = 0; i < na; i++)
+        if ((rc = kstore_chunk_get(s->ks, o->tenant, &a[i], err))) {
+            for (size_t j = 0; j <= i; j++)
+                kstore_hit_clear(&a[j]);
+            goto out;
+        }
+    *hits = a;
+    *n = na;
+    a = NULL;
+out:
+    rh_free(a);
+    rh_free(b);
+    rh_free(m);
+    rh_free(x);
+    return rc;
+}
