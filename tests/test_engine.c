@@ -818,3 +818,63 @@ TEST_TIMEOUT(engine_chat_no_token_injection, 120)
     rh_model_free(m);
     engine_free(e);
 }
+
+static void run_chat(rh_engine *e, const rh_chat_msg *msgs, size_t n, int max_tokens, int cancel_at,
+                     coll *c)
+{
+    rh_engine_request r;
+    greedy_request(&r, NULL, max_tokens, c);
+    r.messages = msgs;
+    r.n_messages = n;
+    c->cancel_at = cancel_at;
+    submit_ok(e, &r);
+    ASSERT(coll_wait(c, &c->done, 60));
+}
+
+TEST_TIMEOUT(engine_prefix_cache, 120)
+{
+    /* a follow-up turn reuses the KV cache of the previous turn and answers
+     * exactly as a fresh engine would; a cancelled request leaves no cache */
+    rh_engine *e = open_engine(1, 4, 0);
+    rh_chat_msg t1[] = {{RH_ROLE_USER, "Wann hat das B\xc3\xbcrgeramt ge\xc3\xb6" "ffnet?"}};
+    coll a;
+    coll_init(&a, e);
+    run_chat(e, t1, 1, 8, 0, &a);
+    ASSERT_EQ(a.res.n_cached, 0);
+    rh_chat_msg t2[] = {t1[0], {RH_ROLE_ASSISTANT, a.text.data ? a.text.data : ""},
+                        {RH_ROLE_USER, "Und am Samstag?"}};
+    coll b;
+    coll_init(&b, e);
+    run_chat(e, t2, 3, 8, 0, &b);
+    ASSERT(b.res.n_cached >= a.res.n_prompt - 1);
+    ASSERT(b.res.n_cached < b.res.n_prompt);
+    rh_engine_stats st;
+    engine_stats(e, &st);
+    ASSERT_EQ(st.tokens_cached, (uint64_t)b.res.n_cached);
+    ASSERT_EQ(st.tokens_prompt, (uint64_t)(a.res.n_prompt + b.res.n_prompt - b.res.n_cached));
+
+    /* the same follow-up on a fresh engine */
+    rh_engine *f = open_engine(1, 4, 0);
+    coll c;
+    coll_init(&c, f);
+    run_chat(f, t2, 3, 8, 0, &c);
+    ASSERT_EQ(c.res.n_cached, 0);
+    ASSERT_STREQ(b.text.data ? b.text.data : "", c.text.data ? c.text.data : "");
+    engine_free(f);
+
+    /* cancelled: its cache is dropped at once */
+    coll d, g;
+    coll_init(&d, e);
+    coll_init(&g, e);
+    run_chat(e, t2, 3, 30, 1, &d);
+    ASSERT_EQ(d.res.finish, RH_FINISH_CANCELLED);
+    ASSERT(d.res.n_cached > 0);
+    run_chat(e, t2, 3, 4, 0, &g);
+    ASSERT_EQ(g.res.n_cached, 0);
+    engine_free(e);
+    coll_free(&a);
+    coll_free(&b);
+    coll_free(&c);
+    coll_free(&d);
+    coll_free(&g);
+}

@@ -51,6 +51,7 @@ typedef struct req {
     int32_t n_past;    /* positions in the cache */
     int32_t last_tok;  /* sampled, to be decoded next step */
     int32_t n_gen;
+    int32_t n_cached;  /* prompt tokens found in the slot's cache */
     int32_t max_tokens;
     int32_t end_tok;   /* chat end-of-turn token, -1 if none */
     bool ignore_eog;
@@ -91,6 +92,13 @@ struct rh_engine {
     int n_queued;
     req **slots;
     int n_active;
+    /* prefix cache: the tokens whose KV entries are valid in each slot; a
+     * finished request leaves them for the next one with the same prefix */
+    int32_t *slot_tok;   /* n_slots x n_ctx */
+    int32_t *slot_n;     /* valid tokens per slot */
+    uint64_t *slot_used; /* when the slot was last released (LRU) */
+    uint64_t use_clock;
+    uint64_t st_cached;
     uint64_t next_id, next_admit;
     uint64_t st_done, st_prompt, st_gen, st_steps;
 
@@ -173,9 +181,16 @@ static void finish(rh_engine *e, req *r, rh_finish why, int error, const char *m
 
     pthread_mutex_lock(&e->mu);
     if (r->state != REQ_QUEUED && r->slot >= 0 && e->slots[r->slot] == r) {
-        e->slots[r->slot] = NULL;
+        int s = r->slot;
+        e->slots[s] = NULL;
         e->n_active--;
-        rh_ctx_seq_clear(e->ctx, r->slot);
+        e->slot_used[s] = ++e->use_clock;
+        if (why == RH_FINISH_STOP || why == RH_FINISH_LENGTH) {
+            e->slot_n[s] = r->n_past; /* kept for a follow-up with this prefix */
+        } else {
+            e->slot_n[s] = 0; /* cancelled or failed: the cache goes at once */
+            rh_ctx_seq_clear(e->ctx, s);
+        }
     }
     e->st_done++;
     pthread_mutex_unlock(&e->mu);
@@ -185,6 +200,7 @@ static void finish(rh_engine *e, req *r, rh_finish why, int error, const char *m
         .finish = why,
         .n_prompt = r->n_prompt,
         .n_gen = r->n_gen,
+        .n_cached = r->n_cached,
         .ms_queued = (r->state == REQ_QUEUED ? t : r->t_admit) - r->t_submit,
         .ms_prompt = r->n_gen > 0 ? r->t_first - r->t_admit
                                   : (r->state == REQ_QUEUED ? 0.0 : t - r->t_admit),
@@ -197,25 +213,55 @@ static void finish(rh_engine *e, req *r, rh_finish why, int error, const char *m
     req_free(r);
 }
 
-/* Under mu: move queued requests into free slots. */
+/* Length of the common prefix of a[0..na) and b[0..nb). */
+static int32_t common_prefix(const int32_t *a, int32_t na, const int32_t *b, int32_t nb)
+{
+    int32_t n = na < nb ? na : nb, i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Under mu: move queued requests into free slots, each into the free slot
+ * whose cache shares the longest prefix with its prompt (ties: the slot
+ * released longest ago), and skip the shared part of the prompt. */
 static void admit_locked(rh_engine *e)
 {
-    for (int s = 0; s < e->opts.n_slots && e->q_head; s++) {
-        if (e->slots[s])
-            continue;
+    while (e->q_head) {
         req *r = e->q_head;
+        int best = -1;
+        int32_t best_len = -1;
+        for (int s = 0; s < e->opts.n_slots; s++) {
+            if (e->slots[s])
+                continue;
+            int32_t l = common_prefix(e->slot_tok + (size_t)s * (size_t)e->n_ctx, e->slot_n[s],
+                                      r->tok, r->n_prompt);
+            if (l > best_len || (l == best_len && e->slot_used[s] < e->slot_used[best])) {
+                best = s;
+                best_len = l;
+            }
+        }
+        if (best < 0)
+            break;
         e->q_head = r->next;
         if (!e->q_head)
             e->q_tail = NULL;
         e->n_queued--;
         r->next = NULL;
-        r->slot = s;
+        r->slot = best;
         r->state = REQ_PREFILL;
         r->admit_no = e->next_admit++;
         r->t_admit = now_ms();
-        e->slots[s] = r;
+        e->slots[best] = r;
         e->n_active++;
-        rh_ctx_seq_clear(e->ctx, s);
+        /* at least the last prompt token is decoded again: its logits are needed */
+        if (best_len > r->n_prompt - 1)
+            best_len = r->n_prompt - 1;
+        r->n_cached = r->n_done = r->n_past = best_len;
+        e->slot_n[best] = best_len;
+        e->st_cached += (uint64_t)best_len;
+        if (best_len == 0)
+            rh_ctx_seq_clear(e->ctx, best);
     }
 }
 
@@ -240,6 +286,7 @@ static void take_cancelled_queued_locked(rh_engine *e, req **list)
 
 static void batch_add(rh_engine *e, int *n, int32_t tok, int32_t pos, int32_t seq, bool logits)
 {
+    e->slot_tok[(size_t)seq * (size_t)e->n_ctx + (size_t)pos] = tok;
     e->b_tok[*n] = tok;
     e->b_pos[*n] = pos;
     e->b_seq[*n] = seq;
@@ -371,6 +418,7 @@ static void step(rh_engine *e)
 
     if (rc != RH_OK) {
         rh_errorf("engine: forward pass failed: %s", err.msg);
+        /* finish() clears the caches of the failed requests */
         for (int s = 0; s < n_slots; s++) {
             req *r = e->slots[s];
             if (r && r->in_batch)
@@ -388,6 +436,7 @@ static void step(rh_engine *e)
             r->n_done += r->chunk;
             r->n_past += r->chunk;
         }
+        e->slot_n[s] = r->n_past;
         if (r->out_idx >= 0)
             take_token(e, r, e->logits + (size_t)r->out_idx * (size_t)e->n_vocab);
     }
@@ -438,6 +487,9 @@ static void engine_destroy(rh_engine *e)
     rh_pool_free(e->pool);
     rh_model_free(e->model);
     rh_free(e->slots);
+    rh_free(e->slot_tok);
+    rh_free(e->slot_n);
+    rh_free(e->slot_used);
     rh_free(e->b_tok);
     rh_free(e->b_pos);
     rh_free(e->b_seq);
@@ -550,12 +602,15 @@ int engine_new(const char *path, const rh_engine_opts *o, rh_engine **out, rh_er
     size_t ns = (size_t)o->n_slots;
     e->b_cap = e->opts.batch_tokens + (int)ns;
     e->slots = rh_calloc(ns, sizeof *e->slots);
+    e->slot_tok = rh_malloc_array(ns * (size_t)e->n_ctx, sizeof *e->slot_tok);
+    e->slot_n = rh_calloc(ns, sizeof *e->slot_n);
+    e->slot_used = rh_calloc(ns, sizeof *e->slot_used);
     e->b_tok = rh_malloc_array((size_t)e->b_cap, sizeof *e->b_tok);
     e->b_pos = rh_malloc_array((size_t)e->b_cap, sizeof *e->b_pos);
     e->b_seq = rh_malloc_array((size_t)e->b_cap, sizeof *e->b_seq);
     e->b_logits = rh_malloc_array((size_t)e->b_cap, sizeof *e->b_logits);
     e->logits = e->can_generate ? rh_malloc_array(ns * (size_t)e->n_vocab, sizeof(float)) : NULL;
-    if (!e->slots || !e->b_tok || !e->b_pos || !e->b_seq || !e->b_logits ||
+    if (!e->slots || !e->slot_tok || !e->slot_n || !e->slot_used || !e->b_tok || !e->b_pos || !e->b_seq || !e->b_logits ||
         (e->can_generate && !e->logits)) {
         rc = rh_error_set(err, RH_ENOMEM, "out of memory allocating the scheduler buffers");
         goto out;
@@ -863,6 +918,7 @@ void engine_stats(rh_engine *e, rh_engine_stats *out)
     out->requests_done = e->st_done;
     out->tokens_prompt = e->st_prompt;
     out->tokens_generated = e->st_gen;
+    out->tokens_cached = e->st_cached;
     out->steps = e->st_steps;
     pthread_mutex_unlock(&e->mu);
 }

@@ -24,7 +24,9 @@
  *     engine_free(e);
  *
  * Scheduling (continuous batching): the scheduler admits queued requests
- * into free slots in arrival order. Every step it builds ONE batch with the
+ * into free slots in arrival order, each into the slot whose cache shares
+ * the longest prefix with its prompt (a follow-up turn of a conversation
+ * reuses the KV cache of the previous one: only the new part is processed). Every step it builds ONE batch with the
  * next token of every generating sequence plus chunks of the prompts of
  * sequences still in prompt processing (bounded by a per-step token budget,
  * so a long prompt never stalls the others), runs one forward pass, samples
@@ -98,6 +100,7 @@ typedef struct rh_engine_result {
     rh_finish finish;
     int32_t n_prompt;    /* prompt tokens (incl. BOS) */
     int32_t n_gen;       /* generated tokens (incl. a final end-of-turn token) */
+    int32_t n_cached;    /* prompt tokens taken from the prefix cache */
     double ms_queued;    /* time waiting for a slot */
     double ms_prompt;    /* time from admission to the first generated token */
     double ms_gen;       /* time from the first to the last generated token */
@@ -148,8 +151,8 @@ int engine_submit(rh_engine *e, const rh_engine_request *r, uint64_t *id, rh_err
 
 /* Cancel a request wherever it is (queued, processing its prompt or
  * generating). Its slot and cache are freed before the next scheduler step
- * (a step in progress is finished first, typically milliseconds), and its
- * callback reports RH_FINISH_CANCELLED. RH_OK, or RH_ENOTFOUND if the id is
+ * (a step in progress is finished first, typically milliseconds), its cache
+ * is dropped, and its callback reports RH_FINISH_CANCELLED. RH_OK, or RH_ENOTFOUND if the id is
  * unknown or the request already finished. */
 int engine_cancel(rh_engine *e, uint64_t id);
 
@@ -162,6 +165,7 @@ typedef struct rh_engine_stats {
     int queue_max;
     uint64_t requests_done;     /* finished requests (any reason) */
     uint64_t tokens_prompt;     /* prompt tokens processed */
+    uint64_t tokens_cached;     /* prompt tokens taken from the prefix cache */
     uint64_t tokens_generated;  /* tokens generated */
     uint64_t steps;             /* forward passes run by the scheduler */
 } rh_engine_stats;
