@@ -325,7 +325,7 @@ static bool take_token(rh_engine *e, req *r, const float *logits)
     if (n > 0) {
         int rc = rh_stop_push(&r->stop, e->piece, (size_t)n, &e->out);
         if (rc < 0) {
-            finish(e, r, RH_FINISH_ERROR, rc, "generated text exceeds the output buffer", false);
+            finish(e, r, RH_FINISH_ERROR, rc, "could not buffer the generated text", false);
             return true;
         }
         emit(e, r);
