@@ -341,6 +341,10 @@ TEST_TIMEOUT(ops_matmul_all_types_all_kernels, 240)
                 check_case(n_tok % 2 ? pool : NULL, type, rows, cols, n_tok, &st);
             }
             check_case(pool, type, 67, 512, 33, &st); /* several token tiles */
+            if (rh_type_get(type)->blck == 32) { /* odd block counts: the kernels' tails */
+                check_case(pool, type, 5, 800, 1, &st);
+                check_case(NULL, type, 6, 32 * 37, 3, &st);
+            }
             if (getenv("RATHAUS_TEST_VERBOSE"))
                 fprintf(stderr, "    %-10s %-5s max err: %.2e of sum|w*xq|, %.2e of |w||x|\n",
                         all_sets[s], rh_type_get(type)->name, st.max_rel_q, st.max_rel_f);

@@ -121,10 +121,8 @@ AI void f32_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, fl
         for (int r = 0; r < R; r++) {
             if (f16) {
                 wv[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w[r] + 2 * k)));
-                PREFETCH(w[r] + 2 * k + 512);
             } else {
                 wv[r] = _mm512_loadu_ps((const float *)w[r] + k);
-                PREFETCH(w[r] + 4 * k + 1024);
             }
         }
 #pragma GCC unroll 4
@@ -150,7 +148,7 @@ AI void f32_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, fl
 
 static void f32_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
 {
-    f32_tile(n, w, a, o, 4, 1, 0);
+    f32_tile(n, w, a, o, 1, 1, 0);
 }
 static void f32_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
 {
@@ -158,7 +156,7 @@ static void f32_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a,
 }
 static void f16_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
 {
-    f32_tile(n, w, a, o, 4, 1, 1);
+    f32_tile(n, w, a, o, 1, 1, 1);
 }
 static void f16_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
 {
@@ -168,13 +166,13 @@ static void f16_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a,
 static void mm_f32(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
                    float *y, int64_t ys)
 {
-    drive(n, w, ws, nr, a, as, nt, y, ys, f32_4x1, 4, f32_4x4, 4, 4);
+    drive(n, w, ws, nr, a, as, nt, y, ys, f32_4x1, 1, f32_4x4, 4, 4);
 }
 
 static void mm_f16(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
                    float *y, int64_t ys)
 {
-    drive(n, w, ws, nr, a, as, nt, y, ys, f16_4x1, 4, f16_4x4, 4, 4);
+    drive(n, w, ws, nr, a, as, nt, y, ys, f16_4x1, 1, f16_4x4, 4, 4);
 }
 
 /* ---- Q8_0 / Q4_0 against RH_ACT_Q8 ----------------------------------------- */
@@ -203,6 +201,29 @@ AI __m512i int_pair(const int32_t *p, __m512i idx)
 {
     __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)p);
     return _mm512_permutexvar_epi32(idx, _mm512_castsi128_si512(v));
+}
+
+/* Integer dot of one Q8_0 (kind 0) or Q4_0 (kind 1) block with 32
+ * activation values whose sum is isum. (Written with intrinsics: GCC 12
+ * turns the plain C loop into a wrong signed x signed vpdpbusd here.) */
+AI int block_dot(const uint8_t *p, const int8_t *aq, int32_t isum, const int kind)
+{
+    __m256i wv;
+    if (kind == 0) {
+        wv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)),
+                              _mm256_set1_epi8((char)0x80));
+    } else {
+        __m128i q = _mm_loadu_si128((const __m128i *)(p + 2));
+        wv = _mm256_and_si256(
+            _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1),
+            _mm256_set1_epi8(0x0F));
+    }
+    __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv,
+                                    _mm256_loadu_si256((const __m256i *)aq));
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h) - (kind == 0 ? 128 : 8) * isum;
 }
 
 /* kind 0: Q8_0 (34-byte blocks), 1: Q4_0 (18-byte blocks) */
@@ -272,21 +293,94 @@ AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, f
                 const uint8_t *p = w[r] + (size_t)bb * bs;
                 const int8_t *aq = (const int8_t *)a[t] + bb * 32;
                 void *ar = (void *)(uintptr_t)a[t];
-                int isum = 0;
-                for (int i = 0; i < 32; i++) {
-                    int q = kind == 0 ? (int8_t)p[2 + i]
-                                      : (i < 16 ? (p[2 + i] & 0xF) : (p[2 + i - 16] >> 4)) - 8;
-                    isum += q * aq[i];
-                }
+                int isum = block_dot(p, aq, rh_act_q8_isum(ar, n)[bb], kind);
                 s += rh_k_fp16(rh_k_rd16(p)) * rh_act_q8_d(ar, n)[bb] * (float)isum;
             }
             out[t * R + r] = s;
         }
 }
 
+/* Generation (one token): 16 blocks per step. The 8 vpdpbusd results (two
+ * blocks each) are reduced to one vector of 16 block sums, so scales are
+ * applied once per 16 blocks instead of once per 2:
+ *   sum_b dw_b * (da_b * dot_b - 128 * s_b)
+ * The reduction leaves block sums in the lane order Q8_PERM; scales are
+ * fetched in that order (gather for the weights, permute for the
+ * activations). */
+static const int32_t q8_perm[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
+
+AI __m512i reduce8(const __m512i *s)
+{
+    __m512i t[4], u[2];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+        t[k] = _mm512_add_epi32(_mm512_unpacklo_epi32(s[2 * k], s[2 * k + 1]),
+                                _mm512_unpackhi_epi32(s[2 * k], s[2 * k + 1]));
+#pragma GCC unroll 2
+    for (int m = 0; m < 2; m++)
+        u[m] = _mm512_add_epi32(_mm512_unpacklo_epi64(t[2 * m], t[2 * m + 1]),
+                                _mm512_unpackhi_epi64(t[2 * m], t[2 * m + 1]));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+AI void q8_0_gen(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
+                 const int R)
+{
+    const int64_t nb = n / 32;
+    const __m512i perm = _mm512_loadu_si512((const void *)q8_perm);
+    const __m512i goff = _mm512_mullo_epi32(perm, _mm512_set1_epi32(34));
+    const __m512i x80 = _mm512_set1_epi8((char)0x80);
+    const int8_t *aq = (const int8_t *)a[0];
+    void *ar = (void *)(uintptr_t)a[0];
+    const float *ad = rh_act_q8_d(ar, n), *as = rh_act_q8_s(ar, n);
+    __m512 acc[MAXR];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 16 <= nb; b += 16) {
+        __m512i av[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            av[j] = _mm512_loadu_si512((const void *)(aq + (b + 2 * j) * 32));
+        __m512 da = _mm512_permutexvar_ps(perm, _mm512_loadu_ps(ad + b));
+        __m512 sc = _mm512_mul_ps(_mm512_permutexvar_ps(perm, _mm512_loadu_ps(as + b)),
+                                  _mm512_set1_ps(-128.0f));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w[r] + (size_t)b * 34;
+            __m512i sv[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                const uint8_t *q = p + 68 * j;
+                __m512i wv = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 2))),
+                    _mm256_loadu_si256((const __m256i *)(q + 36)), 1);
+                sv[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(wv, x80),
+                                            av[j]);
+            }
+            __m512 dots = _mm512_cvtepi32_ps(reduce8(sv));
+            __m512i dwi = _mm512_i32gather_epi32(goff, (const void *)p, 1);
+            __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dwi));
+            acc[r] = _mm512_fmadd_ps(dw, _mm512_fmadd_ps(dots, da, sc), acc[r]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        float s = _mm512_reduce_add_ps(acc[r]);
+        for (int64_t bb = b; bb < nb; bb++) {
+            const uint8_t *p = w[r] + (size_t)bb * 34;
+            int isum = block_dot(p, aq + bb * 32, rh_act_q8_isum(ar, n)[bb], 0);
+            s += rh_k_fp16(rh_k_rd16(p)) * ad[bb] * (float)isum;
+        }
+        out[r] = s;
+    }
+}
+
 static void q8_0_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
 {
-    q8_0_tile(n, w, a, o, 4, 1, 0);
+    q8_0_gen(n, w, a, o, 1);
 }
 static void q8_0_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
 {
@@ -304,7 +398,7 @@ static void q4_0_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a
 static void mm_q8_0(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
                     float *y, int64_t ys)
 {
-    drive(n, w, ws, nr, a, as, nt, y, ys, q8_0_4x1, 4, q8_0_4x4, 4, 4);
+    drive(n, w, ws, nr, a, as, nt, y, ys, q8_0_4x1, 1, q8_0_4x4, 4, 4);
 }
 
 static void mm_q4_0(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
@@ -367,11 +461,7 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w[r] + (size_t)b * bs;
-            PREFETCH(p + 2 * bs);
-            PREFETCH(p + 2 * bs + 64);
-            PREFETCH(p + 2 * bs + 128);
             if (kind == 2) {
-                PREFETCH(p + 2 * bs + 192);
                 __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
                 sc16[r] = _mm512_castsi256_si512(s);
                 mn16[r] = s;
@@ -468,7 +558,7 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
     static void name##_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
                            float *o)                                                           \
     {                                                                                          \
-        kq_tile(n, w, a, o, 4, 1, kind);                                                       \
+        kq_tile(n, w, a, o, 1, 1, kind);                                                       \
     }                                                                                          \
     static void name##_2x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
                            float *o)                                                           \
@@ -478,7 +568,7 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
     static void mm_##name(int64_t n, const void *w, size_t ws, int nr, const void *a,          \
                           size_t as, int nt, float *y, int64_t ys)                             \
     {                                                                                          \
-        drive(n, w, ws, nr, a, as, nt, y, ys, name##_4x1, 4, name##_2x4, 2, 4);                \
+        drive(n, w, ws, nr, a, as, nt, y, ys, name##_4x1, 1, name##_2x4, 2, 4);                \
     }
 KQ_FNS(q4_k, 0)
 KQ_FNS(q5_k, 1)
