@@ -25,7 +25,10 @@ static void usage(FILE *out)
             "  --mode MODE  plain|stem|stem+compound|stem+compound+synonyms|full, or a '+'\n"
             "               list of stem, compound, synonyms, weights, legal (default full)\n"
             "  --table      every step beside the plain baseline, as a Markdown table\n"
-            "  --verbose    one line per question: rank of the first hit and the top result\n");
+            "  --verbose    one line per question: rank of the first hit and the top result\n"
+            "  --weights T,H,B   BM25 column weights (default 2,3,1)\n"
+            "  --syn-weight W    weight of the synonym query (default 0.5)\n"
+            "  --syn-per-term N  synonyms per query word (default 3)\n");
 }
 
 static void on_question(void *ctx, const char *q, const char *doc, const char *section, int rank,
@@ -64,6 +67,15 @@ int cmd_eval_retrieval(int argc, char **argv)
         } else if (strcmp(a, "--mode") == 0 && i + 1 < argc) {
             if (rh_ksearch_parse_mode(argv[++i], &o.features, &err) != RH_OK) {
                 fprintf(stderr, "rathaus eval-retrieval: %s\n", err.msg);
+                return 2;
+            }
+        } else if (strcmp(a, "--syn-weight") == 0 && i + 1 < argc) {
+            o.syn_weight = strtod(argv[++i], NULL);
+        } else if (strcmp(a, "--syn-per-term") == 0 && i + 1 < argc) {
+            o.syn_per_term = (size_t)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(a, "--weights") == 0 && i + 1 < argc) {
+            if (sscanf(argv[++i], "%lf,%lf,%lf", &o.w_title, &o.w_heading, &o.w_body) != 3) {
+                fprintf(stderr, "rathaus eval-retrieval: --weights TITLE,HEADING,BODY\n");
                 return 2;
             }
         } else if (strcmp(a, "--table") == 0) {

@@ -139,7 +139,7 @@ static int add_piece(state *s, const char *t, size_t n, int page)
 static int add_para(state *s, const char *t, size_t n, int page)
 {
     size_t target = s->o->target;
-    while (n > target + target / 2) {
+    while (n > target) {
         /* cut at the last sentence end, else the last space, in the window */
         size_t lo = target / 2, cut = 0;
         for (size_t i = target; i > lo; i--) {

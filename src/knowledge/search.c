@@ -156,7 +156,10 @@ int rh_ksearch_prepare(rh_ksearcher *s, unsigned features, rh_error *err)
 
 typedef struct terms {
     char t[MAX_TERMS][RH_KAN_TERM_MAX + 1];
+    unsigned char expand[MAX_TERMS]; /* 1: whole word, 2: whole noun */
+    size_t wstart[MAX_TERMS], wend[MAX_TERMS]; /* the word in the query */
     size_t n;
+    const char *query; /* for the capitalisation of a word */
 } terms;
 
 static int terms_has(const terms *l, const char *t, size_t n)
@@ -167,7 +170,7 @@ static int terms_has(const terms *l, const char *t, size_t n)
     return 0;
 }
 
-static void terms_add(terms *l, const char *t, size_t n)
+static void terms_add(terms *l, const char *t, size_t n, unsigned char expand)
 {
     if (!n || n > RH_KAN_TERM_MAX || l->n == MAX_TERMS || terms_has(l, t, n))
         return;
@@ -175,16 +178,61 @@ static void terms_add(terms *l, const char *t, size_t n)
         if (t[i] == '"')
             return;
     memcpy(l->t[l->n], t, n);
+    l->expand[l->n] = expand;
+    l->wstart[l->n] = l->wend[l->n] = 0;
     l->t[l->n++][n] = '\0';
 }
 
 static int on_term(void *ctx, const char *t, size_t n, size_t start, size_t end, int colocated)
 {
-    (void)start;
+    terms *l = ctx;
     (void)end;
-    (void)colocated;
-    terms_add(ctx, t, n);
+    unsigned char ex = 0;
+    if (!colocated) {
+        size_t pos = start;
+        uint32_t cp = rh_utf8_decode(l->query, strlen(l->query), &pos);
+        ex = (rh_unicode_flags(cp) & RH_UF_UPPER) ? 2 : 1;
+    }
+    size_t before = l->n;
+    terms_add(l, t, n, ex);
+    if (l->n > before) {
+        l->wstart[before] = start;
+        l->wend[before] = end;
+    }
     return 0;
+}
+
+/* Snowball leaves participles and verb forms in -t/-et ("begründet",
+ * "zugestellt") apart from their nouns ("Begründung", "Zustellung"): for
+ * such query words also search the stem without the ending when the index
+ * knows it. */
+static int participles(rh_ksearcher *s, rh_kan *a, terms *l, rh_error *err)
+{
+    size_t n0 = l->n;
+    for (size_t i = 0; i < n0; i++) {
+        if (!l->expand[i] || l->wend[i] <= l->wstart[i])
+            continue;
+        char u[RH_KAN_TERM_MAX + 1], v[RH_KAN_TERM_MAX + 1];
+        size_t ul = rh_kan_normalize(l->query + l->wstart[i], l->wend[i] - l->wstart[i], u,
+                                     sizeof u);
+        size_t cut = 0;
+        if (ul >= 7 && u[ul - 2] == 'e' && u[ul - 1] == 't')
+            cut = 2;
+        else if (ul >= 6 && u[ul - 1] == 't')
+            cut = 1;
+        if (!cut)
+            continue;
+        size_t vl = rh_kan_term(a, u, ul - cut, v, sizeof v);
+        if (vl < 4 || terms_has(l, v, vl))
+            continue;
+        int64_t df = 0;
+        int rc = kstore_term_docs(s->ks, v, &df, err);
+        if (rc)
+            return rc;
+        if (df > 0)
+            terms_add(l, v, vl, 0);
+    }
+    return RH_OK;
 }
 
 /* Words of the query as they are (for the plain baseline). */
@@ -201,7 +249,7 @@ static void plain_words(const char *q, size_t len, terms *out)
             start = p0;
             in = 1;
         } else if (!w && in) {
-            terms_add(out, q + start, p0 - start);
+            terms_add(out, q + start, p0 - start, 0);
             in = 0;
         }
         if (p0 >= len)
@@ -252,6 +300,8 @@ static int expand(rh_ksearcher *s, const terms *main, const rh_ksearch_opts *o, 
                   rh_error *err)
 {
     for (size_t i = 0; i < main->n; i++) {
+        if (!main->expand[i])
+            continue; /* compound parts are not expanded */
         syn_ctx c = {0};
         c.ks = s->ks;
         c.main = main;
@@ -259,7 +309,7 @@ static int expand(rh_ksearcher *s, const terms *main, const rh_ksearch_opts *o, 
         if (o->features & RH_KS_LEGAL)
             rh_ksyn_legal(main->t[i], on_syn, &c);
         size_t n_legal = c.n;
-        if (o->features & RH_KS_SYNONYMS)
+        if ((o->features & RH_KS_SYNONYMS) && main->expand[i] == 2) /* nouns only */
             rh_ksyn_thesaurus(main->t[i], 8, on_syn, &c);
         if (c.n > n_legal)
             qsort(c.cand + n_legal, c.n - n_legal, sizeof c.cand[0], cmp_cand);
@@ -272,9 +322,9 @@ static int expand(rh_ksearcher *s, const terms *main, const rh_ksearch_opts *o, 
             if (df <= 0)
                 continue;
             if (j < n_legal) {
-                terms_add(exp, c.cand[j].t, strlen(c.cand[j].t));
+                terms_add(exp, c.cand[j].t, strlen(c.cand[j].t), 0);
             } else if (taken < o->syn_per_term) {
-                terms_add(exp, c.cand[j].t, strlen(c.cand[j].t));
+                terms_add(exp, c.cand[j].t, strlen(c.cand[j].t), 0);
                 taken++;
             }
         }
@@ -310,11 +360,14 @@ static int make_exprs(rh_ksearcher *s, const char *query, const rh_ksearch_opts 
         rc = rh_error_set(err, RH_ENOMEM, "out of memory");
         goto out;
     }
+    main->query = query;
     if (!(o->features & RH_KS_STEM)) {
         plain_words(query, len, main);
     } else {
         rh_kan *a = (o->features & RH_KS_COMPOUND) ? s->kan_compound : s->kan_stem;
         rh_kan_run(a, query, len, on_term, main);
+        if ((rc = participles(s, a, main, err)))
+            goto out;
         if (o->features & (RH_KS_SYNONYMS | RH_KS_LEGAL))
             if ((rc = expand(s, main, o, exp, err)))
                 goto out;

@@ -33,7 +33,7 @@ static const char *const schema =
     " tenant_id INTEGER NOT NULL,"
     " document_id INTEGER NOT NULL REFERENCES kdocuments(id) ON DELETE CASCADE,"
     " collection_id INTEGER NOT NULL, ordinal INTEGER NOT NULL,"
-    " title TEXT NOT NULL, heading TEXT NOT NULL, page_from INTEGER NOT NULL DEFAULT 0,"
+    " title TEXT NOT NULL, heading TEXT NOT NULL, heading_path TEXT NOT NULL, page_from INTEGER NOT NULL DEFAULT 0,"
     " page_to INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS kchunks_doc ON kchunks(document_id);"
     "CREATE VIRTUAL TABLE IF NOT EXISTS kchunks_fts USING fts5(title, heading, body,"
@@ -268,6 +268,16 @@ void kstore_doc_list_free(kstore_doc *docs, size_t n)
     rh_free(docs);
 }
 
+/* The indexed heading of a chunk: the last element of its heading path
+ * (the upper levels are shared by many chunks and would only blur BM25). */
+static const char *last_heading(const char *path)
+{
+    const char *last = path;
+    for (const char *p = strstr(path, " \xE2\x80\xBA "); p; p = strstr(p + 1, " \xE2\x80\xBA "))
+        last = p + 5;
+    return last;
+}
+
 static int drop_alt(kstore *ks, rh_error *err)
 {
     return exec(ks, "DROP TABLE IF EXISTS kchunks_alt", err);
@@ -317,7 +327,8 @@ int kstore_document_put(kstore *ks, int64_t tenant, int64_t coll, const kstore_d
     }
     if ((rc = prep(ks,
                    "INSERT INTO kchunks(tenant_id, document_id, collection_id, ordinal, title,"
-                   " heading, page_from, page_to, body) VALUES(?,?,?,?,?,?,?,?,?)",
+                   " heading, heading_path, page_from, page_to, body)"
+                   " VALUES(?,?,?,?,?,?,?,?,?,?)",
                    &ins, err)))
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -327,10 +338,12 @@ int kstore_document_put(kstore *ks, int64_t tenant, int64_t coll, const kstore_d
         sqlite3_bind_int64(ins, 3, coll);
         sqlite3_bind_int64(ins, 4, (int64_t)i);
         sqlite3_bind_text(ins, 5, meta->title ? meta->title : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 6, chunks[i].heading ? chunks[i].heading : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int(ins, 7, chunks[i].page_from);
-        sqlite3_bind_int(ins, 8, chunks[i].page_to);
-        sqlite3_bind_text(ins, 9, chunks[i].text ? chunks[i].text : "", -1, SQLITE_STATIC);
+        const char *hp = chunks[i].heading ? chunks[i].heading : "";
+        sqlite3_bind_text(ins, 6, last_heading(hp), -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 7, hp, -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 8, chunks[i].page_from);
+        sqlite3_bind_int(ins, 9, chunks[i].page_to);
+        sqlite3_bind_text(ins, 10, chunks[i].text ? chunks[i].text : "", -1, SQLITE_STATIC);
         if (sqlite3_step(ins) != SQLITE_DONE) {
             rc = db_err(ks, err, "store chunk");
             goto out;
@@ -500,7 +513,7 @@ int kstore_chunk_get(kstore *ks, int64_t tenant, kstore_hit *h, rh_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = prep(ks,
-                  "SELECT d.path, c.title, c.heading, c.body, c.page_from, c.page_to, c.ordinal"
+                  "SELECT d.path, c.title, c.heading_path, c.body, c.page_from, c.page_to, c.ordinal"
                   " FROM kchunks c JOIN kdocuments d ON d.id = c.document_id"
                   " WHERE c.tenant_id=? AND c.id=?",
                   &st, err);
