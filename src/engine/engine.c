@@ -807,6 +807,15 @@ int engine_submit(rh_engine *e, const rh_engine_request *rq, uint64_t *id, rh_er
     }
     if ((rc = rh_sampling_validate(&rq->sampling, err)) != RH_OK)
         goto out;
+    /* a full queue is refused before the work of tokenizing (checked again below) */
+    pthread_mutex_lock(&e->mu);
+    bool full = e->n_queued >= e->opts.queue_max + (e->opts.n_slots - e->n_active);
+    pthread_mutex_unlock(&e->mu);
+    if (full) {
+        rc = rh_error_set(err, RH_EBUSY, "all %d slots are busy and the queue is full: try "
+                          "again later", e->opts.n_slots);
+        goto out;
+    }
 
     r = rh_calloc(1, sizeof *r);
     if (!r) {
