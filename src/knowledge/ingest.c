@@ -279,7 +279,8 @@ static int walk(run *r, const char *dir, int depth, rh_error *err)
         }
         n++;
     }
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n && !rc; i++) {
         char path[PATH_MAX];
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
@@ -313,13 +314,14 @@ static int prune(run *r, const char *dir, rh_error *err)
     if (rc)
         return rc;
     size_t dl = strlen(dir);
-    qsort(r->seen, r->n_seen, sizeof *r->seen, cmp_str);
+    if (r->n_seen > 1)
+        qsort(r->seen, r->n_seen, sizeof *r->seen, cmp_str);
     for (size_t i = 0; i < n && !rc; i++) {
         const char *p = docs[i].path;
         if (!p || strncmp(p, dir, dl) != 0 || p[dl] != '/')
             continue;
         const char *key = p;
-        if (bsearch(&key, r->seen, r->n_seen, sizeof *r->seen, cmp_str))
+        if (r->n_seen && bsearch(&key, r->seen, r->n_seen, sizeof *r->seen, cmp_str))
             continue;
         struct stat st;
         if (lstat(p, &st) == 0)
