@@ -104,6 +104,8 @@ run: deps
 # `make test` = set-up + build + every fast test. T=filter runs a subset.
 test: deps
 	@scripts/checksrc.sh
+	@command -v npm >/dev/null 2>&1 || scripts/deps.sh scripts/packages-e2e.txt || true
+	@[ -d tests/e2e/node_modules ] || (cd tests/e2e && npm ci --no-audit --no-fund) || echo "e2e: npm ci failed; the e2e tests will skip"
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
 	@RATHAUS_BIN=$(abspath $(BIN)) $(TESTBIN) $(T)
 
