@@ -482,3 +482,52 @@ TEST(ops_get_row)
         rh_free(w);
     }
 }
+
+/* Every kernel set quantizes activations to exactly the same bytes. */
+TEST(ops_act_quant_identical)
+{
+    rh_kernel_set sets[3];
+    int n_sets = 1;
+    rh_kernels_scalar_init(&sets[0]);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c")) {
+        sets[n_sets] = sets[0];
+        rh_kernels_avx2_init(&sets[n_sets++]);
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512vnni")) {
+            sets[n_sets] = sets[1];
+            rh_kernels_avx512_init(&sets[n_sets++]);
+        }
+    }
+#endif
+    int64_t n = 4096;
+    float *x = rh_malloc_array((size_t)n, sizeof *x);
+    ASSERT(x != NULL);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rng_gauss() * (i % 300 == 0 ? 20.0f : 1.0f);
+    for (int i = 0; i < 64; i++) /* an all-zero block and exact halves */
+        x[256 + i] = 0.0f;
+    x[600] = 127.0f;
+    x[601] = 0.5f;
+    for (int kind = RH_ACT_Q8; kind <= RH_ACT_Q8K; kind++) {
+        size_t sz = rh_act_row_size(kind, n);
+        uint8_t *ref = rh_malloc_aligned(64, sz), *got = rh_malloc_aligned(64, sz);
+        ASSERT(ref && got);
+        memset(ref, 0, sz);
+        sets[0].quant[kind](x, ref, n);
+        for (int s = 1; s < n_sets; s++) {
+            memset(got, 0, sz);
+            sets[s].quant[kind](x, got, n);
+            for (size_t i = 0; i < sz; i++)
+                if (ref[i] != got[i])
+                    FAIL("%s: activation layout %d differs from scalar at byte %zu", sets[s].name,
+                         kind, i);
+        }
+        rh_free_aligned(ref);
+        rh_free_aligned(got);
+    }
+    rh_free(x);
+}

@@ -1,9 +1,407 @@
 /*
- * kernels_avx2.c - AVX2/FMA/F16C kernels (compiled with -mavx2 -mfma -mf16c;
- * only reached after a cpuid check in matmul.c).
+ * kernels_avx2.c - AVX2/FMA/F16C kernels. Compiled with -mavx2 -mfma -mf16c;
+ * matmul.c calls rh_kernels_avx2_init only after cpuid said the CPU has
+ * them.
+ *
+ * Same scheme as kernels_avx512.c with 256-bit vectors: tiles of R weight
+ * rows x T tokens (1x1 for generation, 2x4 for several tokens). Integer
+ * products with vpmaddubsw (u8 x s8 -> pairs of s16):
+ *   Q8_0  |w| x sign(a, w), then vpmaddwd with ones;
+ *   Q4_0  unsigned nibbles x a, minus 8*sum(a);
+ *   Q4_K, Q5_K, Q6_K  unsigned quants x a, then vpmaddwd with the 16-bit
+ *         sub-block scales; mins (Q6_K: the -32 offset) via the activation's
+ *         sums of 16 values.
+ * Products of unsigned quants <= 63 with |a| <= 127 cannot saturate.
  */
 #include <immintrin.h>
 
 #include "engine/kernels.h"
 
-void rh_kernels_avx2_init(rh_kernel_set *ks) { ks->name = "avx2"; }
+#define AI static inline __attribute__((always_inline))
+#define MAXR 2
+#define MAXT 4
+
+AI float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AI int hsum256i(__m256i v)
+{
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+AI float hmax256(__m256 v)
+{
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 8 floats times id, rounded to nearest even, as 8 int32. */
+AI __m256i q8_round8(const float *x, __m256 id)
+{
+    return _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), id));
+}
+
+/* Pack 4 x 8 int32 (each within -127..127) to 32 int8 in order. */
+AI __m256i pack32(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+    __m256i r = _mm256_packs_epi16(ab, cd);
+    /* packs work per 128-bit lane: restore the order of the dwords */
+    return _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* ---- activation quantization (same arithmetic as the scalar set) ----------- */
+
+static void quant_q8(const float *x, void *dst, int64_t n)
+{
+    int8_t *qs = dst;
+    float *d = rh_act_q8_d(dst, n), *s = rh_act_q8_s(dst, n);
+    int32_t *is = rh_act_q8_isum(dst, n);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < n / RH_QK; b++) {
+        const float *xb = x + b * 32;
+        __m256 m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++)
+            m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(xb + 8 * i), absmask));
+        float amax = hmax256(m);
+        __m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+        __m256i q0 = q8_round8(xb, id), q1 = q8_round8(xb + 8, id);
+        __m256i q2 = q8_round8(xb + 16, id), q3 = q8_round8(xb + 24, id);
+        _mm256_storeu_si256((__m256i *)(qs + b * 32), pack32(q0, q1, q2, q3));
+        int sum = hsum256i(_mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3)));
+        d[b] = amax / 127.0f;
+        s[b] = d[b] * (float)sum;
+        is[b] = sum;
+    }
+}
+
+static void quant_q8k(const float *x, void *dst, int64_t n)
+{
+    int8_t *qs = dst;
+    float *d = rh_act_q8k_d(dst, n);
+    int16_t *bs = rh_act_q8k_bsum(dst, n);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < n / RH_QKK; b++) {
+        const float *xb = x + b * RH_QKK;
+        __m256 m = _mm256_setzero_ps();
+        for (int i = 0; i < 32; i++)
+            m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(xb + 8 * i), absmask));
+        float amax = hmax256(m);
+        __m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+        d[b] = amax / 127.0f;
+        for (int g = 0; g < 8; g++) { /* 32 values = two groups of 16 */
+            const float *xg = xb + 32 * g;
+            __m256i q0 = q8_round8(xg, id), q1 = q8_round8(xg + 8, id);
+            __m256i q2 = q8_round8(xg + 16, id), q3 = q8_round8(xg + 24, id);
+            _mm256_storeu_si256((__m256i *)(qs + b * RH_QKK + 32 * g), pack32(q0, q1, q2, q3));
+            bs[b * 16 + 2 * g] = (int16_t)hsum256i(_mm256_add_epi32(q0, q1));
+            bs[b * 16 + 2 * g + 1] = (int16_t)hsum256i(_mm256_add_epi32(q2, q3));
+        }
+    }
+}
+
+/* ---- tile driver (as in kernels_avx512.c) ------------------------------------ */
+
+typedef void (*tile_fn)(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out);
+
+static void drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                  float *y, int64_t ys, tile_fn f1, tile_fn fT)
+{
+    tile_fn f = nt == 1 ? f1 : fT;
+    int R = nt == 1 ? 1 : MAXR, T = nt == 1 ? 1 : MAXT;
+    for (int t0 = 0; t0 < nt; t0 += T) {
+        const uint8_t *ap[MAXT];
+        for (int i = 0; i < T; i++)
+            ap[i] = (const uint8_t *)a + (size_t)(t0 + i < nt ? t0 + i : nt - 1) * as;
+        for (int r0 = 0; r0 < nr; r0 += R) {
+            const uint8_t *wp[MAXR];
+            float out[MAXR * MAXT];
+            for (int i = 0; i < R; i++)
+                wp[i] = (const uint8_t *)w + (size_t)(r0 + i < nr ? r0 + i : nr - 1) * ws;
+            f(n, wp, ap, out);
+            for (int t = 0; t < T && t0 + t < nt; t++)
+                for (int r = 0; r < R && r0 + r < nr; r++)
+                    y[(int64_t)(t0 + t) * ys + r0 + r] = out[t * R + r];
+        }
+    }
+}
+
+#define TILES(name, fn, ...)                                                                   \
+    static void name##_1x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
+                           float *o)                                                           \
+    {                                                                                          \
+        fn(n, w, a, o, 1, 1, __VA_ARGS__);                                                     \
+    }                                                                                          \
+    static void name##_rxt(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
+                           float *o)                                                           \
+    {                                                                                          \
+        fn(n, w, a, o, MAXR, MAXT, __VA_ARGS__);                                               \
+    }                                                                                          \
+    static void mm_##name(int64_t n, const void *w, size_t ws, int nr, const void *a,          \
+                          size_t as, int nt, float *y, int64_t ys)                             \
+    {                                                                                          \
+        drive(n, w, ws, nr, a, as, nt, y, ys, name##_1x1, name##_rxt);                         \
+    }
+
+/* ---- F32 / F16 ------------------------------------------------------------- */
+
+AI void f32_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
+                 const int R, const int T, const int f16)
+{
+    __m256 acc[MAXR][MAXT];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 wv[MAXR];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            wv[r] = f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w[r] + 2 * k)))
+                        : _mm256_loadu_ps((const float *)w[r] + k);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            __m256 av = _mm256_loadu_ps((const float *)a[t] + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                acc[r][t] = _mm256_fmadd_ps(wv[r], av, acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            float s = hsum256(acc[r][t]);
+            for (int64_t i = k; i < n; i++) {
+                float wv = f16 ? rh_k_fp16(rh_k_rd16(w[r] + 2 * i)) : ((const float *)w[r])[i];
+                s += wv * ((const float *)a[t])[i];
+            }
+            out[t * R + r] = s;
+        }
+}
+
+TILES(f32, f32_tile, 0)
+TILES(f16, f32_tile, 1)
+
+/* ---- Q8_0 / Q4_0 against RH_ACT_Q8 --------------------------------------------- */
+
+/* kind 0: Q8_0 (34-byte blocks), 1: Q4_0 (18-byte blocks) */
+AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
+                  const int R, const int T, const int kind)
+{
+    const size_t bs = kind == 0 ? 34 : 18;
+    const int64_t nb = n / 32;
+    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[MAXR][MAXT];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wv[MAXR];
+        float dw[MAXR];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w[r] + (size_t)b * bs;
+            if (kind == 0) {
+                wv[r] = _mm256_loadu_si256((const __m256i *)(p + 2));
+            } else {
+                __m128i q = _mm_loadu_si128((const __m128i *)(p + 2));
+                wv[r] = _mm256_and_si256(
+                    _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1),
+                    m4);
+            }
+            dw[r] = _cvtsh_ss(rh_k_rd16(p));
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            void *ar = (void *)(uintptr_t)a[t];
+            __m256i av = _mm256_loadu_si256((const __m256i *)(a[t] + b * 32));
+            float da = rh_act_q8_d(ar, n)[b];
+            __m256i corr = _mm256_setzero_si256();
+            if (kind == 1) /* -8*sum(a) in lane 0 */
+                corr = _mm256_zextsi128_si256(_mm_cvtsi32_si128(-8 * rh_act_q8_isum(ar, n)[b]));
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m256i p16 = kind == 0 ? _mm256_maddubs_epi16(_mm256_sign_epi8(wv[r], wv[r]),
+                                                               _mm256_sign_epi8(av, wv[r]))
+                                        : _mm256_maddubs_epi16(wv[r], av);
+                __m256i p32 = _mm256_add_epi32(_mm256_madd_epi16(p16, ones), corr);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(dw[r] * da),
+                                            acc[r][t]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            out[t * R + r] = hsum256(acc[r][t]);
+}
+
+TILES(q8_0, q8_0_tile, 0)
+TILES(q4_0, q8_0_tile, 1)
+
+/* ---- K-quants against RH_ACT_Q8K --------------------------------------------- */
+
+AI void k_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
+{
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    uint32_t v[4] = {u0 & 0x3f3f3f3fu,
+                     (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4),
+                     u1 & 0x3f3f3f3fu,
+                     ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4)};
+    memcpy(sc, v, 8);
+    memcpy(mn, v + 2, 8);
+}
+
+/* kind 0: Q4_K (144 bytes), 1: Q5_K (176), 2: Q6_K (210) */
+AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
+                const int R, const int T, const int kind)
+{
+    const size_t bs = kind == 0 ? 144 : kind == 1 ? 176 : 210;
+    const int64_t nb = n / RH_QKK;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
+    __m256 acc[MAXR][MAXT];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        int16_t sc[MAXR][16]; /* scale per 16 values */
+        __m256i mn16[MAXR];   /* min (Q4/5_K) or scale (Q6_K) per 16 values */
+        float d[MAXR], dmin[MAXR];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = w[r] + (size_t)b * bs;
+            if (kind == 2) {
+                __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
+                _mm256_storeu_si256((__m256i *)sc[r], s);
+                mn16[r] = s;
+                d[r] = _cvtsh_ss(rh_k_rd16(p + 208));
+                dmin[r] = 32.0f * d[r];
+            } else {
+                uint8_t s8[8], m8[8];
+                k_scales(p + 4, s8, m8);
+                for (int j = 0; j < 8; j++)
+                    sc[r][2 * j] = sc[r][2 * j + 1] = s8[j];
+                __m128i mm = _mm_loadl_epi64((const __m128i *)m8);
+                mn16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
+                d[r] = _cvtsh_ss(rh_k_rd16(p));
+                dmin[r] = _cvtsh_ss(rh_k_rd16(p + 2));
+            }
+        }
+        __m256i iacc[MAXR][MAXT];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++)
+                iacc[r][t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) { /* 32 values: groups 2j, 2j+1 */
+            __m256i wv[MAXR], scv[MAXR];
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                const uint8_t *p = w[r] + (size_t)b * bs;
+                if (kind == 2) {
+                    int h = j >> 2, k = j & 3;
+                    __m256i ql = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32 * (k & 1)));
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+                    __m256i lo = k < 2 ? _mm256_and_si256(ql, m4)
+                                       : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
+                    __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
+                    wv[r] = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
+                } else {
+                    const uint8_t *qs = p + (kind == 0 ? 16 : 48) + 32 * (j >> 1);
+                    __m256i q = _mm256_loadu_si256((const __m256i *)qs);
+                    __m256i v = (j & 1) ? _mm256_and_si256(_mm256_srli_epi16(q, 4), m4)
+                                        : _mm256_and_si256(q, m4);
+                    if (kind == 1) {
+                        __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
+                        __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, j),
+                                                      _mm256_set1_epi8(1));
+                        v = _mm256_or_si256(v, _mm256_slli_epi16(hb, 4));
+                    }
+                    wv[r] = v;
+                }
+                scv[r] = _mm256_setr_m128i(_mm_set1_epi16(sc[r][2 * j]),
+                                           _mm_set1_epi16(sc[r][2 * j + 1]));
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                __m256i av = _mm256_loadu_si256((const __m256i *)(a[t] + b * RH_QKK + 32 * j));
+#pragma GCC unroll 4
+                for (int r = 0; r < R; r++)
+                    iacc[r][t] = _mm256_add_epi32(
+                        iacc[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], av), scv[r]));
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            void *ar = (void *)(uintptr_t)a[t];
+            float da = rh_act_q8k_d(ar, n)[b];
+            __m256i bsum = _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b));
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m256 sum = _mm256_mul_ps(_mm256_cvtepi32_ps(iacc[r][t]), _mm256_set1_ps(d[r] * da));
+                __m256 mf = _mm256_cvtepi32_ps(_mm256_madd_epi16(mn16[r], bsum));
+                sum = _mm256_fnmadd_ps(mf, _mm256_set1_ps(dmin[r] * da), sum);
+                acc[r][t] = _mm256_add_ps(acc[r][t], sum);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            out[t * R + r] = hsum256(acc[r][t]);
+}
+
+TILES(q4_k, kq_tile, 0)
+TILES(q5_k, kq_tile, 1)
+TILES(q6_k, kq_tile, 2)
+
+static uint64_t read_avx2(const void *p, size_t n)
+{
+    const __m256i *q = p;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n / 32; i += 8) {
+        a0 = _mm256_xor_si256(a0, _mm256_add_epi64(_mm256_load_si256(q + i), _mm256_load_si256(q + i + 4)));
+        a1 = _mm256_xor_si256(a1, _mm256_add_epi64(_mm256_load_si256(q + i + 1), _mm256_load_si256(q + i + 5)));
+        a2 = _mm256_xor_si256(a2, _mm256_add_epi64(_mm256_load_si256(q + i + 2), _mm256_load_si256(q + i + 6)));
+        a3 = _mm256_xor_si256(a3, _mm256_add_epi64(_mm256_load_si256(q + i + 3), _mm256_load_si256(q + i + 7)));
+    }
+    __m256i a = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+    return (uint64_t)_mm256_extract_epi64(a, 0) ^ (uint64_t)_mm256_extract_epi64(a, 3);
+}
+
+void rh_kernels_avx2_init(rh_kernel_set *ks)
+{
+    ks->name = "avx2";
+    ks->read = read_avx2;
+    ks->quant[RH_ACT_Q8] = quant_q8;
+    ks->quant[RH_ACT_Q8K] = quant_q8k;
+    ks->mm[RH_TYPE_F32] = mm_f32;
+    ks->mm[RH_TYPE_F16] = mm_f16;
+    ks->mm[RH_TYPE_Q8_0] = mm_q8_0;
+    ks->mm[RH_TYPE_Q4_0] = mm_q4_0;
+    ks->mm[RH_TYPE_Q4_K] = mm_q4_k;
+    ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
+    ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
+}
