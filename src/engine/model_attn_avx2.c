@@ -4,6 +4,7 @@
  * cpu check in model_decoder.c). Scalar equivalents are in model_decoder.c.
  */
 #include <immintrin.h>
+#include <math.h>
 
 #include "engine/model_int.h"
 
@@ -32,15 +33,110 @@ float rhm_dot_f16_avx2(const float *q, const uint16_t *k, int n)
     return r;
 }
 
-/* out[d] += w * v[d], v in fp16. */
-void rhm_axpy_f16_avx2(float *out, float w, const uint16_t *v, int n)
+/* e^x for x <= 0 (8 lanes): x = n ln2 + r with |r| <= ln2/2, e^r by its
+ * Taylor series to degree 7 (error below 1e-8 relative), times 2^n. Below
+ * -87 the result is 0 (it would be subnormal). Within an ulp or two of expf. */
+static __m256 exp_neg(__m256 x)
 {
-    __m256 wv = _mm256_set1_ps(w);
-    int d = 0;
-    for (; d + 8 <= n; d += 8) {
-        __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + d)));
-        _mm256_storeu_ps(out + d, _mm256_fmadd_ps(wv, v0, _mm256_loadu_ps(out + d)));
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+    const __m256 ln2_hi = _mm256_set1_ps(0.693145751953125f);
+    const __m256 ln2_lo = _mm256_set1_ps(1.42860682030941723212e-6f);
+    __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, ln2_hi, x);
+    r = _mm256_fnmadd_ps(n, ln2_lo, r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 res = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, res);
+}
+
+/* s[0..n-1] := fp16(softmax(s)): max, exponentials, sum in double,
+ * probabilities rounded to fp16 (as the reference feeds them to the
+ * product with the fp16 values). */
+void rhm_softmax_f16_avx2(float *s, int n)
+{
+    float mx = -INFINITY;
+    int p = 0;
+    __m256 vmx = _mm256_set1_ps(-INFINITY);
+    for (; p + 8 <= n; p += 8)
+        vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(s + p));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vmx);
+    for (int i = 0; i < 8; i++)
+        mx = lanes[i] > mx ? lanes[i] : mx;
+    for (; p < n; p++)
+        mx = s[p] > mx ? s[p] : mx;
+
+    __m256 m8 = _mm256_set1_ps(mx);
+    __m256d sum4 = _mm256_setzero_pd();
+    double sum = 0.0;
+    for (p = 0; p + 8 <= n; p += 8) {
+        __m256 e = exp_neg(_mm256_sub_ps(_mm256_loadu_ps(s + p), m8));
+        _mm256_storeu_ps(s + p, e);
+        sum4 = _mm256_add_pd(sum4, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        sum4 = _mm256_add_pd(sum4, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     }
-    for (; d < n; d++)
-        out[d] += w * _cvtsh_ss(v[d]);
+    double dl[4];
+    _mm256_storeu_pd(dl, sum4);
+    sum = dl[0] + dl[1] + dl[2] + dl[3];
+    for (; p < n; p++) {
+        float e = expf(s[p] - mx);
+        s[p] = e;
+        sum += e;
+    }
+    __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    for (p = 0; p + 8 <= n; p += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(s + p), inv), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_ps(s + p, _mm256_cvtph_ps(h));
+    }
+    float fi = (float)(1.0 / sum);
+    for (; p < n; p++)
+        s[p] = _cvtsh_ss(_cvtss_sh(s[p] * fi, _MM_FROUND_TO_NEAREST_INT));
+}
+
+/* out[d] = sum_p w[p] * v[p * stride + d] for d < hd, v in fp16; each sum
+ * runs over p in order, its accumulator kept in a register. */
+void rhm_wsum_f16_avx2(float *out, const float *w, const uint16_t *v, size_t stride, int n_pos,
+                       int hd)
+{
+    int d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        const uint16_t *vp = v + d;
+        for (int p = 0; p < n_pos; p++, vp += stride) {
+            __m256 wp = _mm256_broadcast_ss(w + p);
+            a0 = _mm256_fmadd_ps(wp, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)vp)), a0);
+            a1 = _mm256_fmadd_ps(wp, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vp + 8))), a1);
+            a2 = _mm256_fmadd_ps(wp, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vp + 16))), a2);
+            a3 = _mm256_fmadd_ps(wp, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vp + 24))), a3);
+        }
+        _mm256_storeu_ps(out + d, a0);
+        _mm256_storeu_ps(out + d + 8, a1);
+        _mm256_storeu_ps(out + d + 16, a2);
+        _mm256_storeu_ps(out + d + 24, a3);
+    }
+    for (; d + 8 <= hd; d += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        const uint16_t *vp = v + d;
+        for (int p = 0; p < n_pos; p++, vp += stride)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + p),
+                                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)vp)), a0);
+        _mm256_storeu_ps(out + d, a0);
+    }
+    for (; d < hd; d++) {
+        float a = 0.0f;
+        for (int p = 0; p < n_pos; p++)
+            a += w[p] * _cvtsh_ss(v[(size_t)p * stride + (size_t)d]);
+        out[d] = a;
+    }
 }

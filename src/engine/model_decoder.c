@@ -54,16 +54,42 @@ static float dot_f16_scalar(const float *q, const uint16_t *k, int n)
     return s;
 }
 
-static void axpy_f16_scalar(float *out, float w, const uint16_t *v, int n)
+static void wsum_f16_scalar(float *out, const float *w, const uint16_t *v, size_t stride,
+                            int n_pos, int hd)
 {
-    for (int d = 0; d < n; d++)
-        out[d] += w * h2f_table[v[d]];
+    for (int d = 0; d < hd; d++)
+        out[d] = 0.0f;
+    for (int p = 0; p < n_pos; p++) {
+        const uint16_t *vr = v + (size_t)p * stride;
+        for (int d = 0; d < hd; d++)
+            out[d] += w[p] * h2f_table[vr[d]];
+    }
+}
+
+static uint16_t f2h(float f);
+
+static void softmax_f16_scalar(float *s, int n)
+{
+    float mx = -INFINITY;
+    for (int p = 0; p < n; p++)
+        mx = s[p] > mx ? s[p] : mx;
+    double sum = 0.0;
+    for (int p = 0; p < n; p++) {
+        float e = expf(s[p] - mx);
+        s[p] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int p = 0; p < n; p++)
+        s[p] = h2f_table[f2h(s[p] * inv)];
 }
 
 /* Chosen once: SIMD when the CPU has it and the kernels are not forced to
  * scalar (RATHAUS_KERNELS=scalar makes the whole engine portable C). */
 static float (*dot_f16)(const float *, const uint16_t *, int) = dot_f16_scalar;
-static void (*axpy_f16)(float *, float, const uint16_t *, int) = axpy_f16_scalar;
+static void (*wsum_f16)(float *, const float *, const uint16_t *, size_t, int, int) =
+    wsum_f16_scalar;
+static void (*softmax_f16)(float *, int) = softmax_f16_scalar;
 
 static void h2f_build(void)
 {
@@ -73,7 +99,8 @@ static void h2f_build(void)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
         __builtin_cpu_supports("f16c") && strcmp(rh_ops_kernel_name(), "scalar") != 0) {
         dot_f16 = rhm_dot_f16_avx2;
-        axpy_f16 = rhm_axpy_f16_avx2;
+        wsum_f16 = rhm_wsum_f16_avx2;
+        softmax_f16 = rhm_softmax_f16_avx2;
     }
 }
 
@@ -264,28 +291,11 @@ static void attention_task(void *arg, int ith, int nth)
             for (int h = 0; h < nh; h++)
                 sc[(size_t)h * L + (size_t)p] = dot_f16(qh + (size_t)h * (size_t)hd, kr, hd) * scale;
         }
-        for (int h = 0; h < nh; h++) {
-            float *sh = sc + (size_t)h * L;
-            float mx = -INFINITY;
-            for (int p = 0; p <= pos; p++)
-                mx = sh[p] > mx ? sh[p] : mx;
-            double sum = 0.0;
-            for (int p = 0; p <= pos; p++) {
-                float e = expf(sh[p] - mx);
-                sh[p] = e;
-                sum += e;
-            }
-            float inv = (float)(1.0 / sum);
-            for (int p = 0; p <= pos; p++)
-                sh[p] = round_h(sh[p] * inv);
-        }
-        for (int d = 0; d < nh * hd; d++)
-            out[d] = 0.0f;
-        for (int p = 0; p <= pos; p++) {
-            const uint16_t *vr = vc + (size_t)p * (size_t)kv_dim;
-            for (int h = 0; h < nh; h++)
-                axpy_f16(out + (size_t)h * (size_t)hd, sc[(size_t)h * L + (size_t)p], vr, hd);
-        }
+        for (int h = 0; h < nh; h++)
+            softmax_f16(sc + (size_t)h * L, pos + 1);
+        for (int h = 0; h < nh; h++)
+            wsum_f16(out + (size_t)h * (size_t)hd, sc + (size_t)h * L, vc, (size_t)kv_dim, pos + 1,
+                     hd);
     }
 }
 

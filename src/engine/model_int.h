@@ -71,7 +71,9 @@ void rhm_fp16_init(void);
 /* Attention primitives over fp16 rows (model_attn_avx2.c; use only after
  * the cpu check in model_decoder.c). */
 float rhm_dot_f16_avx2(const float *q, const uint16_t *k, int n);
-void rhm_axpy_f16_avx2(float *out, float w, const uint16_t *v, int n);
+void rhm_softmax_f16_avx2(float *s, int n);
+void rhm_wsum_f16_avx2(float *out, const float *w, const uint16_t *v, size_t stride, int n_pos,
+                       int hd);
 
 /* Shared numeric helpers (model_decoder.c). */
 void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y);
