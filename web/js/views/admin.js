@@ -30,12 +30,15 @@ export function adminView(ctx, params) {
     const want = TABS.includes(p && p.tab) ? p.tab : 'users';
     tab = want;
     renderNav();
-    clear(body);
+    // a fresh container per visit: a slow answer for a page that was left
+    // meanwhile renders into a detached element instead of the new page
+    const el = h('div');
+    clear(body).append(el);
     ctx.setTitle(t('admin.tab_' + tab) + ' – ' + t('admin.title'));
-    if (tab === 'users') usersPage(body, ctx);
-    else if (tab === 'groups') groupsPage(body);
-    else if (tab === 'status') statusPage(body);
-    else auditPage(body);
+    if (tab === 'users') usersPage(el, ctx);
+    else if (tab === 'groups') groupsPage(el);
+    else if (tab === 'status') statusPage(el);
+    else auditPage(el);
   }
   update(params);
   return { el: root, title: t('admin.title'), update };
