@@ -554,7 +554,7 @@ TEST(model_kv_continuation)
     rh_ctx_seq_clear(c, 0);
     for (int i = 0; i < n; i++) {
         float *one = decode_all(c, m, toks + i, 1, 0);
-        expect_close(one, all + (size_t)i * (size_t)nv, (size_t)nv, 1e-3, "token by token");
+        expect_close(one, all + (size_t)i * (size_t)nv, (size_t)nv, 1e-2, "token by token");
         rh_free(one);
     }
     /* rewinding: decoding position 5 again truncates the sequence there */
@@ -564,7 +564,7 @@ TEST(model_kv_continuation)
     float *again = rh_malloc_array((size_t)nv, sizeof(float));
     ASSERT_EQ(rh_decode(c, &b, again, &err), RH_OK);
     ASSERT_EQ(rh_ctx_seq_len(c, 0), 6);
-    expect_close(again, all + 5 * (size_t)nv, (size_t)nv, 1e-3, "rewind");
+    expect_close(again, all + 5 * (size_t)nv, (size_t)nv, 1e-2, "rewind");
     rh_free(again);
     rh_free(all);
     rh_ctx_free(c);
