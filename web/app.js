@@ -195,7 +195,7 @@ function markNav(name) {
 async function start() {
   initAnnouncer();
   await setLang(initialLang());
-  configureApi({ lang: getLang(), onUnauthorized, networkMessage: t('error.network') });
+  configureApi({ lang: getLang(), onUnauthorized, refreshCsrf: () => refreshSession().catch(() => {}), networkMessage: t('error.network') });
   try {
     await refreshSession();
   } catch (e) {

@@ -20,6 +20,7 @@ const state = {
   csrf: '',
   lang: 'de',
   onUnauthorized: null,
+  refreshCsrf: null,     // async () => void, renews state.csrf
   networkMessage: 'Network error',
 };
 
@@ -71,7 +72,16 @@ export async function request(method, path, body, opts = {}) {
     if (e && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', state.networkMessage);
   }
-  if (!res.ok) throw await handleError(res, path);
+  if (!res.ok) {
+    const err = await handleError(res, path);
+    // a stale CSRF token (server restarted, session renewed): fetch a fresh
+    // one from GET /api/session and try once more
+    if (res.status === 403 && /csrf/i.test(err.code) && !opts.retried && state.refreshCsrf) {
+      await state.refreshCsrf();
+      return request(method, path, body, { ...opts, retried: true });
+    }
+    throw err;
+  }
   if (res.status === 204) return null;
   const text = await res.text();
   return text ? JSON.parse(text) : null;
@@ -90,7 +100,7 @@ export const api = {
  * Resolves when the stream ends; rejects with ApiError on HTTP errors
  * (503 carries retryAfter) or with an AbortError after abort.
  */
-export async function streamMessage(convId, body, handlers, signal) {
+export async function streamMessage(convId, body, handlers, signal, retried = false) {
   const path = `/api/conversations/${encodeURIComponent(convId)}/messages`;
   let res;
   try {
@@ -105,7 +115,14 @@ export async function streamMessage(convId, body, handlers, signal) {
     if (e && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', state.networkMessage);
   }
-  if (!res.ok) throw await handleError(res, path);
+  if (!res.ok) {
+    const err = await handleError(res, path);
+    if (res.status === 403 && /csrf/i.test(err.code) && !retried && state.refreshCsrf) {
+      await state.refreshCsrf();
+      return streamMessage(convId, body, handlers, signal, true);
+    }
+    throw err;
+  }
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let sawEnd = false;

@@ -536,6 +536,12 @@ export function chatView(ctx, params) {
     }
     if (st.destroyed) return;
     st.stream = null;
+    if (!art.isConnected || st.current !== conv) {
+      // the user went to another conversation meanwhile
+      updateComposerState();
+      loadConversations();
+      return;
+    }
     if (stream.stopped && !finish) finish = 'cancelled';
     answer.finish_reason = finish || (streamError ? 'error' : 'stop');
     view.update(answer.content);
