@@ -16,7 +16,7 @@
 
 static int tiff_count(fz_context *ctx, const char *data, size_t len)
 {
-    int n = 0;
+    volatile int n = 0;
     fz_try(ctx)
     {
         n = fz_load_tiff_subimage_count(ctx, (const unsigned char *)data, len);
