@@ -159,8 +159,7 @@ int rh_spm_tokenize(const rh_vocab *v, const char *text, size_t len, rh_tokvec *
         return RH_OK;
     /* escape spaces: ' ' (1 byte) -> U+2581 (3 bytes) */
     buf = rh_malloc_array(len, 3);
-    s = rh_malloc_array(len, sizeof *s);
-    if (!buf || !s) {
+    if (!buf) {
         rc = RH_ENOMEM;
         goto out;
     }
@@ -171,6 +170,14 @@ int rh_spm_tokenize(const rh_vocab *v, const char *text, size_t len, rh_tokvec *
         } else {
             buf[bl++] = text[i];
         }
+    }
+    /* One symbol per byte of the escaped text at most: with invalid UTF-8 a
+     * lead byte can swallow part of an escaped space, leaving more symbols
+     * than input bytes (found by fuzz_tokenizer). */
+    s = rh_malloc_array(bl, sizeof *s);
+    if (!s) {
+        rc = RH_ENOMEM;
+        goto out;
     }
     /* cut only at character starts, as the whole text would be split */
     size_t seg = 0, i = 0;
