@@ -40,7 +40,7 @@ CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/assets.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/assets.o $(BUILD)/obj/gen/academy_content.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -71,6 +71,18 @@ $(BUILD)/gen/assets.c: $(BUILD)/tools/embed_assets $(ASSET_SRC) $(wildcard web w
 	$(BUILD)/tools/embed_assets web $@
 
 $(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The academy's built-in lessons and quiz (content/academy/) the same way,
+# as the table rh_academy_files (src/academy/content.c).
+ACADEMY_SRC := $(shell find content/academy -type f 2>/dev/null | sort)
+
+$(BUILD)/gen/academy_content.c: $(BUILD)/tools/embed_assets $(ACADEMY_SRC) $(wildcard content/academy content/academy/*/)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed_assets content/academy $@ rh_academy_files
+
+$(BUILD)/obj/gen/academy_content.o: $(BUILD)/gen/academy_content.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -4,9 +4,11 @@
  * (see src/web/assets.h), so the rathaus binary serves its UI without
  * files on disk.
  *
- * Usage: embed_assets DIR OUTPUT.c
- * Files are sorted by path for reproducible output; hidden files and
- * editor backups are skipped. A missing DIR gives an empty table.
+ * Usage: embed_assets DIR OUTPUT.c [NAME]
+ * NAME (default rh_assets) names the table NAME[] and its length
+ * NAME_count, so several directories can be embedded (web/ as rh_assets,
+ * content/academy/ as rh_academy_files). Files are sorted by path for
+ * reproducible output; hidden files and editor backups are skipped. A missing DIR gives an empty table.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -64,10 +66,16 @@ static void put_cstring(FILE *out, const char *s)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: embed_assets DIR OUTPUT.c\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: embed_assets DIR OUTPUT.c [NAME]\n");
         return 2;
     }
+    const char *name = argc == 4 ? argv[3] : "rh_assets";
+    for (const char *q = name; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_')) {
+            fprintf(stderr, "embed_assets: NAME must be a C identifier\n");
+            return 2;
+        }
     walk(argv[1], "");
     qsort(paths, (size_t)n_paths, sizeof paths[0], cmp);
     char tmp[MAX_PATH];
@@ -106,13 +114,14 @@ int main(int argc, char **argv)
         hashes[i] = h;
         lens[i] = len;
     }
-    fprintf(out, "\nconst rh_asset rh_assets[] = {\n");
+    fprintf(out, "\nextern const rh_asset %s[];\nextern const size_t %s_count;\n", name, name);
+    fprintf(out, "\nconst rh_asset %s[] = {\n", name);
     for (int i = 0; i < n_paths; i++) {
         fputs("    {", out);
         put_cstring(out, paths[i]);
         fprintf(out, ", asset_%d, %zu, \"\\\"%016llx\\\"\"},\n", i, lens[i], (unsigned long long)hashes[i]);
     }
-    fprintf(out, "    {0, 0, 0, 0}\n};\n\nconst size_t rh_assets_count = %d;\n", n_paths);
+    fprintf(out, "    {0, 0, 0, 0}\n};\n\nconst size_t %s_count = %d;\n", name, n_paths);
     if (fclose(out) != 0 || rename(tmp, argv[2]) != 0) {
         perror(argv[2]);
         return 1;

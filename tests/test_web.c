@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chat/chat.h"
@@ -20,6 +21,7 @@
 #include "core/log.h"
 #include "test.h"
 #include "cli/cli.h"
+#include "store/astore.h"
 #include "web/auth.h"
 #include "web/web.h"
 
@@ -324,6 +326,10 @@ static void create_user(tsrv *t, client *admin, const char *name, const char *ro
     snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"passwort1\",\"role\":\"%s\"}", name, role);
     if (call(t, admin, "POST", "/api/admin/users", body, NULL, &r) != 200)
         FAIL("create user: %ld %s", r.status, body_of(&r));
+    /* the academy gates chat and API keys by level: these tests' users hold them all */
+    ASSERT_EQ(astore_level_set(t->st, STORE_TENANT_DEFAULT, json_id(&r), "gold", "award", "trainer", "test", "test",
+                               (int64_t)time(NULL)),
+              RH_OK);
     resp_free(&r);
 }
 

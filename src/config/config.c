@@ -31,6 +31,11 @@ void config_defaults(rh_config *c)
     c->apikey_rate_per_min = 60;
     c->log_level = RH_LOG_INFO;
     snprintf(c->default_lang, sizeof c->default_lang, "de");
+    c->academy_gating = 1;
+    c->pii_check = RH_PII_WARN;
+    c->quiz_pass_percent = 80;
+    c->quiz_retry_minutes = 30;
+    c->quiz_questions = 10;
 }
 
 static void free_upstream(rh_upstream_conf *u)
@@ -50,6 +55,11 @@ void config_free(rh_config *c)
     rh_free(c->trusted_proxy);
     rh_free(c->log_file);
     rh_free(c->access_log);
+    rh_free(c->academy_dir);
+    c->academy_dir = NULL;
+    for (size_t i = 0; i < c->n_capabilities; i++)
+        rh_free(c->capabilities[i].caps);
+    c->n_capabilities = 0;
     for (size_t i = 0; i < c->n_upstreams; i++)
         free_upstream(&c->upstreams[i]);
     c->n_upstreams = 0;
@@ -190,6 +200,41 @@ static int set_upstream(rh_config *c, const char *name, const char *key, const c
                         key, name);
 }
 
+/* capabilities.LEVEL = a, b, c */
+static int set_capabilities(rh_config *c, const char *level, const char *v, rh_error *err)
+{
+    size_t n = strlen(level);
+    if (n == 0 || n >= sizeof c->capabilities[0].level)
+        return rh_error_set(err, RH_EINVAL, "capabilities.%s: the level id is empty or too long", level);
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)level[i]) && !isdigit((unsigned char)level[i]) && level[i] != '-' &&
+            level[i] != '_')
+            return rh_error_set(err, RH_EINVAL, "capabilities.%s: level ids use a-z, 0-9, - and _", level);
+    for (const char *q = v; *q; q++)
+        if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_' && *q != ',' && *q != ' ')
+            return rh_error_set(err, RH_EINVAL,
+                                "capabilities.%s: '%s' - list capability names (a-z, _) separated by commas",
+                                level, v);
+    rh_capability_conf *cc = NULL;
+    for (size_t i = 0; i < c->n_capabilities; i++)
+        if (!strcmp(c->capabilities[i].level, level))
+            cc = &c->capabilities[i];
+    if (!cc) {
+        if (c->n_capabilities >= RH_CONFIG_MAX_LEVELS)
+            return rh_error_set(err, RH_ELIMIT, "too many capabilities.LEVEL keys (at most %d)",
+                                RH_CONFIG_MAX_LEVELS);
+        cc = &c->capabilities[c->n_capabilities++];
+        memset(cc, 0, sizeof *cc);
+        memcpy(cc->level, level, n + 1);
+    }
+    char *d = rh_strdup(v);
+    if (!d)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    rh_free(cc->caps);
+    cc->caps = d;
+    return RH_OK;
+}
+
 int config_set(rh_config *c, const char *section, const char *key, const char *v, rh_error *err)
 {
     long long n = 0;
@@ -212,6 +257,10 @@ int config_set(rh_config *c, const char *section, const char *key, const char *v
         return set_str(&c->log_file, v, err);
     if (!strcmp(key, "access_log"))
         return set_str(&c->access_log, v, err);
+    if (!strcmp(key, "academy_dir"))
+        return set_str(&c->academy_dir, v, err);
+    if (!strncmp(key, "capabilities.", 13))
+        return set_capabilities(c, key + 13, v, err);
     if (!strcmp(key, "session_idle_timeout")) {
         rc = parse_num(key, v, 1, 60, 30LL * 86400, &n, err);
         c->session_idle_s = (long)n;
@@ -252,6 +301,22 @@ int config_set(rh_config *c, const char *section, const char *key, const char *v
         if (strcmp(v, "de") && strcmp(v, "en"))
             return rh_error_set(err, RH_EINVAL, "default_lang: '%s' (use de or en)", v);
         snprintf(c->default_lang, sizeof c->default_lang, "%s", v);
+    } else if (!strcmp(key, "academy_gating")) {
+        rc = parse_bool(key, v, &c->academy_gating, err);
+    } else if (!strcmp(key, "pii_check")) {
+        if (!strcmp(v, "off")) c->pii_check = RH_PII_OFF;
+        else if (!strcmp(v, "warn")) c->pii_check = RH_PII_WARN;
+        else if (!strcmp(v, "block")) c->pii_check = RH_PII_BLOCK;
+        else return rh_error_set(err, RH_EINVAL, "pii_check: '%s' (use warn, block or off)", v);
+    } else if (!strcmp(key, "quiz_pass_percent")) {
+        rc = parse_num(key, v, 0, 1, 100, &n, err);
+        c->quiz_pass_percent = (int)n;
+    } else if (!strcmp(key, "quiz_retry_minutes")) {
+        rc = parse_num(key, v, 0, 0, 366LL * 24 * 60, &n, err);
+        c->quiz_retry_minutes = (int)n;
+    } else if (!strcmp(key, "quiz_questions")) {
+        rc = parse_num(key, v, 0, 0, 1000, &n, err);
+        c->quiz_questions = (int)n;
     } else if (!strcmp(key, "debug")) {
         rc = parse_bool(key, v, &b, err);
         if (!rc && b)
@@ -313,11 +378,11 @@ int config_parse_string(rh_config *c, const char *text, const char *name, rh_err
             if (!strncmp(sec, "upstream", 8) && (sec[8] == ' ' || sec[8] == '\t')) {
                 snprintf(section, sizeof section, "upstream %s", trim(sec + 9));
             } else if (!strcmp(sec, "server") || !strcmp(sec, "data") || !strcmp(sec, "chat") ||
-                       !strcmp(sec, "security") || !strcmp(sec, "log")) {
+                       !strcmp(sec, "security") || !strcmp(sec, "log") || !strcmp(sec, "academy")) {
                 snprintf(section, sizeof section, "%s", sec);
             } else {
                 rc = rh_error_set(err, RH_EFORMAT,
-                                  "%s:%d: unknown section [%s] (known: server, data, chat, security, log, upstream NAME)",
+                                  "%s:%d: unknown section [%s] (known: server, data, chat, security, log, academy, upstream NAME)",
                                   name, lineno, sec);
                 goto out;
             }
@@ -386,6 +451,7 @@ static const char *const env_keys[] = {
     "session_idle_timeout", "session_absolute_timeout", "max_body_bytes", "queue_max",
     "workers", "max_connections", "max_tokens", "login_max_failures", "login_window",
     "apikey_rate_per_min", "log_file", "access_log", "log_level", "default_lang", "debug",
+    "academy_gating", "pii_check", "quiz_pass_percent", "quiz_retry_minutes", "quiz_questions", "academy_dir",
 };
 
 static void upper(char *dst, size_t cap, const char *src)

@@ -25,6 +25,16 @@
 #include "core/error.h"
 
 #define RH_CONFIG_MAX_UPSTREAMS 16
+#define RH_CONFIG_MAX_LEVELS 16
+
+/* pii_check: what the server does with prompts that look like personal data */
+enum { RH_PII_OFF = 0, RH_PII_WARN = 1, RH_PII_BLOCK = 2 };
+
+/* capabilities.LEVEL = a, b, c (the academy's level -> capability matrix) */
+typedef struct rh_capability_conf {
+    char level[64];
+    char *caps; /* comma separated; "" = none */
+} rh_capability_conf;
 
 typedef struct rh_upstream_conf {
     char name[64];
@@ -56,6 +66,15 @@ typedef struct rh_config {
     char *access_log;
     int log_level;
     char default_lang[8];
+    /* academy (KI-Schwimmabzeichen, docs/academy.md) */
+    int academy_gating;     /* 1: capabilities follow the user's level */
+    int pii_check;          /* RH_PII_* */
+    int quiz_pass_percent;  /* 1..100 */
+    int quiz_retry_minutes; /* wait after a failed quiz */
+    int quiz_questions;     /* questions per attempt, 0 = all of the level */
+    char *academy_dir;      /* replaces built-in content files; NULL = built-in */
+    rh_capability_conf capabilities[RH_CONFIG_MAX_LEVELS];
+    size_t n_capabilities;
     rh_upstream_conf upstreams[RH_CONFIG_MAX_UPSTREAMS];
     size_t n_upstreams;
 } rh_config;

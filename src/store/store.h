@@ -209,6 +209,13 @@ void store_audit_list_free(store_audits *l);
 int store_setting_get(store *s, const char *key, char **value); /* RH_ENOTFOUND */
 int store_setting_set(store *s, const char *key, const char *value);
 
+/* ---- internal: for the other SQL files of src/store/ only (store_academy.c
+ * adds the academy's queries on the same connection; see astore.h) ---- */
+struct sqlite3;
+struct sqlite3 *store__db(store *s);
+void store__lock(store *s);
+void store__unlock(store *s);
+
 /* ---- statistics ---- */
 int store_tokens_total(store *s, int64_t *prompt, int64_t *completion);
 

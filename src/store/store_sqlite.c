@@ -71,6 +71,36 @@ static const char *const migrations[] = {
     " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
     " time INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, target TEXT, detail TEXT, ip TEXT);"
     "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 2: the academy (KI-Schwimmabzeichen, store_academy.c) and answer feedback */
+    "CREATE TABLE academy_levels(user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id), level TEXT NOT NULL,"
+    " awarded_at INTEGER NOT NULL, awarded_by TEXT, via TEXT NOT NULL);"
+    "CREATE TABLE academy_level_log(id INTEGER PRIMARY KEY,"
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " action TEXT NOT NULL CHECK(action IN ('award','revoke')), level TEXT, previous TEXT,"
+    " via TEXT NOT NULL, actor TEXT, reason TEXT, created_at INTEGER NOT NULL);"
+    "CREATE INDEX academy_level_log_user ON academy_level_log(user_id, id);"
+    "CREATE TABLE academy_progress(tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " lesson_id TEXT NOT NULL, completed_at INTEGER NOT NULL, PRIMARY KEY(user_id, lesson_id));"
+    "CREATE TABLE academy_attempts(id INTEGER PRIMARY KEY,"
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " level TEXT NOT NULL, plan TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER,"
+    " correct INTEGER, total INTEGER, percent INTEGER, passed INTEGER);"
+    "CREATE INDEX academy_attempts_user ON academy_attempts(user_id, level, id);"
+    "CREATE TABLE academy_lessons(tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " lesson_id TEXT NOT NULL, level TEXT NOT NULL, ord INTEGER NOT NULL, title TEXT NOT NULL,"
+    " minutes INTEGER NOT NULL, markdown TEXT NOT NULL, updated_by TEXT, updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant_id, lesson_id));"
+    "CREATE TABLE message_feedback(message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " rating TEXT NOT NULL CHECK(rating IN ('up','down')), comment TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX message_feedback_time ON message_feedback(tenant_id, created_at);"
+    "CREATE INDEX messages_created ON messages(tenant_id, created_at);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -253,6 +283,11 @@ void store_close(store *s)
 }
 
 int store_schema_version(store *s) { return s->version; }
+
+/* For the other SQL files of this module (store_academy.c). */
+struct sqlite3 *store__db(store *s) { return s->db; }
+void store__lock(store *s) { pthread_mutex_lock(&s->lock); }
+void store__unlock(store *s) { pthread_mutex_unlock(&s->lock); }
 
 int store_ping(store *s)
 {

@@ -235,6 +235,8 @@ enum MHD_Result api_conv_message(web_req *r)
         goto out;
     }
     have_conv = 1;
+    if (!is_regen && web_pii_blocked(r, content, &ret)) /* pii_check = block */
+        goto out;
     if (chat_conv_busy(w->chat, c.id)) {
         ret = web_error(r, 409, "busy");
         goto out;

@@ -56,6 +56,10 @@ static int v1_auth(web_req *r, enum MHD_Result *ret)
         return 0;
     }
     r->has_user = 1;
+    if (!web_capability_ok(r, "api_keys")) { /* the academy's level matrix */
+        *ret = web_capability_denied(r, "api_keys");
+        return 0;
+    }
     return 1;
 }
 

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "academy/academy.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "web/assets.h"
@@ -390,11 +391,24 @@ void web_add_routes(const web_route *table, size_t n)
 }
 
 /* Match `path` against `pattern`; ":id" segments must be positive
- * integers and are stored in r->id. */
+ * integers and are stored in r->id; a "*" segment matches a name of 1..64
+ * characters a-z 0-9 - _ (read it with web_path_segment). */
 static int match(const char *pattern, const char *path, int64_t *ids, int *n_ids)
 {
     *n_ids = 0;
     while (*pattern && *path) {
+        if (*pattern == '*') {
+            pattern++;
+            size_t n = 0;
+            while ((*path >= 'a' && *path <= 'z') || (*path >= '0' && *path <= '9') || *path == '-' ||
+                   *path == '_') {
+                path++;
+                n++;
+            }
+            if (n == 0 || n > 64 || (*path && *path != '/'))
+                return 0;
+            continue;
+        }
         if (*pattern == ':') {
             while (*pattern && *pattern != '/')
                 pattern++;
@@ -538,6 +552,10 @@ static enum MHD_Result dispatch(web_req *r)
     }
     if (found->csrf && !web_csrf_ok(r))
         return web_error(r, 403, "csrf");
+    /* rights that follow training (the academy's capability matrix) */
+    const char *cap = academy_route_capability(found->method, found->pattern);
+    if (cap && r->has_user && !web_capability_ok(r, cap))
+        return web_capability_denied(r, cap);
     return found->fn(r);
 }
 

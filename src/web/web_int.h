@@ -54,6 +54,11 @@ typedef struct web_route {
     int csrf;            /* state-changing: check X-CSRF-Token */
 } web_route;
 
+/* Pattern segments: ":id" a positive integer (r->id[]), "*" a name of
+ * a-z 0-9 - _ (web_path_segment). The capability a route needs (the
+ * academy's level matrix) is looked up by pattern in one data table,
+ * src/academy/capability.c (route_caps): add new routes there. */
+
 /* Routes of other modules (knowledge, academy, ...) live in their own
  * src/web/api_<module>.c and register themselves at start-up:
  *
@@ -138,6 +143,18 @@ int web_role_level(const char *role);
 /* End every session and stream of a user (disable, demote, delete). */
 void web_kick_user(web_server *w, int64_t user_id);
 json_t *web_user_json(const store_user *u, int admin_view);
+
+/* ---- api_academy.c: rights that follow training, personal data ---- */
+/* academy_capability_allowed() for the request's user. */
+int web_capability_ok(web_req *r, const char *cap);
+/* 403 level_required, naming the level that grants `cap`. */
+enum MHD_Result web_capability_denied(web_req *r, const char *cap);
+/* With pii_check = block: 1 and a 422 answer queued (*ret) when `text`
+ * looks like it contains personal data; else 0. */
+int web_pii_blocked(web_req *r, const char *text, enum MHD_Result *ret);
+/* Segment `n` of the path (0 = the part after the first '/') into buf;
+ * NULL when absent or too long. For "*" route segments. */
+const char *web_path_segment(const web_req *r, int n, char *buf, size_t cap);
 
 /* ---- handlers ---- */
 enum MHD_Result api_session_get(web_req *r);
