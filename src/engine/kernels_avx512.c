@@ -465,7 +465,7 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
                 __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
                 sc16[r] = _mm512_castsi256_si512(s);
                 mn16[r] = s;
-                d[r] = rh_k_fp16(rh_k_rd16(p + 208));
+                d[r] = _cvtsh_ss(rh_k_rd16(p + 208));
                 dmin[r] = 32.0f * d[r];
             } else {
                 uint64_t sc, mn;
@@ -473,8 +473,8 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
                 sc16[r] = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
                 __m128i m8 = _mm_cvtsi64_si128((long long)mn);
                 mn16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-                d[r] = rh_k_fp16(rh_k_rd16(p));
-                dmin[r] = rh_k_fp16(rh_k_rd16(p + 2));
+                d[r] = _cvtsh_ss(rh_k_rd16(p));
+                dmin[r] = _cvtsh_ss(rh_k_rd16(p + 2));
             }
         }
         __m512i iacc[MAXR][MAXT];
@@ -574,6 +574,323 @@ KQ_FNS(q4_k, 0)
 KQ_FNS(q5_k, 1)
 KQ_FNS(q6_k, 2)
 
+/* ---- prompt processing: repacked weights ------------------------------------ *
+ *
+ * For many tokens, 16 weight rows are first repacked (gathers) so that one
+ * zmm holds 4 consecutive quants of each of the 16 rows; vpdpbusd with a
+ * broadcast dword of 4 activation values then computes 16 rows x 4 products
+ * at once, and the result vector is 16 rows of one token: no horizontal
+ * sums, and scales are applied once per 16 rows. Layout of the repacked
+ * buffer per 32 values: 8 zmm of quants (u8), then zmm(s) of scales.
+ */
+#define PP_ROWS 16
+#define PP_TOK 8
+
+AI __m512i row_offsets(size_t ws, int nr)
+{
+    int32_t off[PP_ROWS];
+    for (int i = 0; i < PP_ROWS; i++)
+        off[i] = (int32_t)((size_t)(i < nr ? i : nr - 1) * ws);
+    return _mm512_loadu_si512((const void *)off);
+}
+
+AI __m512i bcast4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* 32 bytes at `off` of each of 16 rows (row r at w + r*ws, rows >= nr
+ * repeat the last one) -> out[k] = bytes 4k..4k+3 of rows 0..15 (an 8x8
+ * dword transpose in both 256-bit halves; faster than gathers). */
+AI void transpose16(const uint8_t *w, size_t ws, int nr, size_t off, __m512i *out)
+{
+    __m512i r[8], t[8], u[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        const uint8_t *lo = w + (size_t)(i < nr ? i : nr - 1) * ws + off;
+        const uint8_t *hi = w + (size_t)(i + 8 < nr ? i + 8 : nr - 1) * ws + off;
+        r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
+                                  _mm256_loadu_si256((const __m256i *)hi), 1);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 4) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        t[i + 2] = _mm512_unpacklo_epi32(r[i + 2], r[i + 3]);
+        t[i + 3] = _mm512_unpackhi_epi32(r[i + 2], r[i + 3]);
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    const __m512i ilo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i ihi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        out[k] = _mm512_permutex2var_epi64(u[k], ilo, u[k + 4]);
+        out[k + 4] = _mm512_permutex2var_epi64(u[k], ihi, u[k + 4]);
+    }
+}
+
+/* Q8_0: per block 8 zmm of (q xor 0x80), 1 zmm d. */
+static void q8_0_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
+{
+    const __m512i vo = row_offsets(ws, nr), x80 = _mm512_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m512i *dst = rp + 9 * b;
+        transpose16(w, ws, nr, (size_t)b * 34 + 2, dst);
+        for (int j = 0; j < 8; j++)
+            dst[j] = _mm512_xor_si512(dst[j], x80);
+        __m512i dh = _mm512_i32gather_epi32(vo, (const void *)(w + (size_t)b * 34), 1);
+        dst[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
+    }
+}
+
+AI void q8_0_pp_tile(int64_t n, const __m512i *rp, const uint8_t *const *ap, float *const *yp,
+                     __mmask16 mask, const int T)
+{
+    __m512 acc[PP_TOK];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        const __m512i *W = rp + 9 * b;
+        __m512 dw = _mm512_castsi512_ps(W[8]);
+        __m512 dwc = _mm512_mul_ps(dw, _mm512_set1_ps(-128.0f));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            void *ar = (void *)(uintptr_t)ap[t];
+            const int8_t *aq = (const int8_t *)ap[t] + b * 32;
+            __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), W[0], bcast4(aq));
+            __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), W[1], bcast4(aq + 4));
+#pragma GCC unroll 8
+            for (int j = 2; j < 8; j += 2) {
+                i0 = _mm512_dpbusd_epi32(i0, W[j], bcast4(aq + 4 * j));
+                i1 = _mm512_dpbusd_epi32(i1, W[j + 1], bcast4(aq + 4 * j + 4));
+            }
+            __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1));
+            acc[t] = _mm512_fmadd_ps(f, _mm512_mul_ps(dw, _mm512_set1_ps(rh_act_q8_d(ar, n)[b])), acc[t]);
+            acc[t] = _mm512_fmadd_ps(dwc, _mm512_set1_ps(rh_act_q8_s(ar, n)[b]), acc[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        _mm512_mask_storeu_ps(yp[t], mask, acc[t]);
+}
+
+/* Q4_K: per super-block 64 zmm of quants (sub-block j, 4-value group k at
+ * 8j+k), 8 zmm d*scale_j, 8 zmm dmin*min_j. */
+static void q4_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *base = w + (size_t)b * 144;
+        __m512i *dst = rp + 80 * b;
+        for (int c = 0; c < 4; c++) {
+            __m512i g[8];
+            transpose16(base, ws, nr, 16 + 32 * (size_t)c, g);
+            for (int k = 0; k < 8; k++) {
+                dst[8 * (2 * c) + k] = _mm512_and_si512(g[k], m4);
+                dst[8 * (2 * c + 1) + k] = _mm512_and_si512(_mm512_srli_epi16(g[k], 4), m4);
+            }
+        }
+        float *sc = (float *)(dst + 64), *mn = (float *)(dst + 72);
+        for (int r = 0; r < PP_ROWS; r++) {
+            const uint8_t *p = base + (size_t)(r < nr ? r : nr - 1) * ws;
+            uint64_t s8, m8;
+            k_scales(p + 4, &s8, &m8);
+            float d = _cvtsh_ss(rh_k_rd16(p)), dmin = _cvtsh_ss(rh_k_rd16(p + 2));
+            for (int j = 0; j < 8; j++) {
+                sc[16 * j + r] = d * (float)((s8 >> (8 * j)) & 0xff);
+                mn[16 * j + r] = dmin * (float)((m8 >> (8 * j)) & 0xff);
+            }
+        }
+    }
+}
+
+/* Q6_K: per super-block 64 zmm of quants (32-value chunk j, group k at
+ * 8j+k), 16 zmm d*scale_g (g = 16-value group). */
+static void q6_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *base = w + (size_t)b * 210;
+        __m512i *dst = rp + 80 * b;
+        for (int h = 0; h < 2; h++) {
+            __m512i l0[8], l1[8], qh[8];
+            transpose16(base, ws, nr, 64 * (size_t)h, l0);
+            transpose16(base, ws, nr, 64 * (size_t)h + 32, l1);
+            transpose16(base, ws, nr, 128 + 32 * (size_t)h, qh);
+            for (int m = 0; m < 8; m++) {
+                __m512i lo[4] = {_mm512_and_si512(l0[m], m4), _mm512_and_si512(l1[m], m4),
+                                 _mm512_and_si512(_mm512_srli_epi16(l0[m], 4), m4),
+                                 _mm512_and_si512(_mm512_srli_epi16(l1[m], 4), m4)};
+                for (int k = 0; k < 4; k++) {
+                    __m512i hb = _mm512_and_si512(_mm512_srli_epi16(qh[m], 2 * k), m3);
+                    dst[8 * (4 * h + k) + m] = _mm512_or_si512(lo[k], _mm512_slli_epi16(hb, 4));
+                }
+            }
+        }
+        float *sc = (float *)(dst + 64);
+        for (int r = 0; r < PP_ROWS; r++) {
+            const uint8_t *p = base + (size_t)(r < nr ? r : nr - 1) * ws;
+            float d = _cvtsh_ss(rh_k_rd16(p + 208));
+            for (int g = 0; g < 16; g++)
+                sc[16 * g + r] = d * (float)(int8_t)p[192 + g];
+        }
+    }
+}
+
+/* Per token and super-block: da * (sums of 32) for Q4_K (8 floats), or
+ * 32 * da * (sums of 16) for Q6_K (16 floats). */
+static void kq_prep(int64_t n, const uint8_t *a, size_t as, int nt, float *mb, int q6)
+{
+    const int64_t nb = n / 256;
+    for (int t = 0; t < nt; t++) {
+        void *ar = (void *)(uintptr_t)(a + (size_t)t * as);
+        const int16_t *bs = rh_act_q8k_bsum(ar, n);
+        const float *d = rh_act_q8k_d(ar, n);
+        for (int64_t b = 0; b < nb; b++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(bs + 16 * b));
+            float *o = mb + ((size_t)t * (size_t)nb + (size_t)b) * 16;
+            if (q6) {
+                __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(v));
+                _mm512_storeu_ps(o, _mm512_mul_ps(f, _mm512_set1_ps(32.0f * d[b])));
+            } else {
+                __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(v, _mm256_set1_epi16(1)));
+                _mm256_storeu_ps(o, _mm256_mul_ps(f, _mm256_set1_ps(d[b])));
+            }
+        }
+    }
+}
+
+AI void kq_pp_tile(int64_t n, const __m512i *rp, const uint8_t *const *ap, const float *const *mbp,
+                   float *const *yp, __mmask16 mask, const int T, const int q6)
+{
+    const int64_t nb = n / 256;
+    __m512 acc[PP_TOK];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const __m512i *W = rp + 80 * b;
+        const __m512 *S = (const __m512 *)(W + 64);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            void *ar = (void *)(uintptr_t)ap[t];
+            const int8_t *aq = (const int8_t *)ap[t] + b * 256;
+            const float *mb = mbp[t] + 16 * b;
+            __m512 sb = _mm512_setzero_ps();
+            if (!q6) {
+                for (int j = 0; j < 8; j++) {
+                    const __m512i *Wj = W + 8 * j;
+                    const int8_t *a8 = aq + 32 * j;
+                    __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wj[0], bcast4(a8));
+                    __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wj[1], bcast4(a8 + 4));
+#pragma GCC unroll 8
+                    for (int k = 2; k < 8; k += 2) {
+                        i0 = _mm512_dpbusd_epi32(i0, Wj[k], bcast4(a8 + 4 * k));
+                        i1 = _mm512_dpbusd_epi32(i1, Wj[k + 1], bcast4(a8 + 4 * k + 4));
+                    }
+                    sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), S[j], sb);
+                }
+                acc[t] = _mm512_fmadd_ps(sb, _mm512_set1_ps(rh_act_q8k_d(ar, n)[b]), acc[t]);
+                for (int j = 0; j < 8; j++)
+                    acc[t] = _mm512_fnmadd_ps(S[8 + j], _mm512_set1_ps(mb[j]), acc[t]);
+            } else {
+                for (int g = 0; g < 16; g++) {
+                    const __m512i *Wg = W + 4 * g;
+                    const int8_t *a8 = aq + 16 * g;
+                    __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wg[0], bcast4(a8));
+                    __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wg[1], bcast4(a8 + 4));
+                    i0 = _mm512_dpbusd_epi32(i0, Wg[2], bcast4(a8 + 8));
+                    i1 = _mm512_dpbusd_epi32(i1, Wg[3], bcast4(a8 + 12));
+                    sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), S[g], sb);
+                }
+                acc[t] = _mm512_fmadd_ps(sb, _mm512_set1_ps(rh_act_q8k_d(ar, n)[b]), acc[t]);
+                for (int g = 0; g < 16; g++)
+                    acc[t] = _mm512_fnmadd_ps(S[g], _mm512_set1_ps(mb[g]), acc[t]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+        _mm512_mask_storeu_ps(yp[t], mask, acc[t]);
+}
+
+typedef void (*pp_tile_fn)(int64_t n, const __m512i *rp, const uint8_t *const *ap,
+                           const float *const *mbp, float *const *yp, __mmask16 mask);
+
+#define PP_TILE_SET(name, call)                                                                \
+    static void name##_t1(int64_t n, const __m512i *rp, const uint8_t *const *ap,               \
+                          const float *const *mbp, float *const *yp, __mmask16 mask)           \
+    {                                                                                          \
+        (void)mbp;                                                                             \
+        call(1);                                                                               \
+    }                                                                                          \
+    static void name##_t8(int64_t n, const __m512i *rp, const uint8_t *const *ap,               \
+                          const float *const *mbp, float *const *yp, __mmask16 mask)           \
+    {                                                                                          \
+        (void)mbp;                                                                             \
+        call(8);                                                                               \
+    }
+#define CALL_Q8(T) q8_0_pp_tile(n, rp, ap, yp, mask, T)
+#define CALL_Q4K(T) kq_pp_tile(n, rp, ap, mbp, yp, mask, T, 0)
+#define CALL_Q6K(T) kq_pp_tile(n, rp, ap, mbp, yp, mask, T, 1)
+PP_TILE_SET(q8_0_pp, CALL_Q8)
+PP_TILE_SET(q4_k_pp, CALL_Q4K)
+PP_TILE_SET(q6_k_pp, CALL_Q6K)
+
+typedef void (*pp_repack_fn)(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp);
+
+static void pp_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                     float *y, int64_t ys, void *scratch, pp_repack_fn repack, int prep,
+                     pp_tile_fn t1, pp_tile_fn t8)
+{
+    __m512i *rp = scratch;
+    float *mb = (float *)((char *)scratch + (size_t)(n / 32) * 640);
+    if (prep)
+        kq_prep(n, a, as, nt, mb, prep == 2);
+    for (int r0 = 0; r0 < nr; r0 += PP_ROWS) {
+        int nrv = nr - r0 < PP_ROWS ? nr - r0 : PP_ROWS;
+        __mmask16 mask = (__mmask16)((1u << nrv) - 1);
+        repack(n, (const uint8_t *)w + (size_t)r0 * ws, ws, nrv, rp);
+        for (int t0 = 0; t0 < nt;) {
+            const uint8_t *ap[PP_TOK];
+            const float *mbp[PP_TOK];
+            float *yp[PP_TOK];
+            int T = nt - t0 >= PP_TOK ? PP_TOK : 1;
+            for (int i = 0; i < T; i++) {
+                ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
+                mbp[i] = mb + (size_t)(t0 + i) * (size_t)(n / 256) * 16;
+                yp[i] = y + (int64_t)(t0 + i) * ys + r0;
+            }
+            (T == PP_TOK ? t8 : t1)(n, rp, ap, mbp, yp, mask);
+            t0 += T;
+        }
+    }
+}
+
+static void mm_pp_q8_0(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                       int nt, float *y, int64_t ys, void *scratch)
+{
+    pp_drive(n, w, ws, nr, a, as, nt, y, ys, scratch, q8_0_repack, 0, q8_0_pp_t1, q8_0_pp_t8);
+}
+
+static void mm_pp_q4_k(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                       int nt, float *y, int64_t ys, void *scratch)
+{
+    pp_drive(n, w, ws, nr, a, as, nt, y, ys, scratch, q4_k_repack, 1, q4_k_pp_t1, q4_k_pp_t8);
+}
+
+static void mm_pp_q6_k(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                       int nt, float *y, int64_t ys, void *scratch)
+{
+    pp_drive(n, w, ws, nr, a, as, nt, y, ys, scratch, q6_k_repack, 2, q6_k_pp_t1, q6_k_pp_t8);
+}
+
 static uint64_t read_avx512(const void *p, size_t n)
 {
     const __m512i *q = p;
@@ -601,4 +918,7 @@ void rh_kernels_avx512_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_Q4_K] = mm_q4_k;
     ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
     ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
+    ks->mm_pp[RH_TYPE_Q8_0] = mm_pp_q8_0;
+    ks->mm_pp[RH_TYPE_Q4_K] = mm_pp_q4_k;
+    ks->mm_pp[RH_TYPE_Q6_K] = mm_pp_q6_k;
 }

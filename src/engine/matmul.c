@@ -111,6 +111,9 @@ int rh_ops_force_kernels(const char *name)
 typedef struct mm_job {
     const rh_kernel_set *ks;
     rh_mm_fn mm;       /* NULL: generic dequantize path */
+    rh_mm_pp_fn mm_pp; /* many tokens: repacking kernel (with pp_scratch) */
+    uint8_t *pp_scratch;
+    size_t pp_size;    /* per thread */
     rh_act_quant_fn quant;
     int wtype;
     const uint8_t *W;
@@ -172,7 +175,11 @@ static void compute_task(void *ctx, int ith, int nth)
             break;
         int64_t r0 = c * j->chunk;
         int64_t nr = j->rows - r0 < j->chunk ? j->rows - r0 : j->chunk;
-        if (j->mm) {
+        if (j->mm_pp) {
+            j->mm_pp(j->cols, j->W + (size_t)r0 * j->w_stride, j->w_stride, (int)nr, act,
+                     j->a_stride, (int)j->n_tok, j->y + r0, j->rows,
+                     j->pp_scratch + (size_t)ith * j->pp_size);
+        } else if (j->mm) {
             j->mm(j->cols, j->W + (size_t)r0 * j->w_stride, j->w_stride, (int)nr, act,
                   j->a_stride, (int)j->n_tok, j->y + r0, j->rows);
         } else {
@@ -222,6 +229,11 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
     } else if (j.mm) {
         j.a_stride = rh_act_row_size(act, cols);
         need = j.a_stride * (size_t)n_tok;
+        if (n_tok >= RH_PP_MIN_TOK && ks->mm_pp[wtype]) {
+            j.mm_pp = ks->mm_pp[wtype];
+            j.pp_size = (rh_pp_scratch_size(cols, n_tok) + 63) & ~(size_t)63;
+            need += j.pp_size * (size_t)nth;
+        }
     } else {
         need = (size_t)nth * (size_t)cols * 4;
     }
@@ -229,11 +241,14 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
         scratch = rh_pool_scratch(pool, need);
         if (!scratch && !pool)
             scratch = own = rh_malloc_aligned(64, need);
-        if (!scratch)
+        if (!scratch) {
             j.mm = NULL; /* no memory: block-by-block generic path */
-        else if (j.mm)
+            j.mm_pp = NULL;
+        } else if (j.mm) {
             j.abuf = scratch;
-        else
+            if (j.mm_pp)
+                j.pp_scratch = (uint8_t *)scratch + j.a_stride * (size_t)n_tok;
+        } else
             j.deq = scratch;
     }
 
