@@ -149,6 +149,8 @@ function frame(routeName, content) {
 
 async function route() {
   const hash = location.hash || '#/';
+  // a dialog belongs to the page it was opened on (back button, links)
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
   let r = parseRoute(hash);
   const s = app.session;
   if (s.setup_required) r = { name: 'setup', params: {} };
