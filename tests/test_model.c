@@ -902,3 +902,194 @@ TEST(model_cli_logits)
     char *bad[] = {"logits", "-m", mpath, NULL};
     ASSERT_EQ(cmd_logits(3, bad), 2);
 }
+
+/* ---- synthetic models: hyperparameter fuzzing --------------------------- */
+
+typedef struct synth {
+    uint32_t embd, layers, heads, heads_kv, ff, head_dim, rot;
+    const char *arch;
+} synth;
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+static float *random_floats(size_t n, float center, float spread)
+{
+    float *v = rh_malloc_array(n, sizeof(float));
+    ASSERT(v != NULL);
+    for (size_t i = 0; i < n; i++)
+        v[i] = center + spread * ((float)(rng() % 2001) / 1000.0f - 1.0f);
+    return v;
+}
+
+static void add_f32(gguf_writer *w, const char *name, uint64_t ne0, uint64_t ne1, float center,
+                    float spread)
+{
+    float *v = random_floats((size_t)(ne0 * ne1), center, spread);
+    uint64_t ne[GGUF_MAX_DIMS] = {ne0, ne1, 1, 1};
+    ASSERT_EQ(gguf_writer_add_tensor(w, name, RH_TYPE_F32, ne1 > 1 ? 2 : 1, ne, v,
+                                     ne0 * ne1 * sizeof(float), false), RH_OK);
+    rh_free(v);
+}
+
+/* A small llama-style model with the llama-spm vocabulary, its metadata
+ * taken from `s` but the tensors from `t` (so the two can disagree). One key
+ * may be overridden with an arbitrary value. */
+static const char *write_synth(const synth *s, const synth *t, const char *key, uint32_t val)
+{
+    gguf_file *voc = NULL;
+    rh_error err = {0};
+    const char *vp = test_data_path("tokenizer/ggml-vocab-llama-spm.gguf");
+    if (access(vp, R_OK) != 0)
+        SKIP("vocabulary file not found");
+    ASSERT_EQ(gguf_open(vp, &voc, &err), RH_OK);
+    gguf_writer *w = NULL;
+    ASSERT_EQ(gguf_writer_new(&w), RH_OK);
+    for (size_t i = 0; i < gguf_kv_count(voc); i++) {
+        const gguf_kv *kv = gguf_kv_at(voc, i);
+        if (kv->key.len > 10 && memcmp(kv->key.ptr, "tokenizer.", 10) == 0)
+            ASSERT_EQ(gguf_writer_copy_kv(w, kv), RH_OK);
+    }
+    char k[128];
+    ASSERT_EQ(gguf_writer_set_str(w, "general.architecture", s->arch), RH_OK);
+#define SET(suffix, v)                                                          \
+    do {                                                                        \
+        snprintf(k, sizeof k, "%s.%s", s->arch, suffix);                        \
+        ASSERT_EQ(gguf_writer_set_u32(w, k, v), RH_OK);                         \
+    } while (0)
+    SET("embedding_length", s->embd);
+    SET("block_count", s->layers);
+    SET("attention.head_count", s->heads);
+    SET("attention.head_count_kv", s->heads_kv);
+    SET("feed_forward_length", s->ff);
+    SET("attention.key_length", s->head_dim);
+    SET("attention.value_length", s->head_dim);
+    SET("rope.dimension_count", s->rot);
+    SET("context_length", 64);
+#undef SET
+    if (key)
+        ASSERT_EQ(gguf_writer_set_u32(w, key, val), RH_OK);
+
+    uint64_t E = t->embd, Q = (uint64_t)t->heads * t->head_dim;
+    uint64_t KV = (uint64_t)t->heads_kv * t->head_dim, F = t->ff, V = 32000;
+    /* token_embd in F16 keeps the file small */
+    size_t ne_tok = (size_t)(E * V);
+    float *te = random_floats(ne_tok, 0.0f, 1.0f);
+    uint16_t *th = rh_malloc_array(ne_tok, sizeof(uint16_t));
+    ASSERT(th != NULL);
+    for (size_t i = 0; i < ne_tok; i++)
+        th[i] = rh_fp32_to_fp16(te[i]);
+    uint64_t ne[GGUF_MAX_DIMS] = {E, V, 1, 1};
+    ASSERT_EQ(gguf_writer_add_tensor(w, "token_embd.weight", RH_TYPE_F16, 2, ne, th,
+                                     ne_tok * sizeof(uint16_t), false), RH_OK);
+    rh_free(te);
+    rh_free(th);
+    add_f32(w, "output_norm.weight", E, 1, 1.0f, 0.1f);
+    for (uint32_t l = 0; l < t->layers; l++) {
+        char n[64];
+#define T2(name, a, b, c, sp)                                                   \
+    do {                                                                        \
+        snprintf(n, sizeof n, "blk.%u.%s", l, name);                            \
+        add_f32(w, n, a, b, c, sp);                                             \
+    } while (0)
+        T2("attn_norm.weight", E, 1, 1.0f, 0.1f);
+        T2("attn_q.weight", E, Q, 0.0f, 0.3f);
+        T2("attn_k.weight", E, KV, 0.0f, 0.3f);
+        T2("attn_v.weight", E, KV, 0.0f, 0.3f);
+        T2("attn_output.weight", Q, E, 0.0f, 0.3f);
+        T2("ffn_norm.weight", E, 1, 1.0f, 0.1f);
+        T2("ffn_gate.weight", E, F, 0.0f, 0.3f);
+        T2("ffn_up.weight", E, F, 0.0f, 0.3f);
+        T2("ffn_down.weight", F, E, 0.0f, 0.3f);
+#undef T2
+    }
+    static char path[512];
+    snprintf(path, sizeof path, "%s/synth.gguf", test_tmpdir());
+    if (gguf_writer_write(w, path, &err) != RH_OK)
+        FAIL("writing %s: %s", path, err.msg);
+    gguf_writer_free(w);
+    gguf_close(voc);
+    return path;
+}
+
+/* Load, and when that succeeds, decode a few tokens. */
+static int load_and_run(const char *path, rh_error *err)
+{
+    rh_model *m = NULL;
+    int rc = rh_model_load(path, &m, err);
+    if (rc != RH_OK) {
+        ASSERT(m == NULL);
+        ASSERT(err->msg[0] != '\0');
+        return rc;
+    }
+    rh_ctx *c = NULL;
+    rc = rh_ctx_new(m, 16, 2, NULL, &c, err);
+    if (rc == RH_OK) {
+        float *lg = decode_all(c, m, seq_a, 5, 1);
+        for (size_t i = 0; i < 5 * 32000; i++)
+            ASSERT(isfinite(lg[i]));
+        rh_free(lg);
+        float *emb = rh_malloc_array((size_t)rh_model_get_info(m)->n_embd, sizeof(float));
+        ASSERT_EQ(rh_embed(c, seq_b, 4, emb, err), RH_OK);
+        rh_free(emb);
+    }
+    rh_ctx_free(c);
+    rh_model_free(m);
+    return rc;
+}
+
+TEST(model_synth_shapes)
+{
+    /* consistent small models of several shapes load and run */
+    static const synth shapes[] = {
+        {64, 2, 4, 2, 96, 16, 16, "llama"},  /* GQA */
+        {64, 1, 2, 1, 64, 48, 32, "llama"},  /* head_dim != dim/heads, partial rotary */
+        {32, 1, 1, 1, 32, 32, 2, "llama"},   /* one head, minimal rotary */
+        {64, 2, 4, 4, 64, 16, 16, "qwen3"},  /* qwen3 needs q/k norms: must fail */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const char *path = write_synth(&shapes[i], &shapes[i], NULL, 0);
+        rh_error err = {0};
+        int rc = load_and_run(path, &err);
+        fprintf(stderr, "    shape %zu: %s\n", i, rc == RH_OK ? "ok" : err.msg);
+        if (i < 3)
+            ASSERT_EQ(rc, RH_OK);
+        else
+            ASSERT(rc == RH_EFORMAT && strstr(err.msg, "attn_q_norm") != NULL);
+    }
+}
+
+TEST(model_synth_fuzz_hparams)
+{
+    /* metadata that disagrees with the tensors in every way: an error with
+     * a message or a model that runs - never a crash */
+    static const synth base = {64, 2, 4, 2, 96, 16, 16, "llama"};
+    static const char *keys[] = {
+        "llama.embedding_length", "llama.block_count", "llama.attention.head_count",
+        "llama.attention.head_count_kv", "llama.feed_forward_length",
+        "llama.attention.key_length", "llama.attention.value_length",
+        "llama.rope.dimension_count", "llama.context_length", "llama.vocab_size",
+    };
+    static const uint32_t vals[] = {0, 1, 2, 3, 4, 7, 8, 15, 16, 17, 32, 48, 63, 64, 65, 96,
+                                    128, 255, 1024, 65535, 65536, 1u << 31, 0xffffffffu};
+    int ok = 0, errors = 0;
+    for (int it = 0; it < 40; it++) {
+        const char *key = keys[rng() % (sizeof keys / sizeof keys[0])];
+        uint32_t val = vals[rng() % (sizeof vals / sizeof vals[0])];
+        const char *path = write_synth(&base, &base, key, val);
+        rh_error err = {0};
+        if (load_and_run(path, &err) == RH_OK)
+            ok++;
+        else
+            errors++;
+    }
+    fprintf(stderr, "    %d variants ran, %d were refused\n", ok, errors);
+    ASSERT(errors > 0);
+}
