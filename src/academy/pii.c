@@ -194,7 +194,7 @@ static void find_phone(scan *s)
                 continue;
             intl = 1;
             j++;
-        } else if (j + 1 < s->n && t[j] == '0' && t[j + 1] == '0') {
+        } else if (j + 2 < s->n && t[j] == '0' && t[j + 1] == '0' && t[j + 2] >= '1' && t[j + 2] <= '9') {
             intl = 1; /* 0049 ... */
         } else if (!(j + 1 < s->n && t[j] == '0' && t[j + 1] >= '1' && t[j + 1] <= '9')) {
             continue;
