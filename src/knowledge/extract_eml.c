@@ -524,19 +524,50 @@ static int add_attachment(eml_ctx *c, const char *name, const char *ct, const ch
 
 static int walk(eml_ctx *c, const part *p, int depth);
 
+/* Walk a batch of sibling parts; for multipart/alternative only the best
+ * one (text/plain, else text/html, else the last). */
+static int walk_parts(eml_ctx *c, part *subs, size_t ns, int alt, int depth)
+{
+    if (!ns)
+        return RH_OK;
+    if (!alt) {
+        int rc = RH_OK;
+        for (size_t k = 0; k < ns && !rc; k++)
+            rc = walk(c, &subs[k], depth + 1);
+        return rc;
+    }
+    size_t pick = ns - 1;
+    int found = 0;
+    rh_buf hv;
+    rh_buf_init(&hv, MAX_HDR);
+    for (int pass = 0; pass < 2 && !found; pass++)
+        for (size_t k = 0; k < ns && !found; k++) {
+            int r = hdr_get(&subs[k], "Content-Type", &hv);
+            const char *ct = r ? "text/plain" : hv.data;
+            if (strncasecmp(ct, pass ? "text/html" : "text/plain", pass ? 9 : 10) == 0) {
+                pick = k;
+                found = 1;
+            }
+        }
+    rh_buf_free(&hv);
+    return walk(c, &subs[pick], depth + 1);
+}
+
 static int walk_multipart(eml_ctx *c, const part *p, const char *subtype, const char *boundary,
                           int depth)
 {
     size_t bl = strlen(boundary);
     if (!bl || bl > 200)
         return RH_OK;
+    int alt = strcasecmp(subtype, "alternative") == 0;
     part subs[64];
     size_t ns = 0;
     const char *s = p->body;
     size_t n = p->blen, i = 0;
     const char *start = NULL;
     int rc = RH_OK, done = 0;
-    /* split at lines "--boundary"; the parts are processed in batches of 64 */
+    /* split at lines "--boundary"; parts are walked in batches of 64
+     * (alternatives: only the first 64 are considered) */
     while (i < n && !done && !rc) {
         const char *nl = memchr(s + i, '\n', n - i);
         size_t e = nl ? (size_t)(nl - s) : n;
@@ -558,44 +589,22 @@ static int walk_multipart(eml_ctx *c, const part *p, const char *subtype, const 
             if (close)
                 done = 1;
         }
-        if (e >= n && !done && start && start < s + n && ns < 64) {
-            /* no closing delimiter (truncated mail): the rest is the last part */
-            if (++c->parts > MAX_PARTS)
-                return rh_error_set(c->err, RH_ELIMIT, "Die E-Mail hat zu viele MIME-Teile.");
-            subs[ns++] = split_part(start, (size_t)(s + n - start));
-            start = s + n;
-        }
-        if (ns == 64 || (done || e >= n)) {
-            int alt = strcasecmp(subtype, "alternative") == 0;
-            if (alt && ns) {
-                /* text/plain first, else text/html, else the last part */
-                size_t pick = ns - 1;
-                int found = 0;
-                rh_buf hv;
-                rh_buf_init(&hv, MAX_HDR);
-                for (int pass = 0; pass < 2 && !found; pass++)
-                    for (size_t k = 0; k < ns && !found; k++) {
-                        int r = hdr_get(&subs[k], "Content-Type", &hv);
-                        const char *ct = r ? "text/plain" : hv.data;
-                        if (strncasecmp(ct, pass ? "text/html" : "text/plain", pass ? 9 : 10) == 0) {
-                            pick = k;
-                            found = 1;
-                        }
-                    }
-                rh_buf_free(&hv);
-                rc = walk(c, &subs[pick], depth + 1);
-            } else {
-                for (size_t k = 0; k < ns && !rc; k++)
-                    rc = walk(c, &subs[k], depth + 1);
-            }
+        if (ns == 64) {
+            rc = walk_parts(c, subs, ns, alt, depth);
             ns = 0;
             if (alt)
-                done = 1;
+                return rc;
         }
-        if (e >= n)
-            break;
         i = e + 1;
     }
+    if (!rc && !done && start && start < s + n && ns < 64) {
+        /* no closing delimiter (truncated mail): the rest is the last part */
+        if (++c->parts > MAX_PARTS)
+            return rh_error_set(c->err, RH_ELIMIT, "Die E-Mail hat zu viele MIME-Teile.");
+        subs[ns++] = split_part(start, (size_t)(s + n - start));
+    }
+    if (!rc)
+        rc = walk_parts(c, subs, ns, alt, depth);
     return rc;
 }
 
