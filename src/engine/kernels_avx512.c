@@ -684,7 +684,7 @@ AI void q8_0_pp_tile(int64_t n, const __m512i *rp, const uint8_t *const *ap, flo
  * 8j+k), 8 zmm d*scale_j, 8 zmm dmin*min_j. */
 static void q4_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i vo = row_offsets(ws, nr), m4 = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < n / 256; b++) {
         const uint8_t *base = w + (size_t)b * 144;
         __m512i *dst = rp + 80 * b;
@@ -696,16 +696,28 @@ static void q4_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i 
                 dst[8 * (2 * c + 1) + k] = _mm512_and_si512(_mm512_srli_epi16(g[k], 4), m4);
             }
         }
-        float *sc = (float *)(dst + 64), *mn = (float *)(dst + 72);
-        for (int r = 0; r < PP_ROWS; r++) {
-            const uint8_t *p = base + (size_t)(r < nr ? r : nr - 1) * ws;
-            uint64_t s8, m8;
-            k_scales(p + 4, &s8, &m8);
-            float d = _cvtsh_ss(rh_k_rd16(p)), dmin = _cvtsh_ss(rh_k_rd16(p + 2));
-            for (int j = 0; j < 8; j++) {
-                sc[16 * j + r] = d * (float)((s8 >> (8 * j)) & 0xff);
-                mn[16 * j + r] = dmin * (float)((m8 >> (8 * j)) & 0xff);
-            }
+        /* scales of all 16 rows at once: d/dmin and the 12 scale bytes */
+        __m512i dd = _mm512_i32gather_epi32(vo, (const void *)base, 1);
+        __m512i u0 = _mm512_i32gather_epi32(vo, (const void *)(base + 4), 1);
+        __m512i u1 = _mm512_i32gather_epi32(vo, (const void *)(base + 8), 1);
+        __m512i u2 = _mm512_i32gather_epi32(vo, (const void *)(base + 12), 1);
+        __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
+        __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
+        const __m512i c3f = _mm512_set1_epi32(0x3f3f3f3f), c0f = _mm512_set1_epi32(0x0f0f0f0f);
+        const __m512i c03 = _mm512_set1_epi32(0x03030303), ff = _mm512_set1_epi32(0xff);
+        __m512i v[4] = {
+            _mm512_and_si512(u0, c3f), /* scales 0-3 */
+            _mm512_or_si512(_mm512_and_si512(u2, c0f),
+                            _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 6), c03), 4)),
+            _mm512_and_si512(u1, c3f), /* mins 0-3 */
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), c0f),
+                            _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), c03), 4))};
+        __m512 *sc = (__m512 *)(dst + 64);
+        for (int j = 0; j < 8; j++) {
+            __m512i s8 = _mm512_and_si512(_mm512_srli_epi32(v[j >> 2], 8 * (j & 3)), ff);
+            __m512i m8 = _mm512_and_si512(_mm512_srli_epi32(v[2 + (j >> 2)], 8 * (j & 3)), ff);
+            sc[j] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(s8));
+            sc[8 + j] = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m8));
         }
     }
 }
@@ -714,6 +726,7 @@ static void q4_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i 
  * 8j+k), 16 zmm d*scale_g (g = 16-value group). */
 static void q6_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
 {
+    const __m512i vo = row_offsets(ws, nr);
     const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
     for (int64_t b = 0; b < n / 256; b++) {
         const uint8_t *base = w + (size_t)b * 210;
@@ -733,12 +746,16 @@ static void q6_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i 
                 }
             }
         }
-        float *sc = (float *)(dst + 64);
-        for (int r = 0; r < PP_ROWS; r++) {
-            const uint8_t *p = base + (size_t)(r < nr ? r : nr - 1) * ws;
-            float d = _cvtsh_ss(rh_k_rd16(p + 208));
-            for (int g = 0; g < 16; g++)
-                sc[16 * g + r] = d * (float)(int8_t)p[192 + g];
+        /* d is in the high half of the dword at 206 (208 would read past the block) */
+        __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(
+            _mm512_srli_epi32(_mm512_i32gather_epi32(vo, (const void *)(base + 206), 1), 16)));
+        __m512 *sc = (__m512 *)(dst + 64);
+        for (int q = 0; q < 4; q++) {
+            __m512i s4 = _mm512_i32gather_epi32(vo, (const void *)(base + 192 + 4 * q), 1);
+            for (int k = 0; k < 4; k++) {
+                __m512i sv = _mm512_srai_epi32(_mm512_slli_epi32(s4, 24 - 8 * k), 24);
+                sc[4 * q + k] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sv));
+            }
         }
     }
 }
