@@ -71,6 +71,8 @@ int cmd_eval_retrieval(int argc, char **argv)
             }
         } else if (strcmp(a, "--syn-weight") == 0 && i + 1 < argc) {
             o.syn_weight = strtod(argv[++i], NULL);
+        } else if (strcmp(a, "--max-df") == 0 && i + 1 < argc) {
+            o.max_df = strtod(argv[++i], NULL);
         } else if (strcmp(a, "--syn-per-term") == 0 && i + 1 < argc) {
             o.syn_per_term = (size_t)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(a, "--weights") == 0 && i + 1 < argc) {

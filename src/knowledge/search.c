@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "knowledge/extract.h"
 #include "engine/unicode.h"
 #include "knowledge/analyzer.h"
 #include "knowledge/synonyms.h"
@@ -24,6 +25,8 @@ struct rh_ksearcher {
     rh_kan *kan_compound; /* stem + compound + stop words */
     rh_kan *kan_stem;     /* stem + stop words */
     int alt;
+    int64_t n_chunks;   /* cached chunk count */
+    double n_chunks_at; /* when it was read (monotonic seconds) */
 };
 
 void rh_ksearch_opts_default(rh_ksearch_opts *o)
@@ -37,6 +40,7 @@ void rh_ksearch_opts_default(rh_ksearch_opts *o)
     o->w_body = 1.0;
     o->syn_weight = 0.5;
     o->syn_per_term = 3;
+    o->max_df = 0.25;
 }
 
 static const struct {
@@ -158,6 +162,7 @@ typedef struct terms {
     char t[MAX_TERMS][RH_KAN_TERM_MAX + 1];
     unsigned char expand[MAX_TERMS]; /* 1: whole word, 2: whole noun */
     size_t wstart[MAX_TERMS], wend[MAX_TERMS]; /* the word in the query */
+    int64_t df[MAX_TERMS];                      /* chunks holding it, -1 unknown */
     size_t n;
     const char *query; /* for the capitalisation of a word */
 } terms;
@@ -180,6 +185,7 @@ static void terms_add(terms *l, const char *t, size_t n, unsigned char expand)
     memcpy(l->t[l->n], t, n);
     l->expand[l->n] = expand;
     l->wstart[l->n] = l->wend[l->n] = 0;
+    l->df[l->n] = -1;
     l->t[l->n++][n] = '\0';
 }
 
@@ -229,8 +235,10 @@ static int participles(rh_ksearcher *s, rh_kan *a, terms *l, rh_error *err)
         int rc = kstore_term_docs(s->ks, v, &df, err);
         if (rc)
             return rc;
-        if (df > 0)
+        if (df > 0) {
             terms_add(l, v, vl, 0);
+            l->df[l->n - 1] = df;
+        }
     }
     return RH_OK;
 }
@@ -321,14 +329,56 @@ static int expand(rh_ksearcher *s, const terms *main, const rh_ksearch_opts *o, 
                 return rc;
             if (df <= 0)
                 continue;
+            size_t before = exp->n;
             if (j < n_legal) {
                 terms_add(exp, c.cand[j].t, strlen(c.cand[j].t), 0);
             } else if (taken < o->syn_per_term) {
                 terms_add(exp, c.cand[j].t, strlen(c.cand[j].t), 0);
                 taken++;
             }
+            if (exp->n > before)
+                exp->df[before] = df;
         }
     }
+    return RH_OK;
+}
+
+/* Drop very frequent terms (as a statistical stop word list), keeping at
+ * least the rarest one. */
+static int drop_frequent(rh_ksearcher *s, terms *l, double max_df, rh_error *err)
+{
+    if (max_df <= 0 || l->n < 2)
+        return RH_OK;
+    double now = rh_monotonic_seconds();
+    int rc;
+    if (!s->n_chunks || now - s->n_chunks_at > 10.0) {
+        if ((rc = kstore_chunk_count(s->ks, &s->n_chunks, err)))
+            return rc;
+        s->n_chunks_at = now;
+    }
+    if (s->n_chunks < 1000)
+        return RH_OK; /* small collections: every term counts */
+    int64_t *df = l->df, min_df = INT64_MAX;
+    for (size_t i = 0; i < l->n; i++) {
+        if (df[i] < 0 && (rc = kstore_term_docs(s->ks, l->t[i], &df[i], err)))
+            return rc;
+        if (df[i] > 0 && df[i] < min_df)
+            min_df = df[i];
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (df[i] == 0 || ((double)df[i] > max_df * (double)s->n_chunks && df[i] != min_df))
+            continue;
+        if (k != i) {
+            memcpy(l->t[k], l->t[i], sizeof l->t[k]);
+            l->expand[k] = l->expand[i];
+            l->wstart[k] = l->wstart[i];
+            l->wend[k] = l->wend[i];
+            l->df[k] = l->df[i];
+        }
+        k++;
+    }
+    l->n = k;
     return RH_OK;
 }
 
@@ -372,6 +422,10 @@ static int make_exprs(rh_ksearcher *s, const char *query, const rh_ksearch_opts 
             if ((rc = expand(s, main, o, exp, err)))
                 goto out;
     }
+    if ((o->features & RH_KS_STEM) &&
+        ((rc = drop_frequent(s, main, o->max_df, err)) ||
+         (rc = drop_frequent(s, exp, o->max_df, err))))
+        goto out;
     if ((rc = build_expr(main, m, err)) || (rc = build_expr(exp, x, err)))
         goto out;
 out:

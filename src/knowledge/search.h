@@ -39,6 +39,9 @@ typedef struct rh_ksearch_opts {
     double w_title, w_heading, w_body; /* used with RH_KS_WEIGHTS */
     double syn_weight;    /* weight of the expansion query's score */
     size_t syn_per_term;  /* synonyms per query term */
+    double max_df;        /* drop query terms found in more than this share of
+                             all chunks (0 = keep all; they add little to BM25
+                             but cost the most time) */
 } rh_ksearch_opts;
 
 typedef struct rh_ksearcher rh_ksearcher;

@@ -103,6 +103,9 @@ int kstore_search(kstore *ks, int64_t tenant, int64_t coll, int index, const cha
 int kstore_chunk_get(kstore *ks, int64_t tenant, kstore_hit *h, rh_error *err);
 void kstore_hit_clear(kstore_hit *h);
 
+/* Number of chunks in the main index (all tenants and collections). */
+int kstore_chunk_count(kstore *ks, int64_t *n, rh_error *err);
+
 /* Number of chunks (any collection) whose main index holds `term`. */
 int kstore_term_docs(kstore *ks, const char *term, int64_t *ndocs, rh_error *err);
 

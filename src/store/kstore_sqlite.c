@@ -471,41 +471,70 @@ int kstore_alt_index_build(kstore *ks, const char *tokenize, rh_error *err)
     return exec(ks, sql, err);
 }
 
+/* Rank with FTS5 alone (no per-row join), then keep the rows of the
+ * tenant and collection; only when other collections crowd the top is the
+ * slower joined query run. */
 int kstore_search(kstore *ks, int64_t tenant, int64_t coll, int index, const char *match,
                   const double w[3], kstore_hit *hits, size_t cap, size_t *n, rh_error *err)
 {
     *n = 0;
-    const char *sql =
-        index == KSTORE_INDEX_ALT
-            ? "SELECT f.rowid, c.document_id, bm25(kchunks_alt, ?1, ?2, ?3, 0) AS r"
+    const int alt = index == KSTORE_INDEX_ALT;
+    const char *fast = alt ? "SELECT rowid, bm25(kchunks_alt, ?1, ?2, ?3, 0) AS r FROM kchunks_alt"
+                             " WHERE kchunks_alt MATCH ?4 ORDER BY r LIMIT ?5"
+                           : "SELECT rowid, bm25(kchunks_fts, ?1, ?2, ?3, 0) AS r FROM kchunks_fts"
+                             " WHERE kchunks_fts MATCH ?4 ORDER BY r LIMIT ?5";
+    const char *joined =
+        alt ? "SELECT f.rowid, bm25(kchunks_alt, ?1, ?2, ?3, 0) AS r"
               " FROM kchunks_alt f JOIN kchunks c ON c.id = f.rowid"
-              " WHERE kchunks_alt MATCH ?4 AND c.tenant_id=?5 AND c.collection_id=?6"
-              " ORDER BY r LIMIT ?7"
-            : "SELECT f.rowid, c.document_id, bm25(kchunks_fts, ?1, ?2, ?3, 0) AS r"
+              " WHERE kchunks_alt MATCH ?4 AND c.tenant_id=?6 AND c.collection_id=?7"
+              " ORDER BY r LIMIT ?5"
+            : "SELECT f.rowid, bm25(kchunks_fts, ?1, ?2, ?3, 0) AS r"
               " FROM kchunks_fts f JOIN kchunks c ON c.id = f.rowid"
-              " WHERE kchunks_fts MATCH ?4 AND c.tenant_id=?5 AND c.collection_id=?6"
-              " ORDER BY r LIMIT ?7";
-    sqlite3_stmt *st = NULL;
-    int rc = prep(ks, sql, &st, err);
+              " WHERE kchunks_fts MATCH ?4 AND c.tenant_id=?6 AND c.collection_id=?7"
+              " ORDER BY r LIMIT ?5";
+    sqlite3_stmt *st = NULL, *chk = NULL;
+    int rc = prep(ks, "SELECT document_id FROM kchunks WHERE id=? AND tenant_id=? AND"
+                      " collection_id=?",
+                  &chk, err);
     if (rc)
         return rc;
-    for (int i = 0; i < 3; i++)
-        sqlite3_bind_double(st, i + 1, w[i]);
-    sqlite3_bind_text(st, 4, match, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, tenant);
-    sqlite3_bind_int64(st, 6, coll);
-    sqlite3_bind_int64(st, 7, (int64_t)cap);
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
-        kstore_hit *h = &hits[(*n)++];
-        memset(h, 0, sizeof *h);
-        h->chunk_id = sqlite3_column_int64(st, 0);
-        h->document_id = sqlite3_column_int64(st, 1);
-        h->score = -sqlite3_column_double(st, 2);
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        *n = 0;
+        size_t rows = 0;
+        if ((rc = prep(ks, pass ? joined : fast, &st, err)))
+            break;
+        for (int i = 0; i < 3; i++)
+            sqlite3_bind_double(st, i + 1, w[i]);
+        sqlite3_bind_text(st, 4, match, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, (int64_t)cap);
+        if (pass) {
+            sqlite3_bind_int64(st, 6, tenant);
+            sqlite3_bind_int64(st, 7, coll);
+        }
+        int s;
+        while ((s = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+            rows++;
+            int64_t id = sqlite3_column_int64(st, 0);
+            sqlite3_reset(chk);
+            sqlite3_bind_int64(chk, 1, id);
+            sqlite3_bind_int64(chk, 2, tenant);
+            sqlite3_bind_int64(chk, 3, coll);
+            if (sqlite3_step(chk) != SQLITE_ROW)
+                continue;
+            kstore_hit *h = &hits[(*n)++];
+            memset(h, 0, sizeof *h);
+            h->chunk_id = id;
+            h->document_id = sqlite3_column_int64(chk, 0);
+            h->score = -sqlite3_column_double(st, 1);
+        }
+        if (s != SQLITE_DONE && s != SQLITE_ROW)
+            rc = db_err(ks, err, "search");
+        sqlite3_finalize(st);
+        st = NULL;
+        if (*n == rows || rows < cap)
+            break; /* nothing filtered away, or all matches seen */
     }
-    if (s != SQLITE_DONE && s != SQLITE_ROW)
-        rc = db_err(ks, err, "search");
-    sqlite3_finalize(st);
+    sqlite3_finalize(chk);
     return rc;
 }
 
@@ -547,6 +576,21 @@ void kstore_hit_clear(kstore_hit *h)
     rh_free(h->heading);
     rh_free(h->text);
     h->path = h->title = h->heading = h->text = NULL;
+}
+
+int kstore_chunk_count(kstore *ks, int64_t *n, rh_error *err)
+{
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = prep(ks, "SELECT count(*) FROM kchunks", &st, err);
+    if (rc)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = db_err(ks, err, "count chunks");
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int kstore_term_docs(kstore *ks, const char *term, int64_t *ndocs, rh_error *err)
