@@ -126,6 +126,7 @@ check: test
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@RATHAUS_BIN=$(abspath $(BIN)) scripts/bench.sh
+	@RATHAUS_BIN=$(abspath $(BIN)) scripts/bench_portal.sh
 
 FUZZ_TIME ?= 30
 fuzz: deps

@@ -3,7 +3,8 @@
 // port with its own temporary data directory, a small cookie/CSRF-aware
 // client for /api, a Server-Sent-Events reader, a fake OpenAI-compatible
 // upstream, and cleanup of every child process on success, failure,
-// timeout or signal. No network beyond 127.0.0.1 is used.
+// timeout or signal. No network beyond 127.0.0.1 is used. E2E_KEEP=1 keeps
+// the temporary directories (server logs) also after a success.
 //
 // A test script calls main(name, async () => { ... }): it exits 0 when the
 // body finishes, 1 on an exception or timeout (printing the server logs'
@@ -127,7 +128,8 @@ export async function main(name, body, { timeoutMs = 120000 } = {}) {
   finished = true;
   clearTimeout(timer);
   await runCleanups();
-  for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true });
+  if (process.env.E2E_KEEP) console.log(`(kept: ${tmpdirs.join(' ')})`);
+  else for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true });
   console.log(`${name}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   process.exit(0);
 }
