@@ -325,6 +325,14 @@ TEST(acad_config_keys)
     ASSERT_NE(config_parse_string(&c, "capabilities.Gold = chat\n", "t", &e), RH_OK);
     ASSERT_NE(config_parse_string(&c, "capabilities.gold = chat; rm\n", "t", &e), RH_OK);
     config_free(&c);
+    /* the documented example parses, with the academy's defaults */
+    config_defaults(&c);
+    if (config_parse_file(&c, "rathaus.conf.example", &e))
+        FAIL("rathaus.conf.example: %s", e.msg);
+    ASSERT_EQ(c.academy_gating, 1);
+    ASSERT_EQ(c.pii_check, RH_PII_WARN);
+    ASSERT_EQ(c.quiz_retry_minutes, 30);
+    config_free(&c);
 }
 
 TEST(acad_store_tables_have_tenant)
