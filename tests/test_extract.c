@@ -954,3 +954,43 @@ TEST(ext_registry)
     ASSERT(rh_extract_for_path("scan.TIFF")->fn == rh_extract_image);
     ASSERT(rh_extract_for_path("foto.jpeg")->fn == rh_extract_image);
 }
+
+/* ---- fuzz seeds and kept crashers, through the fuzz harnesses ---- */
+
+#define LLVMFuzzerTestOneInput fuzz_extract_docx_one
+#include "../fuzz/fuzz_extract_docx.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_extract_eml_one
+#include "../fuzz/fuzz_extract_eml.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_extract_csv_one
+#include "../fuzz/fuzz_extract_csv.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_extract_pdf_one
+#include "../fuzz/fuzz_extract_pdf.c"
+#undef LLVMFuzzerTestOneInput
+
+#include "fuzz_replay.h"
+
+TEST(ext_fuzz_replay)
+{
+    static const struct {
+        const char *name;
+        int (*one)(const uint8_t *, size_t);
+    } t[] = {{"extract_docx", fuzz_extract_docx_one},
+             {"extract_eml", fuzz_extract_eml_one},
+             {"extract_csv", fuzz_extract_csv_one},
+             {"extract_pdf", fuzz_extract_pdf_one}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char dir[256];
+        snprintf(dir, sizeof dir, "fuzz/corpus/%s", t[i].name);
+        int k = fuzz_replay_dir(dir, t[i].one);
+        if (k == 0)
+            FAIL("no seeds in %s", dir);
+        n += k;
+        snprintf(dir, sizeof dir, "tests/data/%s/crashers", t[i].name);
+        n += fuzz_replay_dir(dir, t[i].one);
+    }
+    ASSERT(n >= 8);
+}

@@ -1,0 +1,27 @@
+/*
+ * fuzz_extract_pdf.c - libFuzzer target for the pdf extractor
+ * (src/knowledge/extract_*.c): any input must give a result or an error
+ * with a message, within the text limit, without crashing or leaking.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knowledge/extract.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    rh_kdoc doc;
+    rh_error err;
+    /* no OCR while fuzzing: Tesseract is slow and not ours to fuzz */
+    setenv("RATHAUS_OCR_LANG", "keine-ocr-beim-fuzzen", 0);
+    rh_kdoc_init(&doc, 1 << 20, rh_monotonic_seconds() + 5);
+    rh_error_clear(&err);
+    int rc = rh_extract_pdf((const char *)data, size, &doc, &err);
+    if ((rc != RH_OK && !err.msg[0]) || doc.text_bytes > (1 << 20))
+        abort();
+    rh_kdoc_free(&doc);
+    return 0;
+}
