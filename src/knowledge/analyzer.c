@@ -105,25 +105,51 @@ static int strset_add(strset *s, const char *w, size_t n)
 
 /* ---- normalisation ---- */
 
+/* Flags and lower case of the Latin range, from engine/unicode.h, cached
+ * (the binary search per code point was the hottest spot of ingestion). */
+#define LATIN_END 0x250u
+static uint16_t latin_flags[LATIN_END];
+static uint16_t latin_lower[LATIN_END];
+static int latin_ready;
+
+static void latin_init(void)
+{
+    for (uint32_t c = 0; c < LATIN_END; c++) {
+        latin_flags[c] = (uint16_t)rh_unicode_flags(c);
+        latin_lower[c] = (uint16_t)rh_unicode_tolower(c);
+    }
+    latin_ready = 1;
+}
+
+static unsigned uflags(uint32_t cp)
+{
+    return cp < LATIN_END && latin_ready ? latin_flags[cp] : rh_unicode_flags(cp);
+}
+
+static uint32_t ulower(uint32_t cp)
+{
+    return cp < LATIN_END && latin_ready ? latin_lower[cp] : rh_unicode_tolower(cp);
+}
+
 #define CP_AE 0xE4u
 #define CP_OE 0xF6u
 #define CP_UE 0xFCu
 
 static int is_word_cp(uint32_t cp)
 {
-    return (rh_unicode_flags(cp) & (RH_UF_LETTER | RH_UF_NUMBER | RH_UF_MARK)) != 0;
+    return (uflags(cp) & (RH_UF_LETTER | RH_UF_NUMBER | RH_UF_MARK)) != 0;
 }
 
 /* Fold one code point into cps (up to 2 out); returns the count. */
 static int fold_cp(uint32_t cp, uint32_t *o)
 {
-    uint32_t lc = rh_unicode_tolower(cp);
+    uint32_t lc = ulower(cp);
     if (lc == 0xDF || lc == 0x1E9E) { /* ß, capital ẞ */
         o[0] = 's';
         o[1] = 's';
         return 2;
     }
-    if (rh_unicode_flags(lc) & RH_UF_MARK)
+    if (uflags(lc) & RH_UF_MARK)
         return 0; /* combining marks: accents dropped (umlaut marks too) */
     if (lc == CP_AE || lc == CP_OE || lc == CP_UE || lc < 0x80) {
         o[0] = lc;
@@ -147,7 +173,7 @@ static size_t norm_cps(const uint32_t *in, size_t n, uint32_t *out)
     for (size_t i = 0; i < n && m < 2 * WORD_MAX_CP; i++) {
         /* a decomposed umlaut: base + U+0308 */
         if (i + 1 < n && in[i + 1] == 0x308) {
-            uint32_t b = rh_unicode_tolower(in[i]);
+            uint32_t b = ulower(in[i]);
             if (b == 'a' || b == 'o' || b == 'u') {
                 tmp[m++] = b == 'a' ? CP_AE : b == 'o' ? CP_OE : CP_UE;
                 i++;
@@ -258,6 +284,7 @@ static void add_normalized(strset *s, const char *w, size_t n)
 
 static void load_dict(void)
 {
+    latin_init();
     for (size_t i = 0; i < sizeof stop_words / sizeof stop_words[0]; i++)
         add_normalized(&g.stops, stop_words[i], strlen(stop_words[i]));
     for (size_t i = 0; i < sizeof bad_heads / sizeof bad_heads[0]; i++)
@@ -292,7 +319,7 @@ static void load_dict(void)
             continue;
         int ok = 1;
         for (size_t i = 0; i < k; i++)
-            if (!(rh_unicode_flags(cps[i]) & RH_UF_LETTER))
+            if (!(uflags(cps[i]) & RH_UF_LETTER))
                 ok = 0;
         if (!ok)
             continue;
@@ -321,9 +348,20 @@ size_t rh_kan_dict_words(void)
 
 /* ---- analyzer ---- */
 
+/* The compound parts of a long word, remembered: splitting is the costly
+ * step and words repeat (direct-mapped cache, per analyzer). */
+#define CACHE_SLOTS 2048
+
+typedef struct cache_entry {
+    char word[RH_KAN_TERM_MAX + 1]; /* normalised word, "" = empty slot */
+    unsigned char n;
+    char parts[SPLIT_MAX_PARTS][RH_KAN_TERM_MAX + 1];
+} cache_entry;
+
 struct rh_kan {
     unsigned flags;
     struct sb_stemmer *stemmer;
+    cache_entry *cache; /* CACHE_SLOTS, when splitting compounds */
 };
 
 int rh_kan_new(unsigned flags, rh_kan **out, rh_error *err)
@@ -334,9 +372,14 @@ int rh_kan_new(unsigned flags, rh_kan **out, rh_error *err)
     if (!a)
         return rh_error_set(err, RH_ENOMEM, "out of memory for the text analyzer");
     a->flags = flags;
+    if ((flags & RH_KAN_COMPOUND) && !(a->cache = rh_calloc(CACHE_SLOTS, sizeof *a->cache))) {
+        rh_free(a);
+        return rh_error_set(err, RH_ENOMEM, "out of memory for the text analyzer");
+    }
     if (flags & (RH_KAN_STEM | RH_KAN_COMPOUND)) {
         a->stemmer = sb_stemmer_new("german", "UTF_8");
         if (!a->stemmer) {
+            rh_free(a->cache);
             rh_free(a);
             return rh_error_set(err, RH_EUNSUPPORTED,
                                 "the Snowball German stemmer (libstemmer) is not available");
@@ -352,6 +395,7 @@ void rh_kan_free(rh_kan *a)
         return;
     if (a->stemmer)
         sb_stemmer_delete(a->stemmer);
+    rh_free(a->cache);
     rh_free(a);
 }
 
@@ -480,30 +524,33 @@ static int do_word(rh_kan *a, const uint32_t *w, size_t n, size_t start, size_t 
         return rc;
     int alpha = 1;
     for (size_t i = 0; i < k; i++)
-        if (!(rh_unicode_flags(c[i]) & RH_UF_LETTER))
+        if (!(uflags(c[i]) & RH_UF_LETTER))
             alpha = 0;
     if (!alpha)
         return 0;
-    part parts[SPLIT_MAX_PARTS];
-    size_t np = split_word(a, c, 0, k, 0, parts);
-    char prev[SPLIT_MAX_PARTS][RH_KAN_TERM_MAX + 1];
-    size_t nprev = 0;
-    for (size_t i = 0; i < np; i++) {
-        char pu[RH_KAN_TERM_MAX + 1], pt[RH_KAN_TERM_MAX + 1];
-        size_t pl = cps_to_utf8(c + parts[i].from, parts[i].len, pu, sizeof pu);
-        size_t ptl = stem_utf8(a, pu, pl, pt, sizeof pt);
-        if (ptl == tl && memcmp(pt, t, tl) == 0)
-            continue;
-        int dup = 0;
-        for (size_t j = 0; j < nprev; j++)
-            if (strcmp(prev[j], pt) == 0)
-                dup = 1;
-        if (dup)
-            continue;
-        memcpy(prev[nprev++], pt, ptl + 1);
-        if ((rc = emit(ctx, pt, ptl, start, end, 1)) != 0)
-            return rc;
+    cache_entry *ce = &a->cache[hash_str(u, ul) & (CACHE_SLOTS - 1)];
+    if (strcmp(ce->word, u) != 0) {
+        part parts[SPLIT_MAX_PARTS];
+        size_t np = split_word(a, c, 0, k, 0, parts);
+        ce->n = 0;
+        for (size_t i = 0; i < np; i++) {
+            char pu[RH_KAN_TERM_MAX + 1], pt[RH_KAN_TERM_MAX + 1];
+            size_t pl = cps_to_utf8(c + parts[i].from, parts[i].len, pu, sizeof pu);
+            size_t ptl = stem_utf8(a, pu, pl, pt, sizeof pt);
+            if (ptl == tl && memcmp(pt, t, tl) == 0)
+                continue;
+            int dup = 0;
+            for (size_t j = 0; j < ce->n; j++)
+                if (strcmp(ce->parts[j], pt) == 0)
+                    dup = 1;
+            if (!dup)
+                memcpy(ce->parts[ce->n++], pt, ptl + 1);
+        }
+        memcpy(ce->word, u, ul + 1);
     }
+    for (size_t i = 0; i < ce->n; i++)
+        if ((rc = emit(ctx, ce->parts[i], strlen(ce->parts[i]), start, end, 1)) != 0)
+            return rc;
     return 0;
 }
 
@@ -537,6 +584,7 @@ int rh_kan_run(rh_kan *a, const char *text, size_t len, rh_kan_emit_fn emit, voi
 size_t rh_kan_normalize(const char *word, size_t n, char *out, size_t cap)
 {
     uint32_t c[WORD_MAX_CP + 1];
+    dict_init(); /* the Latin tables */
     if (cap == 0)
         return 0;
     size_t k = norm_utf8(word, n, c);
