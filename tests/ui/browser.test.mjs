@@ -26,6 +26,30 @@ window.btn = (text) => $$('button').find((b) => !b.closest('[hidden]') && (b.tex
 window.setValue = (sel, v) => { const e = typeof sel === 'string' ? $(sel) : sel; e.value = v; e.dispatchEvent(new Event('input', { bubbles: true })); };
 true`;
 
+// visible controls without an accessible name, and duplicate ids
+const A11Y = `(() => {
+  const label = (e) => {
+    if (e.getAttribute('aria-label')) return e.getAttribute('aria-label');
+    if (e.id) { const l = document.querySelector('label[for="' + e.id + '"]'); if (l) return l.textContent; }
+    if (e.closest('label')) return e.closest('label').textContent;
+    if (e.matches('input, textarea, select')) return '';
+    return e.textContent || e.getAttribute('title') || '';
+  };
+  const visible = (e) => e.getClientRects().length > 0;
+  const unnamed = $$('button, a[href], input:not([type=hidden]), select, textarea, summary')
+    .filter(visible).filter((e) => !label(e).trim()).map((e) => e.outerHTML.slice(0, 100));
+  const ids = $$('[id]').map((e) => e.id);
+  const dups = ids.filter((id, i) => ids.indexOf(id) !== i);
+  return { unnamed, dups, h1: $$('h1').length };
+})()`;
+
+async function checkA11y(where) {
+  const r = await page.eval(A11Y);
+  assert.deepEqual(r.unnamed, [], 'controls without a name on ' + where);
+  assert.deepEqual(r.dups, [], 'duplicate ids on ' + where);
+  assert.equal(r.h1, 1, 'one h1 on ' + where);
+}
+
 async function shot(name) {
   if (shots) await page.screenshot(path.join(shots, name + '.png'));
 }
@@ -67,6 +91,11 @@ test('login page, then chat after signing in', { skip }, async () => {
   await page.eval(`setValue('input[name=username]', 'admin'); setValue('input[name=password]', 'admin'); $('form').requestSubmit(); true`);
   await page.waitFor(`$('.chat') && $$('.conv').length === 3`);
   assert.ok(await page.eval(`!!$('.mainnav a[href="#/admin"]')`), 'admin sees the administration link');
+  await checkA11y('chat');
+  // the check itself notices an unnamed control
+  const probe = await page.eval(`(() => { const b = document.createElement('button'); b.id = 'probe'; document.body.appendChild(b);
+    const r = ${A11Y}; b.remove(); return r.unnamed.length; })()`);
+  assert.equal(probe, 1);
   await shot('chat-empty');
 });
 
@@ -97,6 +126,7 @@ test('streamed answer: stop button while streaming, AI mark, code copy button', 
   assert.ok(r.stopHidden);
   assert.equal(r.convs, 4);
   assert.equal(r.title, 'Wie beantrage ich einen Bauantrag?');
+  await checkA11y('chat with answer');
   await shot('chat-answer');
 });
 
@@ -165,6 +195,7 @@ test('hostile Markdown in an answer stays inert', { skip }, async () => {
 });
 
 test('rename dialog: Escape closes it and focus returns', { skip }, async () => {
+  await new Promise((r) => setTimeout(r, 300));   // list refresh after the last answer
   await page.eval(`$$('.conv')[0].querySelector('.conv-actions button').focus(); $$('.conv')[0].querySelector('.conv-actions button').click(); true`);
   await page.waitFor(`$('dialog[open]') && document.activeElement && document.activeElement.closest('dialog')`);
   await page.key('Escape', 'Escape', 27);
@@ -220,6 +251,7 @@ test('API keys: create shows the key once, revoke removes it', { skip }, async (
   await page.eval(`setValue('input[name=name]', 'Testschlüssel'); $('form').requestSubmit(); true`);
   await page.waitFor(`!$('.key-created').hidden && $('.key-value').textContent.startsWith('rh_')`);
   await page.waitFor(`$$('tbody tr').length === 2`);
+  await checkA11y('keys');
   await shot('keys-created');
   await page.eval(`btn('Schlüssel „Testschlüssel“ widerrufen').click(); true`);
   await page.waitFor(`$('dialog[open]')`);
@@ -230,8 +262,10 @@ test('API keys: create shows the key once, revoke removes it', { skip }, async (
 test('administration: users dialog, audit paging', { skip }, async () => {
   await page.eval(`location.hash = '#/admin/users'; true`);
   await page.waitFor(`$$('tbody tr').length === 3`);
+  await checkA11y('admin users');
   await page.eval(`btn('Neues Konto').click(); true`);
   await page.waitFor(`$('dialog[open] input[name=username]')`);
+  await checkA11y('new user dialog');
   await page.eval(`setValue('dialog input[name=username]', 'k.neu'); setValue('dialog input[name=display_name]', 'Kim Neu'); setValue('dialog input[name=password]', 'geheim123'); $('dialog input[name=group]').checked = true; $('dialog form').requestSubmit(); true`);
   await page.waitFor(`!$('dialog') && $$('tbody tr').length === 4`);
   assert.ok(await page.eval(`$$('tbody tr').some((r) => r.textContent.includes('k.neu') && r.textContent.includes('Bürgeramt'))`));
@@ -244,8 +278,13 @@ test('administration: users dialog, audit paging', { skip }, async () => {
   assert.notEqual(await page.eval(`$('tbody tr td:nth-child(3)').textContent + $('tbody tr').textContent`), first);
   await page.eval(`btn('Neuere Einträge').click(); true`);
   await page.waitFor(`$('.pager').textContent.includes('Seite 1')`);
+  await checkA11y('audit');
   await page.eval(`location.hash = '#/admin/status'; true`);
   await page.waitFor(`$$('.badge-danger').length >= 1`);
+  await checkA11y('status');
+  await page.eval(`location.hash = '#/settings'; true`);
+  await page.waitFor(`$('h1').textContent === 'Einstellungen'`);
+  await checkA11y('settings');
 });
 
 test('a lost session (401) leads to the login page', { skip }, async () => {

@@ -145,6 +145,11 @@ export function openDialog({ title, content, actions, onAction, wide }) {
     dialog.addEventListener('close', () => {
       dialog.remove();
       if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+      else {
+        // the opener was re-rendered meanwhile: do not leave focus on <body>
+        const h1 = document.querySelector('main h1');
+        if (h1) h1.focus();
+      }
       resolve(result);
     });
     dialog.appendChild(form);
