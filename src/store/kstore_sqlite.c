@@ -13,6 +13,9 @@
 #include "core/alloc.h"
 #include "knowledge/fts_tokenizer.h"
 
+#define KSTORE_SCHEMA 1
+#define KSTORE_SCHEMA_STR "1"
+
 struct kstore {
     sqlite3 *db;
 };
@@ -95,7 +98,33 @@ int kstore_open(const char *path, kstore **out, rh_error *err)
         goto out;
     if ((rc = exec(ks, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", err)) != RH_OK)
         goto out;
+    /* schema version in PRAGMA user_version (the file is ours alone) */
+    sqlite3_stmt *st = NULL;
+    int version = -1, tables = 0;
+    if (sqlite3_prepare_v2(ks->db,
+                           "SELECT (SELECT user_version FROM pragma_user_version),"
+                           " (SELECT count(*) FROM sqlite_master WHERE name='kchunks')",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        version = sqlite3_column_int(st, 0);
+        tables = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (version < 0) {
+        rc = db_err(ks, err, "read the schema version");
+        goto out;
+    }
+    if (version > KSTORE_SCHEMA || (version < KSTORE_SCHEMA && tables)) {
+        rc = rh_error_set(err, RH_EUNSUPPORTED,
+                          "the knowledge database %s has schema version %d, this rathaus "
+                          "needs %d: move it away and ingest the documents again",
+                          path, version, KSTORE_SCHEMA);
+        goto out;
+    }
     if ((rc = exec(ks, schema, err)) != RH_OK)
+        goto out;
+    if (version != KSTORE_SCHEMA &&
+        (rc = exec(ks, "PRAGMA user_version=" KSTORE_SCHEMA_STR, err)) != RH_OK)
         goto out;
     *out = ks;
     return RH_OK;
