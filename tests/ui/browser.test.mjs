@@ -128,6 +128,18 @@ test('streamed answer: stop button while streaming, AI mark, code copy button', 
   assert.equal(r.title, 'Wie beantrage ich einen Bauantrag?');
   await checkA11y('chat with answer');
   await shot('chat-answer');
+  // export: the Markdown file is built locally
+  const md = await page.eval(`(async () => {
+    const blobs = [];
+    const orig = URL.createObjectURL;
+    URL.createObjectURL = (b) => { blobs.push(b); return orig(b); };
+    btn('Unterhaltung als Markdown-Datei herunterladen').click();
+    URL.createObjectURL = orig;
+    return blobs.length ? await blobs[0].text() : '';
+  })()`);
+  assert.match(md, /^# Wie beantrage ich einen Bauantrag\?/);
+  assert.match(md, /KI-generiert – bitte prüfen/);
+  assert.match(md, /```text\nAktenzeichen/);
 });
 
 test('stop a running answer', { skip }, async () => {

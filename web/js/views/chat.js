@@ -54,6 +54,9 @@ export function chatView(ctx, params) {
   const modelBox = h('div', { class: 'model-picker' },
     h('label', { for: 'model-select' }, t('chat.model')), modelSelect);
 
+  const exportBtn = button(t('chat.export'), { icon: 'download', kind: 'ghost', small: true, iconOnly: true, class: 'chat-export', onclick: () => exportConversation() });
+  exportBtn.hidden = true;
+
   const sysText = h('textarea', { id: 'sys-prompt', rows: 3, maxlength: 8000, placeholder: t('chat.system_placeholder') });
   const sysSave = button(t('chat.system_save'), { small: true, kind: 'secondary', onclick: () => saveSystemPrompt() });
   const sysState = h('span', { class: 'muted small', 'aria-live': 'polite' });
@@ -87,7 +90,7 @@ export function chatView(ctx, params) {
     h('p', { id: 'composer-hint', class: 'composer-hint muted small' }, t('chat.input_hint')));
 
   const main = h('section', { class: 'chat-main', 'aria-labelledby': 'chat-title' },
-    h('div', { class: 'chat-head' }, sidebarToggle, titleEl, modelBox),
+    h('div', { class: 'chat-head' }, sidebarToggle, titleEl, exportBtn, modelBox),
     sysDetails,
     scroller,
     composer);
@@ -254,10 +257,32 @@ export function chatView(ctx, params) {
     } catch (e) { toast(e.message, 'error'); }
   }
 
+  // ---------------------------------------------------------------- export
+  // Downloads the conversation as a Markdown file (built locally, no request).
+  function exportConversation() {
+    const c = st.current;
+    if (!c) return;
+    const lines = [`# ${c.title || t('chat.untitled')}`, ''];
+    if (c.system_prompt) lines.push(`> ${t('chat.system_prompt')}: ${c.system_prompt.replace(/\n/g, ' ')}`, '');
+    for (const m of c.messages || []) {
+      if (m.role === 'user') lines.push(`## ${t('chat.your_message')}`, '', m.content, '');
+      else lines.push(`## ${t('chat.answer_from', { name: modelName(m.model) })} (${t('chat.ai_generated')})`, '', m.content, '');
+    }
+    const blob = new Blob([lines.join('\n')], { type: 'text/markdown;charset=utf-8' });
+    const url = URL.createObjectURL(blob);
+    const safe = (c.title || 'unterhaltung').replace(/[^\p{L}\p{N}]+/gu, '-').replace(/^-|-$/g, '').slice(0, 60) || 'unterhaltung';
+    const a = h('a', { href: url, download: safe + '.md', class: 'offscreen' });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
   // ---------------------------------------------------------------- messages
   function showTitle() {
     const title = st.current ? (st.current.title || t('chat.untitled')) : t('chat.new');
     titleEl.textContent = title;
+    exportBtn.hidden = !st.current;
     ctx.setTitle(title);
   }
 
