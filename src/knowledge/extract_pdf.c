@@ -394,7 +394,7 @@ static int emit_page(pdf_ctx *p, fz_stext_page *st, int page, int *chars, int *i
         if (bl->type != FZ_STEXT_BLOCK_TEXT)
             continue;
         /* a short block entirely in bold may be a heading */
-        int nlines = 0, bold = 1, nchars = 0;
+        int nlines = 0, bold = 1, nchars = 0, letters = 0;
         for (fz_stext_line *l = bl->u.t.first_line; l; l = l->next) {
             line_info li = line_scan(p->ctx, l);
             if (!li.chars)
@@ -402,8 +402,15 @@ static int emit_page(pdf_ctx *p, fz_stext_page *st, int page, int *chars, int *i
             nlines++;
             nchars += li.chars;
             bold &= li.bold;
+            letters |= li.letter;
         }
         *chars += nchars;
+        /* a page number ("3", "- 3 -") in the top or bottom margin */
+        float ph = st->mediabox.y1 - st->mediabox.y0;
+        if (!letters && nchars <= 8 && ph > 0 &&
+            (bl->bbox.y1 < st->mediabox.y0 + ph * 0.08f ||
+             bl->bbox.y0 > st->mediabox.y1 - ph * 0.08f))
+            continue;
         int bold_short = bold && nlines <= 2 && nchars <= 120;
         int cur = -1; /* level of the text in b */
         int last = 0;
