@@ -90,8 +90,11 @@ $(BUILD)/librathaus.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# --whole-archive: modules that only register themselves (WEB_ROUTES
+# constructors, e.g. src/web/api_trainer.c) have no symbol the linker would
+# otherwise pull them in for.
 $(BIN): $(CLI_OBJ) $(BUILD)/librathaus.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librathaus.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -Wl,--whole-archive $(BUILD)/librathaus.a -Wl,--no-whole-archive $(LDLIBS)
 
 # The test runner links every object file directly so that all TEST()s and
 # the CLI commands (minus main) are present.
