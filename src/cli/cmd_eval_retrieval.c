@@ -28,7 +28,9 @@ static void usage(FILE *out)
             "  --verbose    one line per question: rank of the first hit and the top result\n"
             "  --weights T,H,B   BM25 column weights (default 2,3,1)\n"
             "  --syn-weight W    weight of the synonym query (default 0.5)\n"
-            "  --syn-per-term N  synonyms per query word (default 3)\n");
+            "  --syn-per-term N  synonyms per query word (default 3)\n"
+            "  --max-df F        drop query terms in more than F of all chunks, at any\n"
+            "                    index size (default 0.15 from 20000 chunks on)\n");
 }
 
 static void on_question(void *ctx, const char *q, const char *doc, const char *section, int rank,
@@ -73,6 +75,7 @@ int cmd_eval_retrieval(int argc, char **argv)
             o.syn_weight = strtod(argv[++i], NULL);
         } else if (strcmp(a, "--max-df") == 0 && i + 1 < argc) {
             o.max_df = strtod(argv[++i], NULL);
+            o.max_df_from = 0; /* explicit: at any index size */
         } else if (strcmp(a, "--syn-per-term") == 0 && i + 1 < argc) {
             o.syn_per_term = (size_t)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(a, "--weights") == 0 && i + 1 < argc) {

@@ -201,6 +201,7 @@ int cmd_search(int argc, char **argv)
             }
         } else if (strcmp(a, "--max-df") == 0 && i + 1 < argc) {
             o.max_df = strtod(argv[++i], NULL);
+            o.max_df_from = 0; /* explicit: at any index size */
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
         } else if (strcmp(a, "--explain") == 0) {

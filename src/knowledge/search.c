@@ -40,7 +40,8 @@ void rh_ksearch_opts_default(rh_ksearch_opts *o)
     o->w_body = 1.0;
     o->syn_weight = 0.5;
     o->syn_per_term = 3;
-    o->max_df = 0.25;
+    o->max_df = 0.15;
+    o->max_df_from = 20000;
 }
 
 static const struct {
@@ -345,7 +346,7 @@ static int expand(rh_ksearcher *s, const terms *main, const rh_ksearch_opts *o, 
 
 /* Drop very frequent terms (as a statistical stop word list), keeping at
  * least the rarest one. */
-static int drop_frequent(rh_ksearcher *s, terms *l, double max_df, rh_error *err)
+static int drop_frequent(rh_ksearcher *s, terms *l, double max_df, size_t from, rh_error *err)
 {
     if (max_df <= 0 || l->n < 2)
         return RH_OK;
@@ -356,8 +357,8 @@ static int drop_frequent(rh_ksearcher *s, terms *l, double max_df, rh_error *err
             return rc;
         s->n_chunks_at = now;
     }
-    if (s->n_chunks < 1000)
-        return RH_OK; /* small collections: every term counts */
+    if (s->n_chunks < (int64_t)from)
+        return RH_OK; /* small indexes: every term counts */
     int64_t *df = l->df, min_df = INT64_MAX;
     for (size_t i = 0; i < l->n; i++) {
         if (df[i] < 0 && (rc = kstore_term_docs(s->ks, l->t[i], &df[i], err)))
@@ -423,8 +424,8 @@ static int make_exprs(rh_ksearcher *s, const char *query, const rh_ksearch_opts 
                 goto out;
     }
     if ((o->features & RH_KS_STEM) &&
-        ((rc = drop_frequent(s, main, o->max_df, err)) ||
-         (rc = drop_frequent(s, exp, o->max_df, err))))
+        ((rc = drop_frequent(s, main, o->max_df, o->max_df_from, err)) ||
+         (rc = drop_frequent(s, exp, o->max_df, o->max_df_from, err))))
         goto out;
     if ((rc = build_expr(main, m, err)) || (rc = build_expr(exp, x, err)))
         goto out;

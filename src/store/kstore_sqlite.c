@@ -96,7 +96,10 @@ int kstore_open(const char *path, kstore **out, rh_error *err)
         goto out;
     if (strcmp(path, ":memory:") != 0 && (rc = exec(ks, "PRAGMA journal_mode=WAL", err)) != RH_OK)
         goto out;
-    if ((rc = exec(ks, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", err)) != RH_OK)
+    if ((rc = exec(ks,
+                   "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
+                   " PRAGMA cache_size=-32768; PRAGMA mmap_size=1073741824;",
+                   err)) != RH_OK)
         goto out;
     /* schema version in PRAGMA user_version (the file is ours alone) */
     sqlite3_stmt *st = NULL;
