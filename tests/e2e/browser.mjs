@@ -66,7 +66,7 @@ await main('e2e browser', async () => {
     await input.fill('Guten Tag, wie beantrage ich einen Ausweis?');
     await input.press('Enter');
     const sendBtn = page.getByRole('button', { name: 'Senden' });
-    await page.getByRole('article', { name: `Antwort von ${MODEL}` }).waitFor();
+    await page.getByRole('article', { name: /^Antwort von / }).waitFor();
     await page.locator('.msg-assistant.streaming').waitFor({ state: 'detached' });
     await sendBtn.waitFor();
     const convId = await waitUntil(async () => {
@@ -124,6 +124,10 @@ await main('e2e browser', async () => {
     const erika = users.body.users.find((u) => u.username === 'erika');
     assert(erika && erika.role === 'user' && erika.display_name === 'Erika Muster', `user created: ${JSON.stringify(erika)}`);
     log('admin created user erika');
+    // rights follow the KI-Schwimmabzeichen: give erika the entry level (chat)
+    const api = srv.client();
+    await api.login('admin', 'geheim123');
+    await api.post(`/api/trainer/participants/${erika.id}/award`, { level: 'seepferdchen', reason: 'Präsenzkurs (Test)' });
     assertEq(pageErrors.length, 0, `no script errors in the page: ${pageErrors.join(' | ')}`);
 
     // ------------------------------------------------ the non-admin sees no administration
@@ -147,6 +151,14 @@ await main('e2e browser', async () => {
     const foreign = await apiGet(`/api/conversations/${convId}`);
     assertEq(foreign.status, 404, "someone else's conversation does not exist");
     log('non-admin: no administration link, #/admin shows the chat, admin API answers 403');
+    // ... and chats herself
+    await page.getByLabel('Modell', { exact: true }).selectOption(MODEL);
+    await input.fill('Hallo, hier ist Erika.');
+    await input.press('Enter');
+    await page.getByRole('article', { name: /^Antwort von / }).waitFor();
+    await page.locator('.msg-assistant.streaming').waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: /Hallo, hier ist Erika/ }).waitFor();
+    log('erika chatted with the local model');
   } catch (e) {
     if (page) {
       const file = path.join(shots, 'failure.png');

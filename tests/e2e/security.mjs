@@ -7,6 +7,8 @@
 //  - disabling a user ends their open streams (session and API key) within
 //    moments, their session and API key stop working, they cannot log in;
 //  - another user cannot stop someone else's stream (404, it goes on).
+// Users get their rights (chat, API keys) by a level of the
+// KI-Schwimmabzeichen, awarded here by the admin through the trainer API.
 // A slow fake OpenAI-compatible upstream (200 chunks, 50 ms apart) makes
 // the streams long enough to act on.
 
@@ -123,8 +125,19 @@ await main('e2e security', async () => {
     await admin.login('admin', 'geheim123');
     const bea = await admin.post('/api/admin/users', { username: 'bea', display_name: 'Bea Beispiel', password: 'passwort1', role: 'user' });
     await admin.post('/api/admin/users', { username: 'carl', display_name: 'Carl', password: 'passwort2', role: 'user' });
+    const carlId = (await admin.get('/api/admin/users')).users.find((x) => x.username === 'carl').id;
     const b = srv.client();
     await b.login('bea', 'passwort1');
+    // rights follow the KI-Schwimmabzeichen (academy_gating is on by default):
+    // without a level bea may not create API keys; a trainer/admin awards one
+    try {
+      await b.post('/api/keys', { name: 'Skript' });
+      assert(false, 'API keys need a level');
+    } catch (e) {
+      assert(e instanceof ApiError && e.status === 403 && e.body.error.code === 'level_required', `level_required: ${e.message}`);
+    }
+    await admin.post(`/api/trainer/participants/${bea.id}/award`, { level: 'gold', reason: 'Präsenzkurs (Test)' });
+    await admin.post(`/api/trainer/participants/${carlId}/award`, { level: 'seepferdchen', reason: 'Präsenzkurs (Test)' });
     const key = (await b.post('/api/keys', { name: 'Skript' })).key;
     assert(/^rh_/.test(key), 'bea has an API key');
     const conv = await b.post('/api/conversations', {});

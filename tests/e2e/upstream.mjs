@@ -54,7 +54,10 @@ await main('e2e upstream', async () => {
   assertEq(stored.messages[1].content, r1.text, 'the streamed text is stored');
   log(`chat API through upstream: ${deltas} deltas, ${r1.last.data.finish_reason}`);
 
-  // ... and through /v1 (the portal is itself an OpenAI-compatible server)
+  // ... and through /v1 (the portal is itself an OpenAI-compatible server);
+  // the engine sees this prompt once before, so that both compared runs
+  // find it in its prefix cache and compute alike
+  await (await v1Stream(up1, up1.apiKey, { messages: [{ role: 'user', content: 'Hallo' }], max_tokens: 12, temperature: 0 })).text();
   const res = await v1Stream(portal, portal.apiKey, { messages: [{ role: 'user', content: 'Hallo' }], max_tokens: 12, temperature: 0 });
   assertEq(res.status, 200, '/v1 stream status');
   let v1text = '';
