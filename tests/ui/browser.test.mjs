@@ -299,9 +299,25 @@ test('administration: users dialog, audit paging', { skip }, async () => {
   await checkA11y('settings');
 });
 
+test('reflow: no horizontal scrolling at 320 CSS px (WCAG 1.4.10)', { skip }, async () => {
+  await page.size(320, 640);
+  try {
+    for (const r of ['#/c/1', '#/', '#/settings', '#/keys', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit']) {
+      await page.eval(`location.hash = ${JSON.stringify(r)}; true`);
+      await page.waitFor(`!$('main [role=status]') || !$('main [role=status]').textContent.includes('geladen')`);
+      await new Promise((res) => setTimeout(res, 250));
+      const m = await page.eval(`({ doc: document.documentElement.scrollWidth, w: document.documentElement.clientWidth,
+        main: $('main').scrollWidth, mw: $('main').clientWidth })`);
+      assert.ok(m.doc <= m.w && m.main <= m.mw, `${r} scrolls sideways: ${JSON.stringify(m)}`);
+    }
+  } finally {
+    await page.size(1280, 800);
+  }
+});
+
 test('a lost session (401) leads to the login page', { skip }, async () => {
   state.sessions.clear();
-  await page.eval(`location.hash = '#/keys'; true`);
+  await page.eval(`location.hash = location.hash === '#/keys' ? '#/admin/groups' : '#/keys'; true`);
   await page.waitFor(`location.hash === '#/login' && $('h1').textContent === 'Anmelden'`);
   assert.match(await page.eval(`$('.auth-card').textContent`), /Sitzung ist abgelaufen/);
 });

@@ -123,6 +123,9 @@ export function chatView(ctx, params) {
       if (e.status !== 401) toast(e.message, 'error');
       return;
     }
+    // the server may have given the current conversation a better title
+    const cur = st.current && st.convs.find((c) => c.id === st.current.id);
+    if (cur && cur.title && cur.title !== st.current.title) { st.current.title = cur.title; showTitle(); }
     renderConvList();
   }
 
