@@ -679,6 +679,10 @@ TEST(acad_api_quiz_rules)
     ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/bronze", NULL, NULL), 200);
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze", "{\"answers\":{\"b1\":[99]}}", NULL), 400);
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze", "{\"answers\":[]}", NULL), 400);
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze", "{\"attempt_id\":999,\"answers\":{}}", NULL), 409);
+    answers_json(&t, uid, "bronze", 1, ans, sizeof ans); /* a newer attempt replaces the open one */
+    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/bronze", NULL, NULL), 200);
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze", ans, NULL), 409);
     /* audit */
     user_login(&t, &adm, "chef", "admin", NULL);
     ASSERT_EQ(req(&t, &adm, "GET", "/api/admin/audit?limit=100", NULL, NULL), 200);

@@ -569,7 +569,7 @@ typedef struct cached {
 } cached;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static cached cache[8];
+static cached cache[16];
 static size_t n_cache;
 
 const academy *academy_get(const rh_config *cfg)
@@ -590,16 +590,21 @@ const academy *academy_get(const rh_config *cfg)
             if (!dir || academy_load(NULL, &found, &e2) != RH_OK)
                 found = NULL;
         }
-        if (found && n_cache < sizeof cache / sizeof cache[0]) {
-            cache[n_cache].dir = dir ? rh_strdup(dir) : NULL;
+        char *copy = found && dir ? rh_strdup(dir) : NULL;
+        if (found && dir && !copy) {
+            academy_free(found); /* out of memory */
+            found = NULL;
+        } else if (found && n_cache < sizeof cache / sizeof cache[0]) {
+            cache[n_cache].dir = copy;
             cache[n_cache].a = found;
             n_cache++;
         } else if (found) {
-            /* more configurations than slots (tests only): replace the last */
-            academy_free(cache[n_cache - 1].a);
-            rh_free(cache[n_cache - 1].dir);
-            cache[n_cache - 1].dir = dir ? rh_strdup(dir) : NULL;
-            cache[n_cache - 1].a = found;
+            rh_free(copy);
+            /* more distinct configurations than slots (never in one
+             * server): answer with the first one; others may use it */
+            rh_errorf("academy: too many content folders in one process; using the first");
+            academy_free(found);
+            found = cache[0].a;
         }
     }
     pthread_mutex_unlock(&cache_lock);

@@ -594,14 +594,11 @@ static enum MHD_Result api_quiz_submit(web_req *r)
         ret = web_error(r, 400, "bad_request");
         goto out;
     }
-    if (astore_attempt_open(r->srv->st, r->user.id, lid, &att) != RH_OK ||
-        (aid && json_integer_value(aid) != att.id)) {
-        if (astore_attempt_open(r->srv->st, r->user.id, lid, &att) == RH_OK)
-            astore_attempt_clear(&att);
+    have_att = astore_attempt_open(r->srv->st, r->user.id, lid, &att) == RH_OK;
+    if (!have_att || (aid && json_integer_value(aid) != att.id)) {
         ret = acad_error(r, 409, "no_attempt", NULL);
         goto out;
     }
-    have_att = 1;
     if (academy_quiz_decode(a, att.plan, &qz)) {
         ret = acad_error(r, 409, "attempt_invalid", NULL);
         goto out;
