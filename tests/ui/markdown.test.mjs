@@ -218,3 +218,34 @@ test('empty and odd input', () => {
   assert.deepEqual(parseMarkdown('\n\n  \n'), []);
   assert.equal(parseMarkdown('a\r\nb')[0].children.length, 3);
 });
+
+test('typical model answer: bold labels, nested bullets, code inside a list, loose list', () => {
+  const b = parseMarkdown([
+    '1. **Antrag stellen:** Formular ausfüllen.',
+    '   * Online',
+    '   * Vor Ort',
+    '2. **Unterlagen:**',
+    '   ```',
+    '   Personalausweis',
+    '   ```',
+    '',
+    '* Erstens',
+    '',
+    '   Fortsetzung.',
+    '',
+    '1) Klammerliste',
+    '2) zweiter',
+  ].join('\n'));
+  assert.deepEqual(b.map((x) => x.type), ['list', 'list', 'list']);
+  const [first, second, third] = b;
+  assert.equal(first.items.length, 2);
+  assert.equal(first.items[0].children[0].children[0].type, 'strong');
+  assert.equal(first.items[0].children[1].type, 'list');
+  assert.deepEqual(first.items[1].children.map((x) => x.type), ['paragraph', 'code']);
+  assert.equal(first.items[1].children[1].text, 'Personalausweis');
+  assert.equal(first.tight, true);
+  assert.equal(second.tight, false);
+  assert.deepEqual(second.items[0].children.map((x) => x.type), ['paragraph', 'paragraph']);
+  assert.equal(third.ordered, true);
+  assert.equal(third.items.length, 2);
+});

@@ -183,7 +183,9 @@ function parseBlocks(lines, depth, top) {
           const sibling = nm && nm.indent < base + 2 && nm.ordered === first.ordered;
           if (sibling || indentOf(lines[j]) >= Math.min(cur.contentIndent, base + 2)) {
             for (let k = i; k < j; k++) cur.lines.push('');
-            loose = loose || sibling;
+            // blank lines between items, or between paragraphs of one
+            // item, make the list loose (spaced paragraphs)
+            loose = loose || sibling || !nm;
             i = j;
             continue;
           }
