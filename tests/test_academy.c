@@ -911,3 +911,32 @@ TEST(acad_api_trainer_edits_lessons)
     cli_free(&tr);
     srv_down(&t);
 }
+
+/* Random text made of the characters the detectors look at, in buffers
+ * of exactly their length (no NUL), so a sanitizer catches over-reads. */
+TEST(acad_pii_and_front_matter_survive_random_input)
+{
+    static const char alpha[] = "0123456789+-/().,: @DEdexXIBANgeb.straßeStr.Am Markt\n\t€§";
+    uint32_t seed = 7;
+    pii_finding f[8];
+    for (int round = 0; round < 3000; round++) {
+        size_t len = seq_rng(160, &seed);
+        char *t = rh_malloc(len ? len : 1);
+        ASSERT(t);
+        for (size_t i = 0; i < len; i++)
+            t[i] = alpha[seq_rng((uint32_t)(sizeof alpha - 1), &seed)];
+        size_t n = pii_scan(t, len, f, 8);
+        for (size_t i = 0; i < n && i < 8; i++) {
+            ASSERT(f[i].start < f[i].end && f[i].end <= len);
+            if (i)
+                ASSERT(f[i - 1].end <= f[i].start);
+        }
+        academy_lesson l;
+        rh_error e;
+        if (len >= 3)
+            memcpy(t, "---", 3);
+        if (academy_lesson_parse(t, len, "random", &l, &e) == RH_OK)
+            academy_lesson_clear(&l);
+        rh_free(t);
+    }
+}
