@@ -700,7 +700,9 @@ static int looks_like_mail(const part *p)
     if (!n)
         return 0;
     const char *s = p->hdr;
-    size_t colon = strcspn(s, ":\n");
+    size_t colon = 0; /* the data is not NUL-terminated: bounded scan */
+    while (colon < n && s[colon] != ':' && s[colon] != '\n')
+        colon++;
     if (colon >= n || s[colon] != ':' || colon == 0)
         return 0;
     for (size_t i = 0; i < colon; i++)
