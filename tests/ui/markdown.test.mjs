@@ -249,3 +249,21 @@ test('typical model answer: bold labels, nested bullets, code inside a list, loo
   assert.equal(third.ordered, true);
   assert.equal(third.items.length, 2);
 });
+
+test('MarkdownView incremental parsing equals a full parse at every split', () => {
+  const src = [
+    '# Titel', '', 'Absatz mit **fett**', 'und zweiter Zeile.', '', '- a', '- b', '', '  fortgesetzt', '',
+    '```js', 'let x = 1;', '', 'x++;', '```', '', '| a | b |', '|---|---|', '| 1 | 2 |', '',
+    '> Zitat', 'faul fortgesetzt', '', '1. eins', '2. zwei', '   - drei', '', 'Ende.',
+  ].join('\n');
+  const strip = (blocks) => JSON.stringify(blocks.map(({ key, line, ...rest }) => rest));
+  for (let step = 1; step <= 7; step += 3) {
+    const view = new MarkdownView({ doc });
+    for (let i = step; i < src.length + step; i += step) {
+      const part = src.slice(0, i);
+      view.update(part);
+      assert.equal(strip(view.blocks), strip(parseMarkdown(part)), `differs at ${i} (step ${step})`);
+      assert.equal(view.root.children.length, view.blocks.length);
+    }
+  }
+});

@@ -34,13 +34,28 @@ export function safeHref(url) {
   return null;
 }
 
-/** Parses Markdown source into an array of block nodes. */
-export function parseMarkdown(src) {
-  const text = String(src ?? '')
+/** Line endings, NUL and tabs normalised; split into lines. */
+export function sourceLines(src) {
+  return String(src ?? '')
     .replace(/\r\n?/g, '\n')
     .replace(/\u0000/g, '\uFFFD')
-    .replace(/\t/g, '    ');
-  return parseBlocks(text.split('\n'), 0, true);
+    .replace(/\t/g, '    ')
+    .split('\n');
+}
+
+/** Parses Markdown source into an array of block nodes. */
+export function parseMarkdown(src) {
+  return parseBlocks(sourceLines(src), 0, true);
+}
+
+/**
+ * Parses lines[from..] as top-level blocks; each block's `line` is its
+ * first line in `lines`. Used for incremental re-parsing while streaming.
+ */
+export function parseLinesFrom(lines, from) {
+  const blocks = parseBlocks(from ? lines.slice(from) : lines, 0, true);
+  for (const b of blocks) b.line += from;
+  return blocks;
 }
 
 function isBlank(line) { return /^\s*$/.test(line); }
@@ -109,7 +124,10 @@ function parseBlocks(lines, depth, top) {
   const out = [];
   let i = 0;
   const push = (node, start) => {
-    if (top) node.key = node.type + '\u0001' + lines.slice(start, i).join('\n');
+    if (top) {
+      node.key = node.type + '\u0001' + lines.slice(start, i).join('\n');
+      node.line = start;
+    }
     out.push(node);
   };
   while (i < lines.length) {

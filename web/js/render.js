@@ -9,7 +9,7 @@
 // MarkdownView keeps the DOM of unchanged top-level blocks while an answer
 // streams in, so only the last block is rebuilt per update.
 
-import { parseMarkdown, safeHref } from './markdown.js';
+import { parseMarkdown, parseLinesFrom, sourceLines, safeHref } from './markdown.js';
 
 const ALLOWED_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
 
@@ -180,12 +180,25 @@ export class MarkdownView {
     this.keys = [];
     this.nodes = [];
     this.text = null;
+    this.blocks = null;
   }
 
   update(text) {
     if (text === this.text) return;
+    const appended = this.text !== null && text.startsWith(this.text);
     this.text = text;
-    const blocks = parseMarkdown(text);
+    const lines = sourceLines(text);
+    let blocks;
+    if (appended && this.blocks && this.blocks.length > 2) {
+      // text only grew: blocks before the last two cannot change (a block
+      // ends on lines that are already there), so re-parse from the start
+      // of the second-to-last block only
+      const keep = this.blocks.length - 2;
+      blocks = this.blocks.slice(0, keep).concat(parseLinesFrom(lines, this.blocks[keep].line));
+    } else {
+      blocks = parseLinesFrom(lines, 0);
+    }
+    this.blocks = blocks;
     for (let i = 0; i < blocks.length; i++) {
       if (this.keys[i] === blocks[i].key && this.nodes[i]) continue;
       const node = this.builder.block(blocks[i]);
