@@ -4,6 +4,7 @@
  */
 #include "knowledge/extract.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -143,6 +144,23 @@ int rh_extract_register(const rh_extractor *ex)
     return RH_OK;
 }
 
+static rh_extractor weak[8];
+static size_t n_weak;
+static pthread_once_t weak_once = PTHREAD_ONCE_INIT;
+
+static void weak_init(void)
+{
+    static const char *const wtypes[] = {"pdf", "docx", "odt", "eml", "xlsx", "ods", "csv",
+                                         "image"};
+    static const char *const wexts[] = {"pdf", "docx", "odt", "eml msg", "xlsx", "ods", "csv",
+                                        "png jpg jpeg tif tiff"};
+    rh_extract_fn fns[8] = {rh_extract_pdf,  rh_extract_docx, rh_extract_odt, rh_extract_eml,
+                            rh_extract_xlsx, rh_extract_ods,  rh_extract_csv, rh_extract_image};
+    for (size_t i = 0; i < 8; i++)
+        if (fns[i])
+            weak[n_weak++] = (rh_extractor){wtypes[i], wexts[i], fns[i]};
+}
+
 static int ext_in(const char *exts, const char *ext)
 {
     size_t el = strlen(ext);
@@ -178,18 +196,9 @@ const rh_extractor *rh_extract_for_path(const char *path)
         if (ext_in(builtin[i].exts, ext))
             return &builtin[i];
     /* plug-ins present in this build */
-    static rh_extractor weak[8];
-    static const char *const wtypes[] = {"pdf", "docx", "odt", "eml", "xlsx", "ods", "csv",
-                                         "image"};
-    static const char *const wexts[] = {"pdf", "docx", "odt", "eml msg", "xlsx", "ods", "csv",
-                                        "png jpg jpeg tif tiff"};
-    rh_extract_fn fns[8] = {rh_extract_pdf,  rh_extract_docx, rh_extract_odt, rh_extract_eml,
-                            rh_extract_xlsx, rh_extract_ods,  rh_extract_csv, rh_extract_image};
-    for (size_t i = 0; i < 8; i++) {
-        if (fns[i] && ext_in(wexts[i], ext)) {
-            weak[i] = (rh_extractor){wtypes[i], wexts[i], fns[i]};
+    pthread_once(&weak_once, weak_init);
+    for (size_t i = 0; i < n_weak; i++)
+        if (ext_in(weak[i].exts, ext))
             return &weak[i];
-        }
-    }
     return NULL;
 }

@@ -9,7 +9,10 @@
  * (PDF, DOCX/ODT, e-mail, spreadsheets, OCR) are added by defining one of
  * the weak functions declared below in a new file (e.g. extract_pdf.c
  * defining rh_extract_pdf): the registry in extract.c picks it up by itself,
- * or by calling rh_extract_register() at start-up.
+ * or by calling rh_extract_register() at start-up. (A weak reference does
+ * not pull an object out of a static library: when the binary links
+ * librathaus.a, the plug-in's object must be linked for another reason -
+ * as it is today - or registered explicitly.)
  *
  * Extractors must treat the input as hostile: bounded work, no network, no
  * file access besides the given bytes; limits (text size, time) are enforced
