@@ -673,7 +673,11 @@ static int open_listener(const rh_config *cfg, int *port, rh_error *err)
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+    /* A backlog of at least max_connections: a burst of clients (200 chat
+     * streams opened at once) must not overflow it - dropped SYNs cost the
+     * client a 1 s retransmission. The kernel caps it at net.core.somaxconn. */
+    int backlog = cfg->max_connections > 1024 ? cfg->max_connections : 1024;
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
         int e = errno;
         freeaddrinfo(res);
         close(fd);
