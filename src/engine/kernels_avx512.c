@@ -186,7 +186,8 @@ AI __m512i idx_pair(void)
 /* Two fp16 scales at p and p+stride as [d0 x8, d1 x8]. */
 AI __m512 scale_pair(const uint8_t *p, size_t stride, __m512i idx)
 {
-    __m128i h = _mm_cvtsi32_si128(rh_k_rd16(p) | ((int)rh_k_rd16(p + stride) << 16));
+    uint32_t v = (uint32_t)rh_k_rd16(p) | ((uint32_t)rh_k_rd16(p + stride) << 16);
+    __m128i h = _mm_cvtsi32_si128((int)v);
     return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_cvtph_ps(h)));
 }
 
