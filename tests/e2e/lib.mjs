@@ -274,7 +274,10 @@ export class Client {
   }
 
   keepCookies(res) {
-    const list = res.headers.getSetCookie ? res.headers.getSetCookie() : [];
+    // getSetCookie() is missing in some Node 18 releases: split the joined
+    // header before each "name=" (Expires dates contain commas too)
+    const list = res.headers.getSetCookie ? res.headers.getSetCookie()
+      : (res.headers.get('set-cookie') || '').split(/,(?=\s*[A-Za-z0-9_-]+=)/).filter(Boolean);
     for (const c of list) {
       const [pair] = c.split(';');
       const i = pair.indexOf('=');
