@@ -41,6 +41,11 @@ static const synth_shape shapes[] = {
      500000.0f, 1e-5f, false, false},
     {"qwen2.5-0.5b", "qwen2", "Qwen2.5 0.5B (synthetic)", 896, 24, 14, 2, 4864, 151936, 32768,
      1000000.0f, 1e-6f, true, true},
+    /* small shapes for tests */
+    {"test-llama", "llama", "test llama (synthetic)", 256, 2, 4, 2, 512, 512, 256, 10000.0f,
+     1e-5f, false, false},
+    {"test-qwen2", "qwen2", "test qwen2 (synthetic)", 320, 2, 5, 1, 768, 600, 256, 1000000.0f,
+     1e-6f, true, true},
 };
 
 /* ---- random rows ----------------------------------------------------------- */
@@ -265,7 +270,7 @@ out:
 static void usage(FILE *out)
 {
     fprintf(out, "usage: rathaus model synth --shape SHAPE --type TYPE [-t THREADS] OUT.gguf\n"
-                 "SHAPE: tinyllama-1.1b, llama3-8b, qwen2.5-0.5b\n"
+                 "SHAPE: tinyllama-1.1b, llama3-8b, qwen2.5-0.5b (test-llama, test-qwen2: tiny)\n"
                  "TYPE:  q4_k_m, q8_0\n"
                  "Writes a model with random weights in the shape of the real one "
                  "(for benchmarks).\n");
