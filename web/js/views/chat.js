@@ -72,7 +72,10 @@ export function chatView(ctx, params) {
     class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-busy': 'false',
     'aria-label': t('chat.messages'), tabindex: '-1',
   });
-  const scroller = h('div', { class: 'messages-scroll' }, messages);
+  const toEnd = button(t('chat.to_end'), { icon: 'down', kind: 'secondary', small: true, class: 'to-end', onclick: () => { scrollToBottom(); input.focus(); } });
+  toEnd.hidden = true;
+  const scroller = h('div', { class: 'messages-scroll' }, messages, toEnd);
+  scroller.addEventListener('scroll', () => { toEnd.hidden = atBottom(); }, { passive: true });
 
   const notice = h('div', { class: 'composer-notice', hidden: true });
   const input = h('textarea', {
@@ -292,7 +295,7 @@ export function chatView(ctx, params) {
   function atBottom() {
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM;
   }
-  function scrollToBottom() { scroller.scrollTop = scroller.scrollHeight; }
+  function scrollToBottom() { scroller.scrollTop = scroller.scrollHeight; toEnd.hidden = true; }
 
   function renderMessages() {
     clear(messages);
