@@ -223,12 +223,20 @@ static const char odt_content[] =
     "xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" "
     "xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\" "
     "xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\">"
+    "<office:automatic-styles><text:list-style style:name=\"L2\" "
+    "xmlns:style=\"urn:oasis:names:tc:opendocument:xmlns:style:1.0\">"
+    "<text:list-level-style-number text:level=\"1\" style:num-format=\"1\"/>"
+    "<text:list-level-style-bullet text:level=\"2\" text:bullet-char=\"-\"/>"
+    "</text:list-style></office:automatic-styles>"
     "<office:body><office:text>"
     "<text:h text:outline-level=\"1\">Hauptsatzung</text:h>"
     "<text:p>Die Gemeinde<text:s/>führt ein <text:span>Dienstsiegel</text:span>.</text:p>"
     "<text:h text:outline-level=\"2\">Organe</text:h>"
     "<text:list><text:list-item><text:p>Gemeinderat</text:p></text:list-item>"
     "<text:list-item><text:p>Bürgermeister</text:p></text:list-item></text:list>"
+    "<text:list text:style-name=\"L2\"><text:list-item><text:p>Eins</text:p></text:list-item>"
+    "<text:list-item><text:p>Zwei</text:p><text:list><text:list-item><text:p>Unterpunkt</text:p>"
+    "</text:list-item></text:list></text:list-item></text:list>"
     "<table:table table:name=\"T1\"><table:table-row><table:table-cell><text:p>Amt</text:p></table:table-cell>"
     "<table:table-cell><text:p>Telefon</text:p></table:table-cell></table:table-row>"
     "<table:table-row><table:table-cell><text:p>Bauamt</text:p></table:table-cell>"
@@ -261,6 +269,9 @@ TEST(ext_odt_basic)
     ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "Die Gemeinde führt ein Dienstsiegel.");
     ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "• Gemeinderat");
     ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "• Bürgermeister");
+    ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "1. Eins");
+    ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "2. Zwei");
+    ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "• Unterpunkt");
     ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "Amt | Telefon");
     ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "Bauamt | 0123 456");
     ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "In einem Abschnitt");

@@ -422,7 +422,16 @@ out:
 typedef struct odt_ctx {
     rh_kdoc *doc;
     rh_error *err;
+    const xmlNode *style_roots[2]; /* automatic styles (content.xml), styles.xml */
 } odt_ctx;
+
+/* The list being walked: numbered or bullets, and its item counter. */
+typedef struct odt_list {
+    const char *style;
+    int level;
+    int numbered;
+    int count;
+} odt_list;
 
 /* Text of a text:p / text:h (spans, links, spaces, tabs, line breaks). */
 static int odt_text(const xmlNode *n, rh_buf *b, int depth, rh_error *err)
@@ -459,14 +468,43 @@ static int odt_text(const xmlNode *n, rh_buf *b, int depth, rh_error *err)
     return rc;
 }
 
-static int odt_blocks(odt_ctx *c, const xmlNode *n, rh_buf *b, int depth, int in_list);
+/* Is level `level` of list style `style` numbered (text:list-level-style-number
+ * with a number format)? */
+static int odt_numbered(const odt_ctx *c, const char *style, int level)
+{
+    if (!style)
+        return 0;
+    for (int r = 0; r < 2; r++) {
+        for (const xmlNode *ls = c->style_roots[r] ? c->style_roots[r]->children : NULL; ls;
+             ls = ls->next) {
+            const char *nm = rh_xml_attr(ls, "name");
+            if (!rh_xml_is(ls, "list-style") || !nm || strcmp(nm, style) != 0)
+                continue;
+            for (const xmlNode *lv = ls->children; lv; lv = lv->next) {
+                const char *l = rh_xml_attr(lv, "level");
+                if (!l || l[0] != (char)('0' + level % 10) || (level < 10 && l[1]))
+                    continue;
+                const char *f = rh_xml_attr(lv, "num-format");
+                return rh_xml_is(lv, "list-level-style-number") && f && *f;
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
 
-static int odt_para(odt_ctx *c, const xmlNode *n, rh_buf *b, int level, int in_list)
+static int odt_para(odt_ctx *c, const xmlNode *n, rh_buf *b, int level, const odt_list *list)
 {
     rh_buf_reset(b);
     int rc = RH_OK;
-    if (in_list && !level)
-        rc = buf_add(b, "• ", c->err);
+    if (list && !level) {
+        char pre[32];
+        if (list->numbered)
+            snprintf(pre, sizeof pre, "%d. ", list->count);
+        else
+            snprintf(pre, sizeof pre, "• ");
+        rc = buf_add(b, pre, c->err);
+    }
     if (!rc)
         rc = odt_text(n->children, b, 0, c->err);
     if (!rc)
@@ -514,7 +552,7 @@ static int odt_table(odt_ctx *c, const xmlNode *n, rh_buf *b, int depth)
     return rc;
 }
 
-static int odt_blocks(odt_ctx *c, const xmlNode *n, rh_buf *b, int depth, int in_list)
+static int odt_blocks(odt_ctx *c, const xmlNode *n, rh_buf *b, int depth, odt_list *list)
 {
     if (depth > MAX_DEPTH)
         return rh_error_set(c->err, RH_ELIMIT, "Das Dokument ist zu tief verschachtelt.");
@@ -523,14 +561,21 @@ static int odt_blocks(odt_ctx *c, const xmlNode *n, rh_buf *b, int depth, int in
         if (rh_xml_is(n, "h")) {
             const char *lv = rh_xml_attr(n, "outline-level");
             int level = lv && *lv >= '1' && *lv <= '9' ? *lv - '0' : 1;
-            rc = odt_para(c, n, b, level < 1 ? 1 : level > 6 ? 6 : level, in_list);
+            rc = odt_para(c, n, b, level > 6 ? 6 : level, list);
         } else if (rh_xml_is(n, "p")) {
-            rc = odt_para(c, n, b, 0, in_list);
+            rc = odt_para(c, n, b, 0, list);
         } else if (rh_xml_is(n, "list")) {
-            rc = odt_blocks(c, n->children, b, depth + 1, 1);
-        } else if (rh_xml_is(n, "list-item") || rh_xml_is(n, "list-header") ||
-                   rh_xml_is(n, "section")) {
-            rc = odt_blocks(c, n->children, b, depth + 1, in_list);
+            odt_list sub = {rh_xml_attr(n, "style-name"), list ? list->level + 1 : 1, 0, 0};
+            if (!sub.style && list)
+                sub.style = list->style;
+            sub.numbered = odt_numbered(c, sub.style, sub.level);
+            rc = odt_blocks(c, n->children, b, depth + 1, &sub);
+        } else if (rh_xml_is(n, "list-item") || rh_xml_is(n, "list-header")) {
+            if (list && rh_xml_is(n, "list-item"))
+                list->count++;
+            rc = odt_blocks(c, n->children, b, depth + 1, list);
+        } else if (rh_xml_is(n, "section")) {
+            rc = odt_blocks(c, n->children, b, depth + 1, list);
         } else if (rh_xml_is(n, "table")) {
             rc = odt_table(c, n->children, b, depth + 1);
         }
@@ -543,8 +588,9 @@ static int odt_blocks(odt_ctx *c, const xmlNode *n, rh_buf *b, int depth, int in
 int rh_extract_odt(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
 {
     rh_zip *z = NULL;
-    xmlDocPtr d = NULL;
-    odt_ctx c = {doc, err};
+    xmlDocPtr d = NULL, st = NULL;
+    rh_error e;
+    odt_ctx c = {doc, err, {NULL, NULL}};
     rh_buf b;
     rh_buf_init(&b, MAX_PARA);
     int rc = rh_zip_open(data, len, "ODT", &z, err);
@@ -558,6 +604,9 @@ int rh_extract_odt(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
     if ((rc = rh_zip_read_xml(z, "content.xml", &d, err)))
         goto out;
     title_from(z, "meta.xml", doc);
+    c.style_roots[0] = rh_xml_child(xmlDocGetRootElement(d), "automatic-styles");
+    if (rh_zip_has(z, "styles.xml") && !rh_zip_read_xml(z, "styles.xml", &st, &e))
+        c.style_roots[1] = rh_xml_child(xmlDocGetRootElement(st), "styles");
     xmlNode *text = rh_xml_child(rh_xml_child(xmlDocGetRootElement(d), "body"), "text");
     if (!text) {
         rc = rh_error_set(err, RH_EFORMAT,
@@ -565,11 +614,13 @@ int rh_extract_odt(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
                           "vielleicht eine Tabelle oder Präsentation?).");
         goto out;
     }
-    rc = odt_blocks(&c, text->children, &b, 0, 0);
+    rc = odt_blocks(&c, text->children, &b, 0, NULL);
 out:
     rh_buf_free(&b);
     if (d)
         xmlFreeDoc(d);
+    if (st)
+        xmlFreeDoc(st);
     rh_zip_close(z);
     return rc;
 }
