@@ -4,11 +4,13 @@
  * changes, deletions, bad files), search ranking and the retrieval
  * evaluation on the law corpus of ../shared/testdata.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "knowledge/analyzer.h"
@@ -627,4 +629,141 @@ TEST_TIMEOUT(kn_eval_corpus_recall, 240)
     ASSERT(r10 > p10 + 0.1);
     rh_ksearcher_free(s);
     kstore_close(ks);
+}
+
+/* ---- hostile input, allocation failures, the commands ---- */
+
+static int count_terms(void *ctx, const char *t, size_t n, size_t s, size_t e, int col)
+{
+    (void)t;
+    (void)s;
+    (void)col;
+    size_t *c = ctx;
+    ASSERT(n > 0 && n <= RH_KAN_TERM_MAX);
+    ASSERT(s < e);
+    (*c)++;
+    return 0;
+}
+
+TEST(kn_random_input)
+{
+    rh_kan *a = NULL;
+    ASSERT_EQ(rh_kan_new(RH_KAN_STEM | RH_KAN_COMPOUND | RH_KAN_STOPWORDS, &a, NULL), RH_OK);
+    static const char alphabet[] = "aäoöuüeßsnt #<>/-&;\n\f\x01\xc3\xa4\xe2\x80\xba\xff|*[]()`:";
+    unsigned x = 99;
+    char buf[3000];
+    for (int round = 0; round < 300; round++) {
+        size_t n = (size_t)(round * 7) % sizeof buf;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            buf[i] = round % 3 ? alphabet[(x >> 16) % (sizeof alphabet - 1)] : (char)(x >> 16);
+        }
+        size_t terms = 0;
+        ASSERT_EQ(rh_kan_run(a, buf, n, count_terms, &terms), 0);
+        static const rh_extract_fn fns[] = {rh_extract_txt, rh_extract_md, rh_extract_html};
+        for (size_t f = 0; f < 3; f++) {
+            rh_kdoc doc;
+            rh_kdoc_init(&doc, 1 << 20, 0);
+            rh_error err = {0};
+            if (fns[f](buf, n, &doc, &err) == RH_OK) {
+                rh_kchunks ch;
+                rh_chunk_opts o = {120, 30, 0};
+                if (rh_chunk_doc(&doc, "r", &o, &ch, &err) == RH_OK) {
+                    for (size_t i = 0; i < ch.n; i++)
+                        ASSERT(strlen(ch.v[i].text) <= 120 + 30 + 2);
+                    rh_kchunks_free(&ch);
+                }
+            }
+            rh_kdoc_free(&doc);
+        }
+    }
+    rh_kan_free(a);
+}
+
+TEST(kn_alloc_failures)
+{
+    static const char md[] = "---\nTitle: T\n---\n# T\n\n## Teil 1\n\n### § 1 Zweck\n\n"
+                             "Die Baugenehmigung wird erteilt.\n\nZweiter Absatz.\n";
+    /* extraction + chunking: every allocation failure is an error, never a crash */
+    long fail_ok = -1;
+    for (long fail = 0; fail < 200 && fail_ok < 0; fail++) {
+        rh_kdoc doc;
+        rh_kdoc_init(&doc, 0, 0);
+        rh_error err = {0};
+        rh_alloc_fail_after(fail);
+        int rc = rh_extract_md(md, sizeof md - 1, &doc, &err);
+        rh_kchunks ch = {0};
+        if (rc == RH_OK)
+            rc = rh_chunk_doc(&doc, "t.md", NULL, &ch, &err);
+        rh_alloc_fail_reset();
+        if (rc == RH_OK) {
+            ASSERT_EQ(ch.n, 1);
+            rh_kchunks_free(&ch);
+            fail_ok = fail;
+        }
+        rh_kdoc_free(&doc);
+    }
+    ASSERT(fail_ok > 5); /* several failure points were walked before success */
+    /* ingestion into a store: failures give errors, and afterwards it works */
+    int64_t coll = 0;
+    kstore *ks = open_store(&coll);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/af", test_tmpdir());
+    ASSERT_EQ(mkdir(dir, 0700), 0);
+    write_str(dir, "a.md", md);
+    for (long fail = 0; fail < 400; fail += 3) {
+        rh_ingest_summary sum;
+        rh_error err = {0};
+        const char *paths[1] = {dir};
+        rh_alloc_fail_after(fail);
+        (void)rh_ingest_paths(ks, coll, paths, 1, NULL, NULL, NULL, &sum, &err);
+        rh_alloc_fail_reset();
+    }
+    counts c;
+    ingest(ks, coll, dir, &c);
+    ASSERT_EQ(c.ok + c.unchanged, 1);
+    ASSERT_EQ(search(ks, coll, "Genehmigung", RH_KS_FULL, NULL, 0), 1);
+    kstore_close(ks);
+}
+
+TEST(kn_commands)
+{
+    char dir[1024], db[1100], q[1100];
+    snprintf(dir, sizeof dir, "%s/cmd", test_tmpdir());
+    ASSERT_EQ(mkdir(dir, 0700), 0);
+    snprintf(db, sizeof db, "%s/k.db", test_tmpdir());
+    snprintf(q, sizeof q, "%s/q.jsonl", test_tmpdir());
+    write_str(dir, "satzung.md",
+              "---\nTitle: Hundesteuersatzung\njurabk: HStS\n---\n\n# Hundesteuersatzung\n\n"
+              "## § 1 Steuergegenstand\n\nDas Halten von Hunden ist steuerpflichtig.\n\n"
+              "## § 2 Steuersatz\n\nDie Steuer beträgt für den ersten Hund 100 Euro.\n");
+    write_str(test_tmpdir(), "q.jsonl",
+              "{\"q\": \"Wie viel Steuer kostet mein Hund?\", \"doc\": \"satzung.md\", "
+              "\"section\": \"§ 2\"}\n");
+    fflush(stdout);
+    int saved = dup(1), devnull = open("/dev/null", O_WRONLY);
+    ASSERT(saved >= 0 && devnull >= 0);
+    ASSERT(dup2(devnull, 1) == 1);
+    char *ing[] = {"ingest", "--collection", "c", "--db", db, dir, NULL};
+    char *bad[] = {"ingest", "--collection", "c", NULL};
+    char *srch[] = {"search", "--collection", "c", "--db", db, "--json", "Hundesteuer", NULL};
+    char *nocoll[] = {"search", "--collection", "nope", "--db", db, "Hund", NULL};
+    char *ev[] = {"eval-retrieval", "--collection", "c", "--db", db, q, "--table", NULL};
+    char *evbad[] = {"eval-retrieval", "--collection", "c", "--db", db, q, "--mode", "x", NULL};
+    int r1 = cmd_ingest(6, ing);
+    int r2 = cmd_ingest(3, bad);
+    int r3 = cmd_search(7, srch);
+    int r4 = cmd_search(6, nocoll);
+    int r5 = cmd_eval_retrieval(7, ev);
+    int r6 = cmd_eval_retrieval(8, evbad);
+    fflush(stdout);
+    ASSERT(dup2(saved, 1) == 1);
+    close(saved);
+    close(devnull);
+    ASSERT_EQ(r1, 0);
+    ASSERT_EQ(r2, 2);
+    ASSERT_EQ(r3, 0);
+    ASSERT_EQ(r4, 1);
+    ASSERT_EQ(r5, 0);
+    ASSERT_EQ(r6, 2);
 }
