@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -383,6 +384,40 @@ static int drop_frequent(rh_ksearcher *s, terms *l, double max_df, size_t from, 
     return RH_OK;
 }
 
+/* A question asking what something is ("Was ist ...", "Was sind ...",
+ * "Was bedeutet ...") is answered by a statute's definitions, which German
+ * statutes put under "Begriff"/"Begriffsbestimmungen": search those too. */
+static int definition_intent(rh_ksearcher *s, rh_kan *a, const char *q, terms *exp,
+                             rh_error *err)
+{
+    static const char *const starts[] = {"was ist ", "was sind ", "was bedeutet ",
+                                         "was versteht man unter ", "was heißt ",
+                                         "was gilt als ", "was zählt als "};
+    while (*q == ' ' || *q == '\t')
+        q++;
+    int hit = 0;
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0] && !hit; i++)
+        hit = strncasecmp(q, starts[i], strlen(starts[i])) == 0;
+    if (!hit)
+        return RH_OK;
+    static const char *const words[] = {"Begriff", "Begriffsbestimmungen"};
+    for (size_t i = 0; i < 2; i++) {
+        char t[RH_KAN_TERM_MAX + 1];
+        size_t tl = rh_kan_term(a, words[i], strlen(words[i]), t, sizeof t);
+        int64_t df = 0;
+        int rc = kstore_term_docs(s->ks, t, &df, err);
+        if (rc)
+            return rc;
+        if (df > 0) {
+            size_t before = exp->n;
+            terms_add(exp, t, tl, 0);
+            if (exp->n > before)
+                exp->df[before] = df;
+        }
+    }
+    return RH_OK;
+}
+
 static int build_expr(const terms *l, char **out, rh_error *err)
 {
     rh_buf b;
@@ -422,6 +457,8 @@ static int make_exprs(rh_ksearcher *s, const char *query, const rh_ksearch_opts 
         if (o->features & (RH_KS_SYNONYMS | RH_KS_LEGAL))
             if ((rc = expand(s, main, o, exp, err)))
                 goto out;
+        if ((o->features & RH_KS_LEGAL) && (rc = definition_intent(s, a, query, exp, err)))
+            goto out;
     }
     if ((o->features & RH_KS_STEM) &&
         ((rc = drop_frequent(s, main, o->max_df, o->max_df_from, err)) ||
