@@ -189,7 +189,7 @@ async function readJson(req) {
 }
 
 function publicUser(s, u) {
-  return { id: u.id, username: u.username, display_name: u.display_name, role: u.role, groups: u.groups.map((g) => ({ id: g, name: (s.groups.find((x) => x.id === g) || {}).name })), lang: u.lang };
+  return { id: u.id, username: u.username, display_name: u.display_name, role: u.role, groups: u.groups.slice(), lang: u.lang || '' };
 }
 function adminUser(u) {
   return { id: u.id, username: u.username, display_name: u.display_name, role: u.role, groups: u.groups, disabled: u.disabled, created_at: u.created_at, last_login_at: u.last_login_at };
@@ -414,7 +414,7 @@ export function createServer(state, opts = {}) {
         if (!body.username || !body.password) return fail(400, 'bad_request');
         if (s.users.some((u) => u.username === body.username)) return fail(409, 'exists');
         if (String(body.password).length < 8) return fail(400, 'weak_password');
-        const u = { id: ++s.nextId, username: String(body.username), display_name: String(body.display_name || ''), role: body.role === 'admin' ? 'admin' : 'user', groups: Array.isArray(body.groups) ? body.groups : [], disabled: false, created_at: now(), last_login_at: null, password: String(body.password), lang: null };
+        const u = { id: ++s.nextId, username: String(body.username), display_name: String(body.display_name || ''), role: ['admin', 'trainer'].includes(body.role) ? body.role : 'user', groups: Array.isArray(body.groups) ? body.groups : [], disabled: false, created_at: now(), last_login_at: null, password: String(body.password), lang: null };
         s.users.push(u);
         audit('user.create', u.username);
         return reply(200, adminUser(u));
@@ -425,7 +425,7 @@ export function createServer(state, opts = {}) {
         if (!u) return fail(404, 'not_found');
         if (method === 'PATCH') {
           if (typeof body.display_name === 'string') u.display_name = body.display_name;
-          if (body.role === 'admin' || body.role === 'user') u.role = body.role;
+          if (['admin', 'trainer', 'user'].includes(body.role)) u.role = body.role;
           if (Array.isArray(body.groups)) u.groups = body.groups;
           if (typeof body.disabled === 'boolean') u.disabled = body.disabled;
           if (body.password) {

@@ -45,7 +45,7 @@ test('i18n: every key used in the code exists', () => {
     for (const m of src.matchAll(/card\(ctx,\s*'([a-z_.]+)',\s*(?:'([a-z_.]+)')?/g)) { used.add(m[1]); if (m[2]) used.add(m[2]); }
   }
   // keys built at run time
-  for (const r of ['user', 'admin']) used.add('role.' + r);
+  for (const r of ['user', 'trainer', 'admin']) used.add('role.' + r);
   for (const l of ['de', 'en']) { used.add('lang.' + l); used.add('lang.switch_to_' + l); }
   for (const tab of ['users', 'groups', 'status', 'audit']) used.add('admin.tab_' + tab);
   used.add('login.expired');

@@ -12,6 +12,13 @@ function page(title, intro, ...sections) {
     sections);
 }
 
+// The session lists group ids (names only when the server sends objects).
+function groupText(groups) {
+  if (!groups.length) return '–';
+  if (groups.every((g) => g && typeof g === 'object' && g.name)) return groups.map((g) => g.name).join(', ');
+  return t('settings.groups_count', { n: groups.length });
+}
+
 export function settingsView(ctx) {
   const user = ctx.user();
 
@@ -63,7 +70,7 @@ export function settingsView(ctx) {
     h('dl', { class: 'facts' },
       h('dt', null, t('settings.username')), h('dd', null, user.username),
       h('dt', null, t('settings.role')), h('dd', null, t('role.' + user.role)),
-      h('dt', null, t('settings.groups')), h('dd', null, (user.groups || []).map((g) => (typeof g === 'object' ? g.name : String(g))).join(', ') || '–')));
+      h('dt', null, t('settings.groups')), h('dd', null, groupText(user.groups || []))));
 
   return { el: page(t('settings.title'), null, h('div', { class: 'grid-2' }, profile, pw, info)), title: t('settings.title') };
 }

@@ -6,7 +6,7 @@ import { api } from '../api.js';
 import { t, formatDate, formatBytes, formatNumber } from '../i18n.js';
 import { h, clear, field, button, errorBox, openDialog, confirmDialog, toast, icon } from '../dom.js';
 
-const ROLES = ['user', 'admin'];
+const ROLES = ['user', 'trainer', 'admin'];   // as the server knows them (web_role_level)
 const TABS = ['users', 'groups', 'status', 'audit'];
 const AUDIT_PAGE = 50;
 
