@@ -298,6 +298,10 @@ export function chatView(ctx, params) {
   function scrollToBottom() { scroller.scrollTop = scroller.scrollHeight; toEnd.hidden = true; }
 
   function renderMessages() {
+    // a whole conversation drawn at once is not news: keep the live region
+    // quiet for this redraw (only finished answers are announced)
+    messages.setAttribute('aria-live', 'off');
+    setTimeout(() => messages.setAttribute('aria-live', 'polite'), 0);
     clear(messages);
     if (!st.current || !st.current.messages || st.current.messages.length === 0) {
       messages.appendChild(emptyState());
