@@ -37,6 +37,7 @@ static void usage(FILE *out)
             "  --mode MODE  plain, stem, stem+compound, stem+compound+synonyms, full (default)\n"
             "               or a '+' list of stem, compound, synonyms, weights, legal\n"
             "  --explain    print the FTS5 expressions the question becomes\n"
+            "  --all-chunks list several passages of one section (default: the best one)\n"
             "  --bench FILE run each question of FILE (JSONL \"q\" or lines), print latency\n");
 }
 
@@ -202,6 +203,8 @@ int cmd_search(int argc, char **argv)
         } else if (strcmp(a, "--max-df") == 0 && i + 1 < argc) {
             o.max_df = strtod(argv[++i], NULL);
             o.max_df_from = 0; /* explicit: at any index size */
+        } else if (strcmp(a, "--all-chunks") == 0) {
+            o.all_chunks = 1;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
         } else if (strcmp(a, "--explain") == 0) {
@@ -271,7 +274,7 @@ int cmd_search(int argc, char **argv)
             json_object_set_new(h, "text", json_string(hits[i].text));
             json_array_append_new(arr, h);
         }
-        char *out = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
+        char *out = arr ? json_dumps(arr, JSON_INDENT(2)) : NULL;
         if (out)
             printf("%s\n", out);
         free(out); /* jansson's own allocation */

@@ -551,16 +551,28 @@ int rh_ksearch(rh_ksearcher *s, int64_t coll, const char *query, const rh_ksearc
         }
     }
     qsort(a, na, sizeof *a, cmp_hit);
-    if (na > k)
-        na = k;
-    for (size_t i = 0; i < na; i++)
-        if ((rc = kstore_chunk_get(s->ks, o->tenant, &a[i], err))) {
-            for (size_t j = 0; j <= i; j++)
+    /* take the best k, with one passage per section (document + heading
+     * path) unless all_chunks: a long § split into pieces would otherwise
+     * fill several places with the same section */
+    size_t taken = 0;
+    for (size_t i = 0; i < na && taken < k; i++) {
+        kstore_hit h = a[i];
+        if ((rc = kstore_chunk_get(s->ks, o->tenant, &h, err))) {
+            for (size_t j = 0; j < taken; j++)
                 kstore_hit_clear(&a[j]);
             goto out;
         }
+        int dup = 0;
+        for (size_t j = 0; j < taken && !o->all_chunks && !dup; j++)
+            dup = a[j].document_id == h.document_id && strcmp(a[j].heading, h.heading) == 0;
+        if (dup) {
+            kstore_hit_clear(&h);
+            continue;
+        }
+        a[taken++] = h;
+    }
     *hits = a;
-    *n = na;
+    *n = taken;
     a = NULL;
 out:
     rh_free(a);

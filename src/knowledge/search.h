@@ -42,6 +42,8 @@ typedef struct rh_ksearch_opts {
     double max_df;        /* drop query terms found in more than this share of
                              all chunks (0 = keep all; they add little to BM25
                              but cost the most time) */
+    int all_chunks;       /* 1: several chunks of one section may be listed
+                             (default 0: the best chunk per section) */
     size_t max_df_from;   /* ... only in indexes of at least this many chunks
                              (default 20000: small indexes are fast anyway) */
 } rh_ksearch_opts;
