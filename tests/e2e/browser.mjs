@@ -94,7 +94,8 @@ await main('e2e browser', async () => {
     await waitUntil(async () => (await streaming.textContent()).length > len1 + 10, 5000, 'the answer to grow while streaming');
     assertEq(await page.locator('.messages').getAttribute('aria-busy'), 'true', 'the log is busy while streaming');
     await stopBtn.click();
-    await page.getByText('Die Antwort wurde gestoppt.').waitFor();
+    // (in the message log: the screen-reader status region says it too)
+    await page.getByRole('log', { name: 'Nachrichten' }).getByText('Die Antwort wurde gestoppt.').waitFor();
     await sendBtn.waitFor();
     await waitUntil(() => up.closedEarly >= 1, 5000, 'the upstream stream to be closed');
     const conv2Id = /#\/c\/(\d+)/.exec(await page.evaluate(() => location.hash))[1];
