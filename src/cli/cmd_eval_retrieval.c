@@ -76,6 +76,8 @@ int cmd_eval_retrieval(int argc, char **argv)
         } else if (strcmp(a, "--max-df") == 0 && i + 1 < argc) {
             o.max_df = strtod(argv[++i], NULL);
             o.max_df_from = 0; /* explicit: at any index size */
+        } else if (strcmp(a, "--syn-max-df") == 0 && i + 1 < argc) {
+            o.syn_max_df = strtod(argv[++i], NULL);
         } else if (strcmp(a, "--syn-per-term") == 0 && i + 1 < argc) {
             o.syn_per_term = (size_t)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(a, "--weights") == 0 && i + 1 < argc) {

@@ -43,6 +43,7 @@ void rh_ksearch_opts_default(rh_ksearch_opts *o)
     o->syn_per_term = 3;
     o->max_df = 0.15;
     o->max_df_from = 20000;
+    o->syn_max_df = 0.01;
 }
 
 static const struct {
@@ -309,6 +310,7 @@ static int cmp_cand(const void *a, const void *b)
 static int expand(rh_ksearcher *s, const terms *main, const rh_ksearch_opts *o, terms *exp,
                   rh_error *err)
 {
+    int rc0;
     for (size_t i = 0; i < main->n; i++) {
         if (!main->expand[i])
             continue; /* compound parts are not expanded */
@@ -319,7 +321,17 @@ static int expand(rh_ksearcher *s, const terms *main, const rh_ksearch_opts *o, 
         if (o->features & RH_KS_LEGAL)
             rh_ksyn_legal(main->t[i], on_syn, &c);
         size_t n_legal = c.n;
-        if ((o->features & RH_KS_SYNONYMS) && main->expand[i] == 2) /* nouns only */
+        int rare = 1;
+        if ((o->features & RH_KS_SYNONYMS) && main->expand[i] == 2 && o->syn_max_df > 0) {
+            int64_t df = main->df[i];
+            if (df < 0 && (rc0 = kstore_term_docs(s->ks, main->t[i], &df, err)))
+                return rc0;
+            if (!s->n_chunks && (rc0 = kstore_chunk_count(s->ks, &s->n_chunks, err)))
+                return rc0;
+            double lim = o->syn_max_df * (double)s->n_chunks;
+            rare = (double)df < (lim > 3 ? lim : 3);
+        }
+        if ((o->features & RH_KS_SYNONYMS) && main->expand[i] == 2 && rare) /* nouns only */
             rh_ksyn_thesaurus(main->t[i], 8, on_syn, &c);
         if (c.n > n_legal)
             qsort(c.cand + n_legal, c.n - n_legal, sizeof c.cand[0], cmp_cand);

@@ -39,6 +39,10 @@ typedef struct rh_ksearch_opts {
     double w_title, w_heading, w_body; /* used with RH_KS_WEIGHTS */
     double syn_weight;    /* weight of the expansion query's score */
     size_t syn_per_term;  /* synonyms per query term */
+    double syn_max_df;    /* expand only nouns found in less than this share of
+                             all chunks (at least 3): synonyms help where the
+                             collection does not use the asker's word
+                             (default 0.01; 0 = every noun) */
     double max_df;        /* drop query terms found in more than this share of
                              all chunks (0 = keep all; they add little to BM25
                              but cost the most time) */
