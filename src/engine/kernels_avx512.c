@@ -577,7 +577,7 @@ KQ_FNS(q6_k, 2)
 
 /* ---- prompt processing: repacked weights ------------------------------------ *
  *
- * For many tokens, 16 weight rows are first repacked (gathers) so that one
+ * For many tokens, 16 weight rows are first repacked (in registers) so that one
  * zmm holds 4 consecutive quants of each of the 16 rows; vpdpbusd with a
  * broadcast dword of 4 activation values then computes 16 rows x 4 products
  * at once, and the result vector is 16 rows of one token: no horizontal
@@ -586,14 +586,6 @@ KQ_FNS(q6_k, 2)
  */
 #define PP_ROWS 16
 #define PP_TOK 8
-
-AI __m512i row_offsets(size_t ws, int nr)
-{
-    int32_t off[PP_ROWS];
-    for (int i = 0; i < PP_ROWS; i++)
-        off[i] = (int32_t)((size_t)(i < nr ? i : nr - 1) * ws);
-    return _mm512_loadu_si512((const void *)off);
-}
 
 AI __m512i bcast4(const int8_t *p)
 {
@@ -636,16 +628,24 @@ AI void transpose16(const uint8_t *w, size_t ws, int nr, size_t off, __m512i *ou
 }
 
 /* Q8_0: per block 8 zmm of (q xor 0x80), 1 zmm d. */
+/* The fp16 at p of 16 rows (scalar loads: gathers are slow here). */
+AI __m512 fp16_rows(const uint8_t *p, size_t ws, int nr)
+{
+    uint16_t h[PP_ROWS];
+    for (int i = 0; i < PP_ROWS; i++)
+        h[i] = rh_k_rd16(p + (size_t)(i < nr ? i : nr - 1) * ws);
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+}
+
 static void q8_0_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
 {
-    const __m512i vo = row_offsets(ws, nr), x80 = _mm512_set1_epi8((char)0x80);
+    const __m512i x80 = _mm512_set1_epi8((char)0x80);
     for (int64_t b = 0; b < n / 32; b++) {
         __m512i *dst = rp + 9 * b;
         transpose16(w, ws, nr, (size_t)b * 34 + 2, dst);
         for (int j = 0; j < 8; j++)
             dst[j] = _mm512_xor_si512(dst[j], x80);
-        __m512i dh = _mm512_i32gather_epi32(vo, (const void *)(w + (size_t)b * 34), 1);
-        dst[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
+        dst[8] = _mm512_castps_si512(fp16_rows(w + (size_t)b * 34, ws, nr));
     }
 }
 
@@ -685,7 +685,7 @@ AI void q8_0_pp_tile(int64_t n, const __m512i *rp, const uint8_t *const *ap, flo
  * 8j+k), 8 zmm d*scale_j, 8 zmm dmin*min_j. */
 static void q4_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
 {
-    const __m512i vo = row_offsets(ws, nr), m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < n / 256; b++) {
         const uint8_t *base = w + (size_t)b * 144;
         __m512i *dst = rp + 80 * b;
@@ -698,10 +698,9 @@ static void q4_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i 
             }
         }
         /* scales of all 16 rows at once: d/dmin and the 12 scale bytes */
-        __m512i dd = _mm512_i32gather_epi32(vo, (const void *)base, 1);
-        __m512i u0 = _mm512_i32gather_epi32(vo, (const void *)(base + 4), 1);
-        __m512i u1 = _mm512_i32gather_epi32(vo, (const void *)(base + 8), 1);
-        __m512i u2 = _mm512_i32gather_epi32(vo, (const void *)(base + 12), 1);
+        __m512i hd[8];
+        transpose16(base, ws, nr, 0, hd); /* d|dmin, then the 12 scale bytes */
+        __m512i dd = hd[0], u0 = hd[1], u1 = hd[2], u2 = hd[3];
         __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
         __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
         const __m512i c3f = _mm512_set1_epi32(0x3f3f3f3f), c0f = _mm512_set1_epi32(0x0f0f0f0f);
@@ -727,7 +726,6 @@ static void q4_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i 
  * 8j+k), 16 zmm d*scale_g (g = 16-value group). */
 static void q6_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
 {
-    const __m512i vo = row_offsets(ws, nr);
     const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
     for (int64_t b = 0; b < n / 256; b++) {
         const uint8_t *base = w + (size_t)b * 210;
@@ -747,12 +745,12 @@ static void q6_k_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i 
                 }
             }
         }
-        /* d is in the high half of the dword at 206 (208 would read past the block) */
-        __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(
-            _mm512_srli_epi32(_mm512_i32gather_epi32(vo, (const void *)(base + 206), 1), 16)));
+        __m512 d = fp16_rows(base + 208, ws, nr);
+        __m512i hs[8];
+        transpose16(base, ws, nr, 176, hs); /* dwords 4..7: the 16 scales */
         __m512 *sc = (__m512 *)(dst + 64);
         for (int q = 0; q < 4; q++) {
-            __m512i s4 = _mm512_i32gather_epi32(vo, (const void *)(base + 192 + 4 * q), 1);
+            __m512i s4 = hs[4 + q];
             for (int k = 0; k < 4; k++) {
                 __m512i sv = _mm512_srai_epi32(_mm512_slli_epi32(s4, 24 - 8 * k), 24);
                 sc[4 * q + k] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sv));
@@ -795,42 +793,39 @@ AI void kq_pp_tile(int64_t n, const __m512i *rp, const uint8_t *const *ap, const
     for (int64_t b = 0; b < nb; b++) {
         const __m512i *W = rp + 80 * b;
         const __m512 *S = (const __m512 *)(W + 64);
+        __m512 sb[PP_TOK];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            sb[t] = _mm512_setzero_ps();
+        /* sub-block (Q4_K: 32 values) or group (Q6_K: 16 values) outer, tokens
+         * inner: T independent vpdpbusd chains per basic block */
+        const int ng = q6 ? 16 : 8, kper = q6 ? 4 : 8;
+        for (int g = 0; g < ng; g++) {
+            const __m512i *Wg = W + kper * g;
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *a8 = (const int8_t *)ap[t] + b * 256 + 4 * kper * g;
+                __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wg[0], bcast4(a8));
+                __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wg[1], bcast4(a8 + 4));
+                i0 = _mm512_dpbusd_epi32(i0, Wg[2], bcast4(a8 + 8));
+                i1 = _mm512_dpbusd_epi32(i1, Wg[3], bcast4(a8 + 12));
+                if (!q6) {
+                    i0 = _mm512_dpbusd_epi32(i0, Wg[4], bcast4(a8 + 16));
+                    i1 = _mm512_dpbusd_epi32(i1, Wg[5], bcast4(a8 + 20));
+                    i0 = _mm512_dpbusd_epi32(i0, Wg[6], bcast4(a8 + 24));
+                    i1 = _mm512_dpbusd_epi32(i1, Wg[7], bcast4(a8 + 28));
+                }
+                sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), S[g], sb[t]);
+            }
+        }
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             void *ar = (void *)(uintptr_t)ap[t];
-            const int8_t *aq = (const int8_t *)ap[t] + b * 256;
             const float *mb = mbp[t] + 16 * b;
-            __m512 sb = _mm512_setzero_ps();
-            if (!q6) {
-                for (int j = 0; j < 8; j++) {
-                    const __m512i *Wj = W + 8 * j;
-                    const int8_t *a8 = aq + 32 * j;
-                    __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wj[0], bcast4(a8));
-                    __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wj[1], bcast4(a8 + 4));
-#pragma GCC unroll 8
-                    for (int k = 2; k < 8; k += 2) {
-                        i0 = _mm512_dpbusd_epi32(i0, Wj[k], bcast4(a8 + 4 * k));
-                        i1 = _mm512_dpbusd_epi32(i1, Wj[k + 1], bcast4(a8 + 4 * k + 4));
-                    }
-                    sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), S[j], sb);
-                }
-                acc[t] = _mm512_fmadd_ps(sb, _mm512_set1_ps(rh_act_q8k_d(ar, n)[b]), acc[t]);
-                for (int j = 0; j < 8; j++)
-                    acc[t] = _mm512_fnmadd_ps(S[8 + j], _mm512_set1_ps(mb[j]), acc[t]);
-            } else {
-                for (int g = 0; g < 16; g++) {
-                    const __m512i *Wg = W + 4 * g;
-                    const int8_t *a8 = aq + 16 * g;
-                    __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wg[0], bcast4(a8));
-                    __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Wg[1], bcast4(a8 + 4));
-                    i0 = _mm512_dpbusd_epi32(i0, Wg[2], bcast4(a8 + 8));
-                    i1 = _mm512_dpbusd_epi32(i1, Wg[3], bcast4(a8 + 12));
-                    sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), S[g], sb);
-                }
-                acc[t] = _mm512_fmadd_ps(sb, _mm512_set1_ps(rh_act_q8k_d(ar, n)[b]), acc[t]);
-                for (int g = 0; g < 16; g++)
-                    acc[t] = _mm512_fnmadd_ps(S[g], _mm512_set1_ps(mb[g]), acc[t]);
-            }
+            acc[t] = _mm512_fmadd_ps(sb[t], _mm512_set1_ps(rh_act_q8k_d(ar, n)[b]), acc[t]);
+            /* mins (Q4_K: S[8..15] = dmin*min) or the -32 offset (Q6_K: S[0..15]) */
+            for (int j = 0; j < ng; j++)
+                acc[t] = _mm512_fnmadd_ps(S[q6 ? j : 8 + j], _mm512_set1_ps(mb[j]), acc[t]);
         }
     }
 #pragma GCC unroll 8
