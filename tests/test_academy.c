@@ -62,7 +62,9 @@ TEST(acad_lesson_front_matter)
     academy_lesson_clear(&l);
     const char *bad[] = {"# no front matter\n", "---\nid: x\nlevel: bronze\ntitle: t\n", /* not closed */
                          "---\nid: X Y\nlevel: bronze\ntitle: t\n---\n", "---\nid: x\ntitle: t\n---\n",
-                         "---\nid: x\nlevel: bronze\ntitle: t\norder: zwei\n---\n", "---\nnonsense\n---\n"};
+                         "---\nid: x\nlevel: bronze\ntitle: t\norder: zwei\n---\n", "---\nnonsense\n---\n",
+                         "---\nid: x\nlevel: bronze\ntitle: Stra\xdf\x65\n---\n", /* Latin-1, not UTF-8 */
+                         "---\nid: x\nlevel: bronze\ntitle: t\n---\n\xc0\xaf"}; /* overlong */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (academy_lesson_parse(bad[i], strlen(bad[i]), "t", &l, &e) == RH_OK)
             FAIL("accepted bad lesson %zu", i);

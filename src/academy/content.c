@@ -137,6 +137,29 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
+/* Strict UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
+static int utf8_ok(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = u[i];
+        size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+        if (n == 9 || i + n >= len + (n == 0))
+            return 0;
+        unsigned cp = n == 0 ? c : c & (0x3Fu >> n);
+        for (size_t k = 1; k <= n; k++) {
+            if ((u[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (u[i + k] & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
 int academy_lesson_parse(const char *text, size_t len, const char *name, academy_lesson *out, rh_error *err)
 {
     int rc = RH_OK;
@@ -145,6 +168,8 @@ int academy_lesson_parse(const char *text, size_t len, const char *name, academy
         return rh_error_set(err, RH_ELIMIT, "%s: the lesson is larger than %u bytes", name, ACADEMY_LESSON_MAX);
     if (memchr(text, '\0', len))
         return rh_error_set(err, RH_EFORMAT, "%s: contains NUL bytes", name);
+    if (!utf8_ok(text, len))
+        return rh_error_set(err, RH_EFORMAT, "%s: is not valid UTF-8", name);
     const char *p = text, *end = text + len;
     if (len < 4 || strncmp(p, "---", 3) || (p[3] != '\n' && p[3] != '\r'))
         return rh_error_set(err, RH_EFORMAT, "%s: the lesson must start with a front matter block (---)", name);
