@@ -3,7 +3,7 @@
 # binary, outside the C test runner (which runs the same scripts as the
 # e2e_* tests). Installs the pinned node modules when they are missing.
 #
-#   scripts/e2e.sh [NAME...]     NAME: openai, upstream, security, browser
+#   scripts/e2e.sh [NAME...]     NAME: openai, upstream, security, lifecycle, browser
 #
 # Environment: RATHAUS_BIN (default build/rathaus), RATHAUS_TESTDATA.
 # Each script exits 0 (passed), 77 (skipped) or 1 (failed).
@@ -17,7 +17,7 @@ fi
 if [ ! -d tests/e2e/node_modules ] && command -v npm >/dev/null 2>&1; then
     (cd tests/e2e && npm ci --no-audit --no-fund) || echo "e2e: npm ci failed; tests that need the modules will skip" >&2
 fi
-names="${*:-openai upstream security browser}"
+names="${*:-openai upstream security lifecycle browser}"
 passed=0 failed=0 skipped=0
 for n in $names; do
     echo "== $n"

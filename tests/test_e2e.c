@@ -124,4 +124,6 @@ TEST_TIMEOUT(e2e_upstream_chain_and_failover, 120) { run_script("upstream.mjs", 
 
 TEST_TIMEOUT(e2e_security_streams, 120) { run_script("security.mjs", 100, 0, 0); }
 
+TEST_TIMEOUT(e2e_lifecycle_sigterm_restart_cli, 120) { run_script("lifecycle.mjs", 100, 0, 0); }
+
 TEST_TIMEOUT(e2e_browser_ui, 150) { run_script("browser.mjs", 130, 1, 1); }
