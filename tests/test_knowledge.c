@@ -528,6 +528,14 @@ TEST(kn_ingest_bad_files)
     memset(&c, 0, sizeof c);
     ASSERT_EQ(rh_ingest_paths(ks, coll, paths, 1, &o, on_file, &c, &sum, &err), RH_OK);
     ASSERT(strstr(c.last_error, "too large") || c.error >= 4);
+    /* time limit per file */
+    o.max_file_bytes = 1 << 20;
+    o.max_file_seconds = 1e-9;
+    write_str(dir, "slow.md", "# Langsam\n\nDie Schneckenpost kommt an.\n");
+    memset(&c, 0, sizeof c);
+    ASSERT_EQ(rh_ingest_paths(ks, coll, paths, 1, &o, on_file, &c, &sum, &err), RH_OK);
+    ASSERT(c.error >= 1);
+    ASSERT_EQ(search(ks, coll, "Schneckenpost", RH_KS_FULL, NULL, 0), 0);
     /* a missing path is reported, not fatal */
     const char *missing[2] = {"/nonexistent/rathaus/x.md", dir};
     ASSERT_EQ(rh_ingest_paths(ks, coll, missing, 2, NULL, on_file, &c, &sum, &err), RH_OK);
@@ -573,6 +581,12 @@ TEST_TIMEOUT(kn_search_law_ranking, 120)
             FAIL("'%s': first is %s | %s", cases[i].q, h[0].path, h[0].heading);
         rh_ksearch_hits_free(h, n);
     }
+    /* the statute's abbreviation is a term */
+    char first[4096];
+    ASSERT(search(ks, coll, "VwVfG", RH_KS_FULL, first, sizeof first) > 0);
+    ASSERT(strstr(first, "vwvfg.md |") != NULL);
+    ASSERT(search(ks, coll, "PAuswG", RH_KS_FULL, first, sizeof first) > 0);
+    ASSERT(strstr(first, "pauswg.md |") != NULL);
     rh_ksearcher_free(s);
     kstore_close(ks);
 }
