@@ -544,8 +544,15 @@ int rh_ksearch(rh_ksearcher *s, int64_t coll, const char *query, const rh_ksearc
         rc = rh_error_set(err, RH_ENOMEM, "out of memory");
         goto out;
     }
-    if (*m && (rc = kstore_search(s->ks, o->tenant, coll, index, m, w, a, cap, &na, err)))
-        goto out;
+    if (*m && (rc = kstore_search(s->ks, o->tenant, coll, index, m, w, a, cap, &na, err))) {
+        if (index != KSTORE_INDEX_ALT)
+            goto out;
+        /* the alternative index was dropped by a change of documents */
+        s->alt = ALT_NONE;
+        if ((rc = rh_ksearch_prepare(s, o->features, err)) ||
+            (rc = kstore_search(s->ks, o->tenant, coll, index, m, w, a, cap, &na, err)))
+            goto out;
+    }
     if (*x && (rc = kstore_search(s->ks, o->tenant, coll, index, x, w, b, cap, &nb, err)))
         goto out;
     /* merge: score = main + syn_weight * expansion */
