@@ -24,7 +24,7 @@ TTFT_BIN="$build/bench/ttft"
 if [ -f "$build/librathaus.a" ]; then
     mkdir -p "$build/bench"
     if [ ! -x "$TTFT_BIN" ] || [ bench/ttft.c -nt "$TTFT_BIN" ] || [ "$build/librathaus.a" -nt "$TTFT_BIN" ]; then
-        gcc -std=c17 -O2 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread bench/ttft.c "$build/librathaus.a" \
+        gcc -std=c17 -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -D_GNU_SOURCE -Isrc -pthread bench/ttft.c "$build/librathaus.a" \
             $(pkg-config --libs $pkgs) -lstemmer -lm -o "$TTFT_BIN" ||
             echo "bench_portal: could not build bench/ttft; the TTFT comparison is skipped" >&2
     fi
