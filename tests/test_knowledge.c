@@ -566,6 +566,9 @@ TEST_TIMEOUT(kn_search_law_ranking, 120)
         {"Wie lange ist ein Personalausweis gültig?", "pauswg.md", "§ 6"},
         {"Muss ein Bescheid begründet werden?", "vwvfg.md", "§ 39"},
         {"Anmeldung und Abmeldung einer Wohnung bei der Meldebehörde", "bmg.md", "§ 17"},
+        {"§ 17 BMG", "bmg.md", "§ 17"},
+        {"Was regelt §35 VwVfG?", "vwvfg.md", "§ 35"},
+        {"§ 6 PAuswG", "pauswg.md", "§ 6"},
     };
     rh_ksearcher *s = NULL;
     rh_error err = {0};

@@ -396,6 +396,57 @@ static int drop_frequent(rh_ksearcher *s, terms *l, double max_df, size_t from, 
     return RH_OK;
 }
 
+/* Citations in the question ("§ 17", "§17a", "Art. 28", "Artikel 28"),
+ * normalised as the headings write them ("§ 17", "Art 28"). */
+#define MAX_CITES 4
+
+static size_t find_citations(const char *q, char cites[MAX_CITES][32])
+{
+    size_t n = 0;
+    for (const char *p = q; *p && n < MAX_CITES; p++) {
+        const char *kind = NULL, *r = NULL;
+        if ((unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xA7) {
+            kind = "\xC2\xA7";
+            r = p + 2;
+        } else if ((p == q || p[-1] == ' ' || p[-1] == '(') &&
+                   (strncasecmp(p, "art", 3) == 0)) {
+            kind = "Art";
+            r = p + 3;
+            if (strncasecmp(r, "ikel", 4) == 0)
+                r += 4;
+            if (*r == '.')
+                r++;
+        }
+        if (!kind)
+            continue;
+        while (*r == ' ')
+            r++;
+        size_t d = 0;
+        while (r[d] >= '0' && r[d] <= '9' && d < 6)
+            d++;
+        if (!d)
+            continue;
+        size_t l = d + (r[d] >= 'a' && r[d] <= 'z' && !(r[d + 1] >= 'a' && r[d + 1] <= 'z'));
+        snprintf(cites[n++], 32, "%s %.*s", kind, (int)l, r);
+    }
+    return n;
+}
+
+/* Does a heading path name the section (as a whole token)? */
+static int heading_cites(const char *heading, const char *cite)
+{
+    size_t cl = strlen(cite);
+    for (const char *p = strstr(heading, cite); p; p = strstr(p + 1, cite)) {
+        char after = p[cl];
+        int before_ok = p == heading || p[-1] == ' ';
+        int after_ok = !((after >= '0' && after <= '9') || (after >= 'a' && after <= 'z') ||
+                         (after >= 'A' && after <= 'Z'));
+        if (before_ok && after_ok)
+            return 1;
+    }
+    return 0;
+}
+
 /* A question asking what something is ("Was ist ...", "Was sind ...",
  * "Was bedeutet ...") is answered by a statute's definitions, which German
  * statutes put under "Begriff"/"Begriffsbestimmungen": search those too. */
@@ -570,6 +621,25 @@ int rh_ksearch(rh_ksearcher *s, int64_t coll, const char *query, const rh_ksearc
         }
     }
     qsort(a, na, sizeof *a, cmp_hit);
+    /* a cited section ("§ 17 BMG") goes before everything else */
+    char cites[MAX_CITES][32];
+    size_t nc = (o->features & RH_KS_STEM) ? find_citations(query, cites) : 0;
+    if (nc && na) {
+        double bonus = a[0].score;
+        for (size_t i = 0; i < na; i++) {
+            kstore_hit h = a[i];
+            h.path = h.title = h.heading = h.text = NULL;
+            if ((rc = kstore_chunk_get(s->ks, o->tenant, &h, err)))
+                goto out;
+            for (size_t c = 0; c < nc; c++)
+                if (heading_cites(h.heading, cites[c])) {
+                    a[i].score += bonus;
+                    break;
+                }
+            kstore_hit_clear(&h);
+        }
+        qsort(a, na, sizeof *a, cmp_hit);
+    }
     /* take the best k, with one passage per section (document + heading
      * path) unless all_chunks: a long § split into pieces would otherwise
      * fill several places with the same section */
