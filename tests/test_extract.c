@@ -586,6 +586,34 @@ TEST(ext_pdf_text)
     rh_free(pdf);
 }
 
+TEST(ext_pdf_running_headers)
+{
+    char pages[4][512];
+    const char *pp[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(pages[i], sizeof pages[i],
+                 "BT /F1 9 Tf 72 815 Td (Amtsblatt der Gemeinde Musterstadt) Tj ET\n"
+                 "BT /F1 11 Tf 72 700 Td (Inhalt der Seite %d mit einem normalen Absatz Text.) Tj ET\n"
+                 "BT /F1 9 Tf 280 20 Td (Seite %d von 4) Tj ET\n"
+                 "BT /F1 9 Tf 500 20 Td (- %d -) Tj ET\n",
+                 i + 1, i + 1, i + 1);
+        pp[i] = pages[i];
+    }
+    size_t len;
+    char *pdf = make_pdf(pp, 4, 0, &len);
+    rh_kdoc d;
+    rh_error err;
+    ASSERT_EQ(run(rh_extract_pdf, pdf, len, &d, &err), RH_OK);
+    ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "Inhalt der Seite 3");
+    if (d.n != 4)
+        dump(&d);
+    ASSERT_EQ(d.n, 4);
+    ASSERT_EQ(find(&d, 0, "Amtsblatt"), -1);
+    ASSERT_EQ(find(&d, 0, "von 4"), -1);
+    rh_kdoc_free(&d);
+    rh_free(pdf);
+}
+
 TEST(ext_pdf_hostile)
 {
     rh_kdoc d;
@@ -610,6 +638,14 @@ TEST(ext_pdf_hostile)
         pdf[i] = (char)(pdf[i] * 7 + 3);
     rc = run(rh_extract_pdf, pdf, len, &d, &err);
     ASSERT(rc == RH_OK || err.msg[0]);
+    rh_kdoc_free(&d);
+    /* the deadline has passed: a clear limit error, also inside MuPDF */
+    rh_free(pdf);
+    pdf = make_pdf(pdf_pages, 2, 0, &len);
+    rh_kdoc_init(&d, 1 << 20, rh_monotonic_seconds() - 1);
+    rh_error_clear(&err);
+    ASSERT_EQ(rh_extract_pdf(pdf, len, &d, &err), RH_ELIMIT);
+    ASSERT(err.msg[0]);
     rh_kdoc_free(&d);
     const char junk[] = "%PDF-1.7\nthis is not a pdf at all\n%%EOF\n";
     rc = run(rh_extract_pdf, junk, strlen(junk), &d, &err);

@@ -17,8 +17,11 @@
  */
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -121,6 +124,53 @@ void rh_mupdf_drop(fz_context *ctx)
     void *st = ctx->alloc.user;
     fz_drop_context(ctx);
     rh_free(st);
+}
+
+/* ---- the deadline inside MuPDF ----
+ * A hostile page can keep MuPDF's interpreter busy for a long time within
+ * one fz_run_page call. A watchdog thread sets the cookie's abort flag (the
+ * way MuPDF is meant to be interrupted) when the document's deadline
+ * passes. */
+
+typedef struct watchdog {
+    pthread_t th;
+    int running;
+    atomic_int stop;
+    double deadline;
+    fz_cookie *cookie;
+} watchdog;
+
+static void *watch_main(void *arg)
+{
+    watchdog *w = arg;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    while (!atomic_load(&w->stop)) {
+        if (rh_monotonic_seconds() > w->deadline) {
+            w->cookie->abort = 1;
+            break;
+        }
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void watch_start(watchdog *w, double deadline, fz_cookie *cookie)
+{
+    memset(w, 0, sizeof *w);
+    atomic_init(&w->stop, 0);
+    w->deadline = deadline;
+    w->cookie = cookie;
+    if (deadline > 0)
+        w->running = pthread_create(&w->th, NULL, watch_main, w) == 0;
+}
+
+static void watch_stop(watchdog *w)
+{
+    if (!w->running)
+        return;
+    atomic_store(&w->stop, 1);
+    pthread_join(w->th, NULL);
+    w->running = 0;
 }
 
 /* ---- OCR of a pixmap ---- */
@@ -228,6 +278,9 @@ typedef struct pdf_ctx {
     uint32_t hist[NBUCKET];
     int body;              /* body size bucket */
     int sizes[8], n_sizes; /* heading size buckets, largest first */
+    fz_cookie cookie;      /* abort flag set by the watchdog */
+    uint64_t margin_hash[64]; /* running headers/footers seen while sampling */
+    int margin_pages[64], n_margin, sampled;
     int ocr_missing;       /* a scanned page was skipped: no OCR */
     int ocr_pages;
 } pdf_ctx;
@@ -238,26 +291,33 @@ static int bucket(float size)
     return b < 0 ? 0 : b >= NBUCKET ? NBUCKET - 1 : b;
 }
 
-static fz_stext_page *page_text(fz_context *ctx, fz_document *d, int i)
+static fz_stext_page *page_text(fz_context *ctx, fz_document *d, int i, fz_cookie *cookie)
 {
     fz_page *page = NULL;
     fz_stext_page *st = NULL;
+    fz_device *dev = NULL;
     fz_var(page);
     fz_var(st);
+    fz_var(dev);
     fz_stext_options opts;
     memset(&opts, 0, sizeof opts);
     opts.flags = FZ_STEXT_PRESERVE_IMAGES | FZ_STEXT_MEDIABOX_CLIP;
     fz_try(ctx)
     {
         page = fz_load_page(ctx, d, i);
-        st = fz_new_stext_page_from_page(ctx, page, &opts);
+        st = fz_new_stext_page(ctx, fz_bound_page(ctx, page));
+        dev = fz_new_stext_device(ctx, st, &opts);
+        fz_run_page(ctx, page, dev, fz_identity, cookie);
+        fz_close_device(ctx, dev);
     }
     fz_always(ctx)
     {
+        fz_drop_device(ctx, dev);
         fz_drop_page(ctx, page);
     }
     fz_catch(ctx)
     {
+        fz_drop_stext_page(ctx, st);
         st = NULL;
     }
     return st;
@@ -301,6 +361,41 @@ static line_info line_scan(fz_context *ctx, const fz_stext_line *l)
     return li;
 }
 
+/* Is the block in the top or bottom 8% of the page? */
+static int in_margin(const fz_stext_page *st, const fz_stext_block *bl)
+{
+    float ph = st->mediabox.y1 - st->mediabox.y0;
+    return ph > 0 && (bl->bbox.y1 < st->mediabox.y0 + ph * 0.08f ||
+                      bl->bbox.y0 > st->mediabox.y1 - ph * 0.08f);
+}
+
+/* Hash of a block's text without digits and spaces ("Seite 3" = "Seite 4"). */
+static uint64_t block_hash(const fz_stext_block *bl)
+{
+    uint64_t h = 1469598103934665603ull;
+    int n = 0;
+    for (fz_stext_line *l = bl->u.t.first_line; l; l = l->next)
+        for (fz_stext_char *ch = l->first_char; ch; ch = ch->next)
+            if (ch->c > ' ' && !(ch->c >= '0' && ch->c <= '9')) {
+                h = (h ^ (uint64_t)ch->c) * 1099511628211ull;
+                n++;
+            }
+    return n ? h : 0;
+}
+
+/* A block that repeats in the margin of many sampled pages (running
+ * header or footer). */
+static int is_running(const pdf_ctx *p, const fz_stext_page *st, const fz_stext_block *bl)
+{
+    if (!in_margin(st, bl))
+        return 0;
+    uint64_t h = block_hash(bl);
+    for (int k = 0; h && k < p->n_margin; k++)
+        if (p->margin_hash[k] == h)
+            return p->margin_pages[k] >= 3 && p->margin_pages[k] * 3 >= p->sampled;
+    return 0;
+}
+
 /* Pass 1: body size and the ranks of the larger sizes. */
 static void sample_sizes(pdf_ctx *p, int n_pages)
 {
@@ -309,12 +404,25 @@ static void sample_sizes(pdf_ctx *p, int n_pages)
     for (int i = 0; i < n_pages && i < SAMPLE_PAGES; i++) {
         if (rh_kdoc_check_time(p->doc, NULL))
             break;
-        fz_stext_page *st = page_text(p->ctx, p->d, i);
+        fz_stext_page *st = page_text(p->ctx, p->d, i, &p->cookie);
         if (!st)
             continue;
+        p->sampled++;
         for (fz_stext_block *b = st->first_block; b; b = b->next) {
             if (b->type != FZ_STEXT_BLOCK_TEXT)
                 continue;
+            uint64_t h = in_margin(st, b) ? block_hash(b) : 0;
+            int k = 0;
+            while (h && k < p->n_margin && p->margin_hash[k] != h)
+                k++;
+            if (h && k < p->n_margin)
+                p->margin_pages[k]++; /* (a page with the same block twice counts twice) */
+            else if (h && p->n_margin < 64) {
+                p->margin_hash[p->n_margin] = h;
+                p->margin_pages[p->n_margin++] = 1;
+            }
+            if (in_margin(st, b))
+                continue; /* headers and footers say nothing about the body size */
             for (fz_stext_line *l = b->u.t.first_line; l; l = l->next) {
                 line_info li = line_scan(p->ctx, l);
                 p->hist[li.size] += (uint32_t)li.chars;
@@ -405,11 +513,8 @@ static int emit_page(pdf_ctx *p, fz_stext_page *st, int page, int *chars, int *i
             letters |= li.letter;
         }
         *chars += nchars;
-        /* a page number ("3", "- 3 -") in the top or bottom margin */
-        float ph = st->mediabox.y1 - st->mediabox.y0;
-        if (!letters && nchars <= 8 && ph > 0 &&
-            (bl->bbox.y1 < st->mediabox.y0 + ph * 0.08f ||
-             bl->bbox.y0 > st->mediabox.y1 - ph * 0.08f))
+        /* a page number ("3", "- 3 -") or a running header/footer */
+        if ((!letters && nchars <= 8 && in_margin(st, bl)) || is_running(p, st, bl))
             continue;
         int bold_short = bold && nlines <= 2 && nchars <= 120;
         int cur = -1; /* level of the text in b */
@@ -454,12 +559,15 @@ static int emit_page(pdf_ctx *p, fz_stext_page *st, int page, int *chars, int *i
 }
 
 /* Render page i as a gray pixmap at about OCR_DPI (less for huge pages). */
-static fz_pixmap *render_page(fz_context *ctx, fz_document *d, int i, int *dpi)
+static fz_pixmap *render_page(fz_context *ctx, fz_document *d, int i, int *dpi,
+                              fz_cookie *cookie)
 {
     fz_page *page = NULL;
     fz_pixmap *pix = NULL;
+    fz_device *dev = NULL;
     fz_var(page);
     fz_var(pix);
+    fz_var(dev);
     fz_try(ctx)
     {
         page = fz_load_page(ctx, d, i);
@@ -472,15 +580,22 @@ static fz_pixmap *render_page(fz_context *ctx, fz_document *d, int i, int *dpi)
         if (px > (double)RH_OCR_MAX_PIXELS)
             scale *= 0.95 * __builtin_sqrt((double)RH_OCR_MAX_PIXELS / px);
         *dpi = (int)(scale * 72.0 + 0.5);
-        pix = fz_new_pixmap_from_page(ctx, page, fz_scale((float)scale, (float)scale),
-                                      fz_device_gray(ctx), 0);
+        fz_matrix ctm = fz_scale((float)scale, (float)scale);
+        fz_irect box = fz_round_rect(fz_transform_rect(r, ctm));
+        pix = fz_new_pixmap_with_bbox(ctx, fz_device_gray(ctx), box, NULL, 0);
+        fz_clear_pixmap_with_value(ctx, pix, 0xFF);
+        dev = fz_new_draw_device(ctx, ctm, pix);
+        fz_run_page(ctx, page, dev, fz_identity, cookie);
+        fz_close_device(ctx, dev);
     }
     fz_always(ctx)
     {
+        fz_drop_device(ctx, dev);
         fz_drop_page(ctx, page);
     }
     fz_catch(ctx)
     {
+        fz_drop_pixmap(ctx, pix);
         pix = NULL;
     }
     return pix;
@@ -493,7 +608,7 @@ static int ocr_page(pdf_ctx *p, int i)
         return RH_OK;
     }
     int dpi = OCR_DPI;
-    fz_pixmap *pix = render_page(p->ctx, p->d, i, &dpi);
+    fz_pixmap *pix = render_page(p->ctx, p->d, i, &dpi, &p->cookie);
     if (!pix)
         return RH_OK; /* page cannot be rendered: skip it */
     rh_error e;
@@ -549,6 +664,8 @@ int rh_extract_pdf(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
         return rh_error_set(err, RH_ENOMEM, "Zu wenig Speicher für die PDF-Datei.");
     int rc = RH_OK, n_pages = 0, locked = 0;
     char title[512];
+    watchdog wd;
+    memset(&wd, 0, sizeof wd);
     pdf_ctx p;
     memset(&p, 0, sizeof p);
     p.ctx = ctx;
@@ -570,12 +687,13 @@ int rh_extract_pdf(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
         (void)rh_kdoc_set(&doc->title, title, strlen(title));
     if (n_pages > MAX_PAGES)
         n_pages = MAX_PAGES;
+    watch_start(&wd, doc->deadline, &p.cookie);
     sample_sizes(&p, n_pages);
     int bad = 0, good = 0;
     for (int i = 0; i < n_pages && !rc; i++) {
         if ((rc = rh_kdoc_check_time(doc, err)))
             break;
-        fz_stext_page *st = page_text(ctx, p.d, i);
+        fz_stext_page *st = page_text(ctx, p.d, i, &p.cookie);
         if (!st) {
             if (++bad > MAX_BAD_PAGES)
                 break;
@@ -597,6 +715,7 @@ int rh_extract_pdf(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
                           "Die PDF-Datei enthält nur gescannte Seiten, und die Texterkennung "
                           "(Tesseract, Paket tesseract-ocr-deu) ist nicht installiert.");
 out:
+    watch_stop(&wd);
     if (p.d)
         fz_drop_document(ctx, p.d);
     rh_mupdf_drop(ctx);
