@@ -10,6 +10,7 @@ import { setupView, loginView } from './js/views/auth.js';
 import { chatView } from './js/views/chat.js';
 import { settingsView, keysView } from './js/views/account.js';
 import { adminView } from './js/views/admin.js';
+import { academyView } from './js/views/academy.js';
 
 const app = {
   session: null,       // answer of GET /api/session
@@ -32,6 +33,7 @@ function parseRoute(hash) {
   if (path === '/settings') return { name: 'settings', params: {} };
   if (path === '/keys') return { name: 'keys', params: {} };
   if ((m = /^\/admin(?:\/(\w+))?$/.exec(path))) return { name: 'admin', params: { tab: m[1] || 'users' } };
+  if ((m = /^\/academy(?:\/(lesson|quiz)\/([\w-]+))?$/.exec(path))) return { name: 'academy', params: { sub: m[1] || '', id: m[2] || '' } };
   return { name: 'chat', params: {} };
 }
 
@@ -42,6 +44,7 @@ const VIEWS = {
   settings: settingsView,
   keys: keysView,
   admin: adminView,
+  academy: academyView,
 };
 
 function navigate(hash) {
@@ -134,6 +137,7 @@ function frame(routeName, content) {
     h('nav', { class: 'mainnav', 'aria-label': t('app.nav') },
       h('ul', null,
         navLink('#/', 'nav.chat', 'chat', routeName === 'chat'),
+        navLink('#/academy', 'nav.academy', 'badge', routeName === 'academy'),
         navLink('#/keys', 'nav.keys', 'key', routeName === 'keys'),
         navLink('#/settings', 'nav.settings', 'settings', routeName === 'settings'),
         ctx.isAdmin() ? navLink('#/admin', 'nav.admin', 'shield', routeName === 'admin') : null)),

@@ -68,6 +68,26 @@ export function createState(opts = {}) {
     { id: 'llama-3.3-70b', name: 'Llama 3.3 70B (Rechenzentrum)', source: 'upstream', size_bytes: 0, quantization: '', context_length: 131072, available: true },
     { id: 'qwen-2.5-72b', name: 'Qwen 2.5 72B', source: 'upstream', size_bytes: 0, quantization: '', context_length: 32768, available: false },
   ];
+  s.academy = {
+    levels: [
+      { id: 'seepferdchen', name: 'Seepferdchen', description: 'Der Einstieg: was ein Sprachmodell ist und was nicht.', order: 1, capabilities: ['chat'],
+        lessons: [
+          { id: 'ki-grundlagen', title: 'Was ist ein Sprachmodell?', order: 1, minutes: 5, markdown: '# Was ist ein Sprachmodell?\n\nEin Sprachmodell **sagt das nächste Wort voraus**.\n\n- Es *weiß* nichts.\n- Es kann sich irren.\n\n<script>alert(1)</script>' },
+          { id: 'datenschutz', title: 'Datenschutz', order: 2, minutes: 4, markdown: 'Geben Sie **keine** personenbezogenen Daten ein, wenn es nicht nötig ist.' },
+        ],
+        questions: [
+          { id: 1, type: 'single', question: 'Was macht ein Sprachmodell?', options: ['Es sagt das nächste Wort voraus', 'Es sucht im Internet'], correct: [0], explanation: 'Es setzt Text fort.', lesson: 'ki-grundlagen' },
+          { id: 2, type: 'multiple', question: 'Welche Daten gehören nicht in den Chat?', options: ['IBAN', 'Öffnungszeiten', 'Steuer-ID'], correct: [0, 2], explanation: 'Personenbezogene Daten nur, wenn nötig.', lesson: 'datenschutz' },
+        ] },
+      { id: 'bronze', name: 'Bronze', description: 'Grundlagen: Antworten prüfen.', order: 2, capabilities: ['knowledge', 'assistants'],
+        lessons: [{ id: 'halluzinationen', title: 'Halluzinationen erkennen', order: 1, minutes: 6, markdown: 'Modelle **erfinden** manchmal Fakten.' }],
+        questions: [] },
+    ],
+    completed: new Set(),
+    held: new Set(),
+    attempt: null,
+    feedback: new Map(),
+  };
   if (opts.setup) return s;
   s.groups.push({ id: 1, name: 'Bürgeramt' }, { id: 2, name: 'Bauamt' }, { id: 3, name: 'IT' });
   s.users.push(
@@ -384,6 +404,91 @@ export function createServer(state, opts = {}) {
         return reply(204, null);
       }
       if (m[2] === '/messages' && method === 'POST') return stream(req, res, c, body, M, extra);
+    }
+
+    // ----- academy, feedback, personal data
+    const A = s.academy;
+    const levelJson = (lv, i) => {
+      const done = lv.lessons.filter((l) => A.completed.has(l.id)).length;
+      const prevHeld = i === 0 || A.held.has(A.levels[i - 1].id);
+      const reason = !prevHeld ? 'previous_level_required' : done < lv.lessons.length ? 'lessons_incomplete' : !lv.questions.length ? 'no_questions' : null;
+      return {
+        id: lv.id, name: lv.name, description: lv.description, order: lv.order, held: A.held.has(lv.id), capabilities: lv.capabilities,
+        lessons: lv.lessons.map((l) => ({ id: l.id, title: l.title, order: l.order, minutes: l.minutes, completed: A.completed.has(l.id), completed_at: null, edited: false })),
+        lessons_total: lv.lessons.length, lessons_completed: done, questions: lv.questions.length,
+        quiz: { available: !reason, reason, next_attempt_at: null, last: lv.last || null },
+      };
+    };
+    if (p === '/api/academy' && method === 'GET') {
+      const held = A.levels.filter((l) => A.held.has(l.id));
+      const top = held[held.length - 1];
+      return reply(200, {
+        gating: true, pass_percent: 80, retry_minutes: 30, pii_check: 'warn',
+        user: { level: top ? top.id : null, level_name: top ? top.name : null, rank: held.length, awarded_at: top ? now() : null, awarded_by: null, via: top ? 'quiz' : null },
+        capabilities: ['chat'], levels: A.levels.map(levelJson),
+        reminders: { no_sources_lesson: 'halluzinationen', no_sources_message: '', pii_lesson: 'datenschutz', pii_message: '' },
+      });
+    }
+    m = /^\/api\/academy\/lessons\/([\w-]+)(\/complete)?$/.exec(p);
+    if (m) {
+      const lv = A.levels.find((x) => x.lessons.some((l) => l.id === m[1]));
+      if (!lv) return fail(404, 'not_found');
+      const l = lv.lessons.find((x) => x.id === m[1]);
+      if (m[2] && method === 'POST') { A.completed.add(l.id); return reply(200, { id: l.id, completed: true }); }
+      if (!m[2] && method === 'GET') {
+        return reply(200, { id: l.id, level: lv.id, level_name: lv.name, title: l.title, order: l.order, minutes: l.minutes, markdown: l.markdown, completed: A.completed.has(l.id), builtin: true });
+      }
+    }
+    m = /^\/api\/academy\/quiz\/([\w-]+)$/.exec(p);
+    if (m) {
+      const i = A.levels.findIndex((x) => x.id === m[1]);
+      if (i < 0) return fail(404, 'not_found');
+      const lv = A.levels[i];
+      const info = levelJson(lv, i);
+      if (method === 'GET') {
+        if (info.quiz.reason) return reply(409, { error: { code: info.quiz.reason, message: info.quiz.reason } });
+        A.attempt = { id: ++s.nextId, level: lv.id };
+        return reply(200, { attempt_id: A.attempt.id, level: lv.id, level_name: lv.name, pass_percent: 80,
+          questions: lv.questions.map((q) => ({ id: q.id, type: q.type, question: q.question, options: q.options.map((text, id) => ({ id, text })) })) });
+      }
+      if (method === 'POST') {
+        if (!A.attempt || A.attempt.level !== lv.id) return reply(409, { error: { code: 'no_attempt', message: 'no_attempt' } });
+        A.attempt = null;
+        const results = lv.questions.map((q) => {
+          const chosen = ((body.answers || {})[q.id] || []).slice().sort();
+          const correct = JSON.stringify(chosen) === JSON.stringify(q.correct);
+          return { id: q.id, correct, chosen, correct_options: q.correct, explanation: q.explanation, lesson: q.lesson };
+        });
+        const score = results.filter((r) => r.correct).length;
+        const percent = Math.round((100 * score) / results.length);
+        const passed = percent >= 80;
+        lv.last = { score, total: results.length, percent, passed, at: now() };
+        let awarded = null;
+        if (passed && !A.held.has(lv.id)) { A.held.add(lv.id); awarded = lv.id; }
+        return reply(200, { score, total: results.length, percent, passed, pass_percent: 80, level_awarded: awarded, next_attempt_at: passed ? null : ago(-30), results });
+      }
+    }
+    m = /^\/api\/messages\/(\d+)\/feedback$/.exec(p);
+    if (m && method === 'POST') {
+      const id = Number(m[1]);
+      const own = s.convs.some((c) => c.userId === user.id && c.messages.some((x) => x.id === id && x.role === 'assistant'));
+      if (!own || !['up', 'down'].includes(body.rating)) return fail(own ? 400 : 404, own ? 'bad_request' : 'not_found');
+      A.feedback.set(id, { message_id: id, rating: body.rating, comment: String(body.comment || ''), at: now() });
+      return reply(200, A.feedback.get(id));
+    }
+    m = /^\/api\/conversations\/(\d+)\/feedback$/.exec(p);
+    if (m && method === 'GET') {
+      const c = s.convs.find((x) => x.id === Number(m[1]) && x.userId === user.id);
+      if (!c) return fail(404, 'not_found');
+      return reply(200, { feedback: c.messages.filter((x) => A.feedback.has(x.id)).map((x) => A.feedback.get(x.id)) });
+    }
+    if (p === '/api/pii-check' && method === 'POST') {
+      const text = String(body.text || '');
+      const findings = [];
+      const scan = (re, kind) => { for (const mm of text.matchAll(re)) findings.push({ kind, start: mm.index, end: mm.index + mm[0].length }); };
+      scan(/\bDE\d{2}(?: ?\d{4}){4} ?\d{2}\b/g, 'iban');
+      scan(/[\w.+-]+@[\w-]+\.[\w.-]+/g, 'email');
+      return reply(200, { mode: 'warn', findings, lesson: 'datenschutz', message: findings.length ? 'Ihre Nachricht enthält vermutlich personenbezogene Daten. Geben Sie nur ein, was für die Aufgabe nötig ist (Lektion „Datenschutz“).' : null });
     }
 
     // ----- keys

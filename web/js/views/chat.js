@@ -25,6 +25,11 @@ export function chatView(ctx, params) {
     stream: null,            // { controller, convId, stopped }
     lastRequest: null,       // for "try again" after 503
     destroyed: false,
+    feedback: new Map(),     // assistant message id -> 'up' | 'down'
+    blocked: '',             // server message when chat needs an academy level
+    piiOff: false,           // personal-data check not offered by the server
+    piiSeq: 0,
+    pollTimer: 0,            // waiting for an answer that runs elsewhere
   };
 
   const mdOpts = { t, onCopy: (text, btn) => copyWithFeedback(text, btn) };
@@ -78,6 +83,7 @@ export function chatView(ctx, params) {
   scroller.addEventListener('scroll', () => { toEnd.hidden = atBottom(); }, { passive: true });
 
   const notice = h('div', { class: 'composer-notice', hidden: true });
+  const piiNotice = h('div', { class: 'composer-notice notice notice-warning pii-notice', role: 'status', hidden: true });
   const input = h('textarea', {
     id: 'composer-input', class: 'composer-input', rows: 1,
     placeholder: t('chat.input_placeholder'), 'aria-describedby': 'composer-hint',
@@ -87,6 +93,7 @@ export function chatView(ctx, params) {
   stopBtn.hidden = true;
   const composer = h('form', { class: 'composer', novalidate: true },
     notice,
+    piiNotice,
     h('div', { class: 'composer-box' },
       h('label', { for: 'composer-input', class: 'visually-hidden' }, t('chat.input_label')),
       input, stopBtn, sendBtn),
@@ -123,7 +130,8 @@ export function chatView(ctx, params) {
       const res = await api.get('/api/conversations' + q);
       st.convs = (res && res.conversations) || [];
     } catch (e) {
-      if (e.status !== 401) toast(e.message, 'error');
+      if (e.code === 'level_required') { st.blocked = e.message; updateComposerState(); if (!st.current) renderMessages(); }
+      else if (e.status !== 401) toast(e.message, 'error');
       return;
     }
     // the server may have given the current conversation a better title
@@ -324,6 +332,13 @@ export function chatView(ctx, params) {
   }
 
   function emptyState() {
+    if (st.blocked) {
+      return h('div', { class: 'empty-state' },
+        icon('badge'),
+        h('h2', null, t('academy.title')),
+        h('p', null, st.blocked),
+        h('p', null, h('a', { class: 'btn btn-primary', href: '#/academy' }, t('academy.go'))));
+    }
     if (noModels()) {
       return h('div', { class: 'empty-state' },
         icon('info'),
@@ -363,10 +378,41 @@ export function chatView(ctx, params) {
     return null;
   }
 
-  function answerActions(getText, isLast) {
+  function answerActions(getText, isLast, messageId) {
     return h('div', { class: 'msg-actions' },
       (() => { const b = button(t('chat.copy_answer'), { small: true, kind: 'ghost', icon: 'copy' }); b.addEventListener('click', () => copyWithFeedback(getText(), b)); return b; })(),
-      isLast ? button(t('chat.regenerate'), { small: true, kind: 'ghost', icon: 'refresh', class: 'act-regenerate', onclick: () => regenerate() }) : null);
+      isLast ? button(t('chat.regenerate'), { small: true, kind: 'ghost', icon: 'refresh', class: 'act-regenerate', onclick: () => regenerate() }) : null,
+      messageId ? feedbackButtons(messageId) : null);
+  }
+
+  function feedbackButtons(id) {
+    const up = button(t('chat.feedback_up'), { small: true, kind: 'ghost', icon: 'thumb-up', iconOnly: true });
+    const down = button(t('chat.feedback_down'), { small: true, kind: 'ghost', icon: 'thumb-down', iconOnly: true });
+    const show = () => {
+      const r = st.feedback.get(id);
+      up.setAttribute('aria-pressed', String(r === 'up'));
+      down.setAttribute('aria-pressed', String(r === 'down'));
+    };
+    const sendRating = async (rating, comment) => {
+      try {
+        await api.post(`/api/messages/${id}/feedback`, comment ? { rating, comment } : { rating });
+        st.feedback.set(id, rating);
+        show();
+        toast(t('chat.feedback_thanks'));
+      } catch (e) { toast(e.message, 'error'); }
+    };
+    up.addEventListener('click', () => sendRating('up'));
+    down.addEventListener('click', async () => {
+      const f = field(t('chat.feedback_comment_label'), { type: 'textarea', name: 'comment', rows: 3, maxlength: 2000 });
+      await openDialog({
+        title: t('chat.feedback_comment_title'),
+        content: f,
+        actions: [{ label: t('common.cancel'), value: 'cancel' }, { label: t('chat.feedback_send'), value: 'ok', kind: 'primary' }],
+        onAction: async () => { await sendRating('down', f.querySelector('textarea').value.trim()); return true; },
+      });
+    });
+    show();
+    return h('span', { class: 'feedback', role: 'group', 'aria-label': t('chat.feedback_up') + ' / ' + t('chat.feedback_down') }, up, down);
   }
 
   function assistantMessage(m, isLast) {
@@ -376,12 +422,42 @@ export function chatView(ctx, params) {
       assistantMeta(m.model, false),
       body,
       finishNote(m.finish_reason),
-      answerActions(() => m.content || '', isLast));
+      m.finish_reason === null && st.current && st.current.running && isLast
+        ? h('p', { class: 'msg-note' }, h('span', { class: 'typing', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')), t('chat.running'))
+        : null,
+      answerActions(() => m.content || '', isLast, m.id));
   }
 
   // ---------------------------------------------------------------- conversation loading
+  async function loadFeedback(id) {
+    try {
+      const res = await api.get(`/api/conversations/${encodeURIComponent(id)}/feedback`);
+      for (const f of (res && res.feedback) || []) st.feedback.set(f.message_id, f.rating);
+    } catch { /* feedback is optional */ }
+  }
+
+  // An answer that is still being generated (started in another tab or
+  // before a reload) is stored as it arrives: poll until it is done.
+  function pollRunning() {
+    clearTimeout(st.pollTimer);
+    if (!st.current || !st.current.running || st.destroyed) return;
+    const id = st.current.id;
+    st.pollTimer = setTimeout(async () => {
+      if (!st.current || st.current.id !== id || st.stream) return;
+      try {
+        const c = await api.get(`/api/conversations/${encodeURIComponent(id)}`);
+        if (!st.current || st.current.id !== id || st.stream || st.destroyed) return;
+        st.current = c;
+        renderMessages();
+        if (!c.running) { loadConversations(); announce(t('chat.answer_done')); }
+        pollRunning();
+      } catch { /* try again with the next poll */ pollRunning(); }
+    }, 1500);
+  }
+
   async function openConversation(id) {
     if (st.stream) stopStream();
+    clearTimeout(st.pollTimer);
     clearNotice();
     try {
       st.current = await api.get(`/api/conversations/${encodeURIComponent(id)}`);
@@ -391,6 +467,9 @@ export function chatView(ctx, params) {
       return;
     }
     if (st.destroyed) return;
+    await loadFeedback(id);
+    if (st.destroyed) return;
+    pollRunning();
     sysText.value = st.current.system_prompt || '';
     sysState.textContent = '';
     sysDetails.open = !!st.current.system_prompt && sysDetails.open;
@@ -410,6 +489,7 @@ export function chatView(ctx, params) {
   }
 
   function resetToNew() {
+    clearTimeout(st.pollTimer);
     st.current = null;
     sysText.value = st.draftSystem;
     sysState.textContent = '';
@@ -424,12 +504,12 @@ export function chatView(ctx, params) {
   // ---------------------------------------------------------------- composer
   function updateComposerState() {
     const streaming = !!st.stream;
-    const blocked = noModels();
+    const blocked = noModels() || !!st.blocked;
     sendBtn.hidden = streaming;
     stopBtn.hidden = !streaming;
-    sendBtn.disabled = blocked;
+    sendBtn.disabled = blocked || !!st.piiBlock;
     input.disabled = blocked;
-    input.placeholder = blocked ? t('chat.input_no_model') : t('chat.input_placeholder');
+    input.placeholder = st.blocked ? '' : blocked ? t('chat.input_no_model') : t('chat.input_placeholder');
     messages.setAttribute('aria-busy', String(streaming));
     for (const b of messages.querySelectorAll('.act-regenerate, .msg-user .msg-actions button')) b.disabled = streaming;
   }
@@ -439,6 +519,45 @@ export function chatView(ctx, params) {
     input.style.height = Math.min(input.scrollHeight, 240) + 'px';
   }
   input.addEventListener('input', autoGrow);
+
+  // ---------------------------------------------------------------- personal data
+  let piiTimer = 0;
+  input.addEventListener('input', () => {
+    clearTimeout(piiTimer);
+    piiTimer = setTimeout(checkPii, 700);
+  });
+
+  async function checkPii() {
+    if (st.piiOff) return;
+    const text = input.value;
+    const seq = ++st.piiSeq;
+    if (text.trim().length < 6) { showPii(null); return; }
+    let res;
+    try {
+      res = await api.post('/api/pii-check', { text });
+    } catch (e) {
+      if (e.status === 404 || e.status === 405) st.piiOff = true;   // server without the check
+      return;
+    }
+    if (seq !== st.piiSeq || st.destroyed) return;                  // an older answer
+    if (!res || res.mode === 'off') { st.piiOff = res && res.mode === 'off'; showPii(null); return; }
+    showPii(res.findings && res.findings.length ? res : null);
+  }
+
+  function showPii(res) {
+    clear(piiNotice);
+    st.piiBlock = !!(res && res.mode === 'block');
+    if (!res) { piiNotice.hidden = true; sendBtn.disabled = noModels() || !!st.blocked; return; }
+    const kinds = [...new Set(res.findings.map((f) => f.kind))].map((k) => { const key = 'pii.' + k; const v = t(key); return v === key ? k : v; });
+    piiNotice.append(
+      h('p', null, h('strong', null, t('chat.pii_title') + ': '), res.message || ''),
+      h('p', { class: 'small' }, t('chat.pii_kinds', { kinds: kinds.join(', ') }), ' · ',
+        h('a', { href: `#/academy/lesson/${encodeURIComponent(res.lesson || 'datenschutz')}` }, t('chat.pii_lesson'))));
+    piiNotice.classList.toggle('notice-error', st.piiBlock);
+    piiNotice.classList.toggle('notice-warning', !st.piiBlock);
+    piiNotice.hidden = false;
+    if (st.piiBlock) sendBtn.disabled = true;
+  }
   input.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
       ev.preventDefault();
@@ -447,7 +566,7 @@ export function chatView(ctx, params) {
   });
   composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (st.stream) return;
+    if (st.stream || st.piiBlock) return;
     const text = input.value.trim();
     if (!text) { input.focus(); return; }
     send(text, 'new');
@@ -468,11 +587,14 @@ export function chatView(ctx, params) {
     notice.hidden = false;
   }
 
-  function showErrorNotice(msg) {
+  function showErrorNotice(msg, lesson) {
     clear(notice);
     notice.className = 'composer-notice notice notice-error';
     notice.setAttribute('role', 'alert');
-    notice.append(h('p', null, msg), button(t('common.close'), { kind: 'ghost', small: true, onclick: () => clearNotice() }));
+    notice.append(h('p', null, msg),
+      h('div', { class: 'row' },
+        lesson ? h('a', { href: `#/academy/lesson/${lesson}` }, t('chat.pii_lesson')) : null,
+        button(t('common.close'), { kind: 'ghost', small: true, onclick: () => clearNotice() })));
     notice.hidden = false;
   }
 
@@ -512,7 +634,7 @@ export function chatView(ctx, params) {
       if (msgs.length && msgs[msgs.length - 1].role === 'user') msgs.pop();
     }
     if (mode !== 'regenerate') msgs.push({ role: 'user', content: text });
-    if (mode === 'new') { input.value = ''; autoGrow(); }
+    if (mode === 'new') { input.value = ''; autoGrow(); showPii(null); }
     renderMessages();
 
     // the answer being written
@@ -565,6 +687,7 @@ export function chatView(ctx, params) {
         updateComposerState();
         if (mode === 'new') { input.value = text; autoGrow(); }
         if (e instanceof ApiError && (e.status === 503 || e.status === 429)) showBusyNotice(e, () => send(text, mode));
+        else if (e.code === 'level_required' || e.code === 'pii_blocked') showErrorNotice(e.message, e.code === 'pii_blocked' ? 'datenschutz' : '');
         else if (e.status !== 401) showErrorNotice(e.message || t('chat.stream_broken'));
         return;
       }
@@ -688,6 +811,6 @@ export function chatView(ctx, params) {
     title: t('chat.title'),
     update,
     focus: () => input.focus(),
-    destroy: () => { st.destroyed = true; stopStream(); clearTimeout(searchTimer); },
+    destroy: () => { st.destroyed = true; stopStream(); clearTimeout(searchTimer); clearTimeout(piiTimer); clearTimeout(st.pollTimer); },
   };
 }
