@@ -306,17 +306,26 @@ TEST(ext_xlsx_basic)
         "<row r=\"3\"><c r=\"A3\" t=\"inlineStr\"><is><t>Inline</t></is></c>"
         "<c r=\"C3\" t=\"b\"><v>1</v></c><c r=\"D3\" t=\"s\"><v>99</v></c></row>"
         "<row r=\"4\"><c r=\"XFD4\"><v>7</v></c></row>"
+        "<row r=\"5\"><c r=\"A5\" s=\"1\"><v>45658</v></c><c r=\"B5\" s=\"2\"><v>45658.5</v></c>"
+        "<c r=\"C5\" s=\"3\"><v>59</v></c><c r=\"D5\" s=\"0\"><v>45658</v></c><c r=\"E5\" s=\"9\"><v>1</v></c></row>"
         "</sheetData></worksheet>";
     static const char s2[] =
         "<?xml version=\"1.0\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
         "<sheetData/></worksheet>";
+    static const char styles[] =
+        "<?xml version=\"1.0\"?><styleSheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+        "<numFmts count=\"1\"><numFmt numFmtId=\"164\" formatCode=\"dd/mm/yyyy&quot;r&quot;\"/>"
+        "<numFmt numFmtId=\"165\" formatCode=\"0.00&quot; d&quot;\"/></numFmts>"
+        "<cellXfs count=\"4\"><xf numFmtId=\"165\"/><xf numFmtId=\"14\"/><xf numFmtId=\"22\"/>"
+        "<xf numFmtId=\"164\"/></cellXfs></styleSheet>";
     zent e[] = {{"xl/workbook.xml", wb, 0},
                 {"xl/_rels/workbook.xml.rels", rels, 0},
                 {"xl/sharedStrings.xml", ss, 0},
                 {"xl/worksheets/sheet1.xml", s1, 0},
-                {"xl/worksheets/sheet2.xml", s2, 0}};
+                {"xl/worksheets/sheet2.xml", s2, 0},
+                {"xl/styles.xml", styles, 0}};
     size_t len;
-    char *z = make_zip(e, 5, &len);
+    char *z = make_zip(e, 6, &len);
     rh_kdoc d;
     rh_error err;
     ASSERT_EQ(run(rh_extract_xlsx, z, len, &d, &err), RH_OK);
@@ -326,6 +335,8 @@ TEST(ext_xlsx_basic)
     ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "Müllabfuhr | 12.5");
     ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "Inline | | WAHR");
     ASSERT_EQ(find(&d, 0, "7"), -1); /* column XFD is past the column cap */
+    /* dates: 45658 = 1 Jan 2025; serial 59 = 28 Feb 1900; format 165 is no date */
+    ASSERT_BLOCK(&d, RH_KBLOCK_PARA, "01.01.2025 | 01.01.2025 12:00 | 28.02.1900 | 45658 | 1");
     rh_kdoc_free(&d);
     rh_free(z);
 }

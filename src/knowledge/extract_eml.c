@@ -653,6 +653,10 @@ static int walk(eml_ctx *c, const part *p, int depth)
         goto out;
     }
     int is_text = strcasecmp(mime, "text/plain") == 0 || strcasecmp(mime, "text/html") == 0;
+    /* pictures embedded in an HTML body (logos, signatures: inline with a
+     * Content-ID) are not attachments worth reading by OCR */
+    if (!attach && strncasecmp(mime, "image/", 6) == 0 && !hdr_get(p, "Content-ID", &hv))
+        goto out;
     if ((rc = decode_body(p, &hv, &body)))
         goto out;
     if (attach || name.len || !is_text) {

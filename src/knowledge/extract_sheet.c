@@ -103,13 +103,115 @@ static int text_of(const xmlNode *n, rh_buf *b, int depth, rh_error *err)
 
 /* ================= XLSX ================= */
 
+#define MAX_XF 65536
+
 typedef struct xlsx {
     rh_zip *z;
     rh_kdoc *doc;
     rh_error *err;
     char **shared;
     size_t n_shared;
+    unsigned char *xf_kind; /* per cell format (s="N"): 0 number, 1 date, 2 date+time */
+    size_t n_xf;
+    int date1904;
 } xlsx;
+
+/* Date kind of a number format: built-in ids 14-17 (dates) and 22 (date
+ * and time), or a custom code with day/year letters outside quotes. */
+static int fmt_kind(long id, const char *code)
+{
+    if (id >= 14 && id <= 17)
+        return 1;
+    if (id == 22)
+        return 2;
+    if (!code)
+        return 0;
+    int date = 0, time = 0, q = 0;
+    for (const char *c = code; *c; c++) {
+        if (*c == '"')
+            q = !q;
+        else if (q)
+            continue;
+        else if (*c == '\\' && c[1])
+            c++;
+        else if (*c == '[') {
+            const char *e = strchr(c, ']');
+            if (!e)
+                break;
+            c = e;
+        } else if (*c == 'd' || *c == 'D' || *c == 'y' || *c == 'Y')
+            date = 1;
+        else if (*c == 'h' || *c == 'H')
+            time = 1;
+    }
+    return date ? (time ? 2 : 1) : 0;
+}
+
+static void xlsx_styles(xlsx *x)
+{
+    xmlDocPtr d = NULL;
+    rh_error e;
+    if (!rh_zip_has(x->z, "xl/styles.xml") || rh_zip_read_xml(x->z, "xl/styles.xml", &d, &e))
+        return;
+    xmlNode *root = xmlDocGetRootElement(d);
+    xmlNode *fmts = rh_xml_child(root, "numFmts");
+    xmlNode *xfs = rh_xml_child(root, "cellXfs");
+    size_t n = 0;
+    for (xmlNode *xf = xfs ? xfs->children : NULL; xf; xf = xf->next)
+        n += rh_xml_is(xf, "xf");
+    if (n > MAX_XF)
+        n = MAX_XF;
+    if (n && (x->xf_kind = rh_calloc(n, 1))) {
+        size_t i = 0;
+        for (xmlNode *xf = xfs->children; xf && i < n; xf = xf->next) {
+            if (!rh_xml_is(xf, "xf"))
+                continue;
+            const char *v = rh_xml_attr(xf, "numFmtId");
+            char *end;
+            long id = v ? strtol(v, &end, 10) : 0;
+            const char *code = NULL;
+            for (xmlNode *f = fmts ? fmts->children : NULL; v && f; f = f->next) {
+                const char *fid = rh_xml_attr(f, "numFmtId");
+                if (rh_xml_is(f, "numFmt") && fid && strcmp(fid, v) == 0)
+                    code = rh_xml_attr(f, "formatCode");
+            }
+            x->xf_kind[i++] = (unsigned char)fmt_kind(id, code);
+        }
+        x->n_xf = n;
+    }
+    xmlFreeDoc(d);
+}
+
+/* An Excel serial day number as "TT.MM.JJJJ" (with " HH:MM" for kind 2);
+ * 0 if out of range. */
+static int format_date(double serial, int kind, int date1904, char *out, size_t size)
+{
+    if (!(serial >= 1 && serial < 2958466))
+        return 0;
+    long day = (long)serial;
+    double frac = serial - (double)day;
+    /* days since 1970-01-01; Excel's 1900 system counts a 29 Feb 1900 */
+    long z = date1904 ? day + 1462 - 25569 : day >= 61 ? day - 25569 : day - 25568;
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long y = yoe + era * 400;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    long d = doy - (153 * mp + 2) / 5 + 1;
+    long m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    int k;
+    if (kind == 2) {
+        long mins = (long)(frac * 1440.0 + 0.5);
+        k = snprintf(out, size, "%02ld.%02ld.%04ld %02ld:%02ld", d, m, y, (mins / 60) % 24,
+                     mins % 60);
+    } else {
+        k = snprintf(out, size, "%02ld.%02ld.%04ld", d, m, y);
+    }
+    return k > 0 && (size_t)k < size ? k : 0;
+}
 
 static int xlsx_shared(xlsx *x)
 {
@@ -212,9 +314,14 @@ static int xlsx_sheet(xlsx *x, const char *part)
                 } else if (!t || strcmp(t, "n") == 0) {
                     char *end;
                     double dv = strtod(s, &end);
+                    const char *sx = rh_xml_attr(c, "s");
+                    unsigned long xi = sx ? strtoul(sx, NULL, 10) : 0;
+                    int kind = sx && xi < x->n_xf ? x->xf_kind[xi] : 0;
                     if (end != s && !*end && v.len < 64) {
                         char num[64];
-                        int k = snprintf(num, sizeof num, "%.15g", dv);
+                        int k = kind ? format_date(dv, kind, x->date1904, num, sizeof num) : 0;
+                        if (!k)
+                            k = snprintf(num, sizeof num, "%.15g", dv);
                         rh_buf_reset(&v);
                         rc = buf_put(&v, num, (size_t)k, x->err);
                     }
@@ -236,7 +343,7 @@ static int xlsx_sheet(xlsx *x, const char *part)
 
 int rh_extract_xlsx(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
 {
-    xlsx x = {NULL, doc, err, NULL, 0};
+    xlsx x = {NULL, doc, err, NULL, 0, NULL, 0, 0};
     xmlDocPtr wb = NULL, rels = NULL;
     int rc = rh_zip_open(data, len, "XLSX", &x.z, err);
     if (rc)
@@ -250,6 +357,10 @@ int rh_extract_xlsx(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
         (rc = rh_zip_read_xml(x.z, "xl/_rels/workbook.xml.rels", &rels, err)) ||
         (rc = xlsx_shared(&x)))
         goto out;
+    const char *d1904 = rh_xml_attr(rh_xml_child(xmlDocGetRootElement(wb), "workbookPr"),
+                                    "date1904");
+    x.date1904 = d1904 && (strcmp(d1904, "1") == 0 || strcmp(d1904, "true") == 0);
+    xlsx_styles(&x);
     xmlNode *sheets = rh_xml_child(xmlDocGetRootElement(wb), "sheets");
     int n = 0;
     for (xmlNode *s = sheets ? sheets->children : NULL; s && !rc; s = s->next) {
@@ -282,6 +393,7 @@ out:
     for (size_t i = 0; i < x.n_shared; i++)
         rh_free(x.shared[i]);
     rh_free(x.shared);
+    rh_free(x.xf_kind);
     if (wb)
         xmlFreeDoc(wb);
     if (rels)
