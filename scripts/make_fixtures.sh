@@ -35,8 +35,41 @@ for name, parts in [("basic.docx", {"word/document.xml": doc, "word/styles.xml":
     comp = zipfile.ZIP_STORED if name.startswith("stored") else zipfile.ZIP_DEFLATED
     with zipfile.ZipFile(b, "w", comp) as z:
         for k, v in parts.items():
-            z.writestr(k, v)
+            z.writestr(zipfile.ZipInfo(k, date_time=(2025, 1, 1, 0, 0, 0)), v, compress_type=comp)
     out("extract_docx", name, b.getvalue())
+
+def zipbytes(parts):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in parts.items():
+            z.writestr(zipfile.ZipInfo(k, date_time=(2025, 1, 1, 0, 0, 0)), v,
+                       compress_type=zipfile.ZIP_DEFLATED)
+    return b.getvalue()
+
+NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+      'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+      'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+      'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"')
+odt = ('<?xml version="1.0"?><office:document-content ' + NS + '><office:automatic-styles>'
+       '<text:list-style style:name="L1"><text:list-level-style-number text:level="1" '
+       'style:num-format="1"/></text:list-style></office:automatic-styles><office:body><office:text>'
+       '<text:h text:outline-level="1">Titel</text:h><text:p>Ein<text:s/>Absatz</text:p>'
+       '<text:list text:style-name="L1"><text:list-item><text:p>Eins</text:p></text:list-item></text:list>'
+       '<table:table><table:table-row><table:table-cell><text:p>A</text:p></table:table-cell>'
+       '</table:table-row></table:table></office:text></office:body></office:document-content>')
+out("extract_zipxml", "odt", b"\x00" + zipbytes({"content.xml": odt}))
+xl = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+out("extract_zipxml", "xlsx", b"\x01" + zipbytes({
+    "xl/workbook.xml": '<?xml version="1.0"?><workbook ' + xl + ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml" Type="x"/></Relationships>',
+    "xl/sharedStrings.xml": '<?xml version="1.0"?><sst ' + xl + '><si><t>Text</t></si></sst>',
+    "xl/styles.xml": '<?xml version="1.0"?><styleSheet ' + xl + '><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>',
+    "xl/worksheets/sheet1.xml": '<?xml version="1.0"?><worksheet ' + xl + '><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="C1" s="1"><v>45000</v></c><c r="D1" t="inlineStr"><is><t>i</t></is></c></row></sheetData></worksheet>'}))
+ods = ('<?xml version="1.0"?><office:document-content ' + NS + '><office:body><office:spreadsheet>'
+       '<table:table table:name="T"><table:table-row table:number-rows-repeated="2"><table:table-cell '
+       'table:number-columns-repeated="3"><text:p>x</text:p></table:table-cell></table:table-row>'
+       '</table:table></office:spreadsheet></office:body></office:document-content>')
+out("extract_zipxml", "ods", b"\x02" + zipbytes({"content.xml": ods}))
 
 out("extract_eml", "plain.eml",
     "From: =?UTF-8?B?SsO8cmdlbg==?= <j@example.org>\r\nSubject: =?ISO-8859-1?Q?Antrag_f=FCr?= X\r\n"

@@ -1027,6 +1027,9 @@ TEST(ext_registry)
 #define LLVMFuzzerTestOneInput fuzz_extract_pdf_one
 #include "../fuzz/fuzz_extract_pdf.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_extract_zipxml_one
+#include "../fuzz/fuzz_extract_zipxml.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "fuzz_replay.h"
 
@@ -1038,7 +1041,8 @@ TEST(ext_fuzz_replay)
     } t[] = {{"extract_docx", fuzz_extract_docx_one},
              {"extract_eml", fuzz_extract_eml_one},
              {"extract_csv", fuzz_extract_csv_one},
-             {"extract_pdf", fuzz_extract_pdf_one}};
+             {"extract_pdf", fuzz_extract_pdf_one},
+             {"extract_zipxml", fuzz_extract_zipxml_one}};
     int n = 0;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char dir[256];
@@ -1050,5 +1054,5 @@ TEST(ext_fuzz_replay)
         snprintf(dir, sizeof dir, "tests/data/%s/crashers", t[i].name);
         n += fuzz_replay_dir(dir, t[i].one);
     }
-    ASSERT(n >= 8);
+    ASSERT(n >= 11);
 }
