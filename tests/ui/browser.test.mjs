@@ -299,10 +299,72 @@ test('administration: users dialog, audit paging', { skip }, async () => {
   await checkA11y('settings');
 });
 
+test('feedback on an answer: thumbs and a comment', { skip }, async () => {
+  await page.eval(`location.hash = '#/c/1'; true`);
+  await page.waitFor(`$('.msg-assistant .feedback')`);
+  await page.eval(`btn('Hilfreich').click(); true`);
+  await page.waitFor(`btn('Hilfreich').getAttribute('aria-pressed') === 'true'`);
+  await page.eval(`btn('Nicht hilfreich').click(); true`);
+  await page.waitFor(`$('dialog[open] textarea')`);
+  await page.eval(`setValue('dialog textarea', 'Gebühr fehlt'); $('dialog form').requestSubmit(); true`);
+  await page.waitFor(`!$('dialog') && btn('Nicht hilfreich').getAttribute('aria-pressed') === 'true' && btn('Hilfreich').getAttribute('aria-pressed') === 'false'`);
+  const fb = state.academy.feedback.get(2);
+  assert.equal(fb.rating, 'down');
+  assert.equal(fb.comment, 'Gebühr fehlt');
+  // shown again after reopening the conversation
+  await page.eval(`location.hash = '#/c/2'; true`);
+  await page.waitFor(`$('#chat-title').textContent.includes('Hundesteuer')`);
+  await page.eval(`location.hash = '#/c/1'; true`);
+  await page.waitFor(`$('#chat-title').textContent.includes('Umbenannt') || $('#chat-title').textContent.includes('Bauantrag')`);
+  await page.waitFor(`btn('Nicht hilfreich') && btn('Nicht hilfreich').getAttribute('aria-pressed') === 'true'`);
+});
+
+test('personal data hint while typing', { skip }, async () => {
+  await page.eval(`setValue('#composer-input', 'Bitte überweisen an DE89 3704 0044 0532 0130 00'); true`);
+  await page.waitFor(`!$('.pii-notice').hidden && $('.pii-notice').textContent.includes('IBAN')`, 5000);
+  assert.ok(await page.eval(`!!$('.pii-notice a[href="#/academy/lesson/datenschutz"]')`));
+  await page.eval(`setValue('#composer-input', 'Öffnungszeiten des Bürgeramts?'); true`);
+  await page.waitFor(`$('.pii-notice').hidden`, 5000);
+  await page.eval(`setValue('#composer-input', ''); true`);
+});
+
+test('academy: lessons, quiz, level awarded', { skip }, async () => {
+  await page.eval(`location.hash = '#/academy'; true`);
+  await page.waitFor(`$('h1').textContent === 'KI-Schwimmabzeichen' && $$('.level').length === 2`);
+  assert.match(await page.eval(`$$('.level')[0].textContent`), /Schließen Sie zuerst alle Lektionen/);
+  await checkA11y('academy');
+  for (const id of ['ki-grundlagen', 'datenschutz']) {
+    await page.eval(`location.hash = '#/academy/lesson/${id}'; true`);
+    await page.waitFor(`$('.lesson h1') && btn('Lektion abschließen')`);
+    if (id === 'ki-grundlagen') {
+      const r = await page.eval(`({ strong: !!$('.lesson-text strong'), script: $$('.lesson script').length, text: $('.lesson-text').textContent })`);
+      assert.ok(r.strong);
+      assert.equal(r.script, 0);
+      assert.ok(r.text.includes('<script>alert(1)</script>'));
+    }
+    await page.eval(`btn('Lektion abschließen').click(); true`);
+    await page.waitFor(`btn('Abgeschlossen') && btn('Abgeschlossen').disabled`);
+  }
+  await page.eval(`location.hash = '#/academy'; true`);
+  await page.waitFor(`$('a[href="#/academy/quiz/seepferdchen"]')`);
+  await page.eval(`$('a[href="#/academy/quiz/seepferdchen"]').click(); true`);
+  await page.waitFor(`$$('fieldset.question').length === 2`);
+  await checkA11y('quiz');
+  // unanswered questions are pointed out
+  await page.eval(`$('form.quiz').requestSubmit(); true`);
+  await page.waitFor(`!$('form.quiz .notice-error').hidden`);
+  await page.eval(`$('#q1-o0').checked = true; $('#q2-o0').checked = true; $('#q2-o2').checked = true; $('form.quiz').requestSubmit(); true`);
+  await page.waitFor(`$('.notice-success') && $('.notice-success').textContent.includes('Seepferdchen')`);
+  assert.equal(await page.eval(`$$('.result-ok').length`), 2);
+  await page.eval(`location.hash = '#/academy'; true`);
+  await page.waitFor(`$$('.level-held').length === 1 && $('.lead').textContent.includes('Seepferdchen')`);
+  await shot('academy');
+});
+
 test('reflow: no horizontal scrolling at 320 CSS px (WCAG 1.4.10)', { skip }, async () => {
   await page.size(320, 640);
   try {
-    for (const r of ['#/c/1', '#/', '#/settings', '#/keys', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit']) {
+    for (const r of ['#/c/1', '#/', '#/settings', '#/keys', '#/academy', '#/academy/lesson/datenschutz', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit']) {
       await page.eval(`location.hash = ${JSON.stringify(r)}; true`);
       await page.waitFor(`!$('main [role=status]') || !$('main [role=status]').textContent.includes('geladen')`);
       await new Promise((res) => setTimeout(res, 250));

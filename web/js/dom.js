@@ -196,6 +196,7 @@ export function toast(msg, kind = 'info') {
   if (!toastHost) return;
   const el = h('div', { class: 'toast toast-' + kind }, msg);
   toastHost.appendChild(el);
+  while (toastHost.children.length > 3) toastHost.firstChild.remove();
   announce(msg);
   setTimeout(() => el.remove(), kind === 'error' ? 8000 : 4000);
 }

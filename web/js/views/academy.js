@@ -51,7 +51,7 @@ async function overviewPage(el, ctx) {
     h('h1', { tabindex: '-1' }, t('academy.title')),
     status,
     h('p', { class: 'muted' }, a.gating ? t('academy.intro_gating') : t('academy.intro')),
-    levels.map((lv) => levelCard(lv, a)));
+    ...levels.map((lv) => levelCard(lv, a)));
   const h1 = el.querySelector('h1');
   if (h1 && document.activeElement === document.body) h1.focus();
 }
