@@ -5,7 +5,7 @@
  * and plain HTTP), one script per TEST, so the runner's closing line counts
  * them. A script exits 0 (passed), 77 (skipped: no node, no node_modules,
  * no chromium, no test data) or anything else (failed). Each script runs in
- * its own process group, which is killed when the script ends or runs over
+ * its own process group, which is ended when the script ends or runs over
  * its time, so no server or browser outlives a test.
  */
 #include <errno.h>
@@ -99,9 +99,15 @@ static void run_script(const char *script, int limit_s, int needs_modules, int n
         } else if (r < 0 && errno != EINTR) {
             FAIL("waitpid: %s", strerror(errno));
         } else if (now_s() > end) {
+            /* SIGTERM first: the script then ends its servers, and
+             * playwright its browser (which runs in a process group of its
+             * own); whatever is left after 3 s is killed */
+            kill(-pid, SIGTERM);
+            for (int i = 0; i < 150 && waitpid(pid, &status, WNOHANG) == 0; i++)
+                usleep(20 * 1000);
             kill(-pid, SIGKILL);
             waitpid(pid, &status, 0);
-            FAIL("%s ran longer than %d s and was killed", script, limit_s);
+            FAIL("%s ran longer than %d s and was stopped", script, limit_s);
         } else {
             usleep(20 * 1000);
         }
