@@ -2,7 +2,8 @@
 // never a downloaded browser) against the real server: log in (a wrong
 // password first), chat with a tiny local model, watch a slow answer stream
 // in and stop it, create a user as admin, and check that the new non-admin
-// user sees no administration and cannot reach it (UI and API).
+// user sees no administration and cannot reach it (UI and API); and the
+// first-start set-up page of a fresh server creates the administrator.
 // Elements are found by role and label (German UI). On failure a screenshot
 // is written into the test's temporary directory and its path printed.
 
@@ -160,6 +161,27 @@ await main('e2e browser', async () => {
     await page.locator('.msg-assistant.streaming').waitFor({ state: 'detached' });
     await page.getByRole('link', { name: /Hallo, hier ist Erika/ }).waitFor();
     log('erika chatted with the local model');
+
+    // ------------------------------------------------ first start: the set-up page creates the admin
+    const fresh = await startServer({ name: 'browser-setup', admin: false });
+    await page.getByRole('button', { name: 'Abmelden' }).click();
+    await page.getByRole('heading', { name: 'Anmelden' }).waitFor();
+    await page.goto(fresh.url + '/');
+    await page.getByRole('heading', { name: 'Willkommen bei rathaus' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Amtsleitung');
+    await page.getByLabel('Benutzername', { exact: true }).fill('chefin');
+    await page.getByLabel('Passwort', { exact: true }).fill('sehr-geheim-1');
+    await page.getByLabel('Passwort wiederholen', { exact: true }).fill('sehr-geheim-2');
+    await page.getByRole('button', { name: 'Konto anlegen' }).click();
+    await page.locator('form [role=alert]', { hasText: 'Die beiden Passwörter stimmen nicht überein.' }).waitFor();
+    await page.getByLabel('Passwort wiederholen', { exact: true }).fill('sehr-geheim-1');
+    await page.getByRole('button', { name: 'Konto anlegen' }).click();
+    await page.getByRole('heading', { name: 'Neue Unterhaltung' }).waitFor();
+    await page.getByRole('link', { name: 'Verwaltung' }).waitFor();
+    const setupDone = await page.evaluate(async () => (await fetch('/api/session')).json());
+    assertEq(setupDone.user && setupDone.user.role, 'admin', 'the set-up page made an administrator');
+    assertEq(setupDone.setup_required, false, 'set-up is done');
+    log('set-up page: first administrator created and logged in');
   } catch (e) {
     if (page) {
       const file = path.join(shots, 'failure.png');
