@@ -43,7 +43,7 @@ try {
   });
   const snap = async (name) => { if (shots) await page.screenshot(path.join(shots, name + '.png')); };
   const admin = await page.eval(`!!$('.mainnav a[href="#/admin"]')`);
-  const routes = ['#/', '#/settings', '#/keys'];
+  const routes = ['#/', '#/academy', '#/settings', '#/keys'];
   if (admin) routes.push('#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit');
   for (const r of routes) {
     await page.eval(`location.hash = ${JSON.stringify(r)}; true`);
@@ -52,6 +52,39 @@ try {
     if (err) problems.push(`${r}: ${err}`);
     console.log('visited', r, err ? 'ERROR ' + err : 'ok');
     await snap(r.replace(/[#/]+/g, '-').replace(/^-|-$/g, '') || 'chat');
+  }
+  // the first lesson renders
+  await page.eval(`location.hash = '#/academy'; true`);
+  await page.waitFor(`$('.lesson-list a') || $('.notice-error')`, 10000).catch(() => problems.push('academy overview empty'));
+  const lessonHref = await page.eval(`($('.lesson-list a') || {}).hash || ''`);
+  if (lessonHref) {
+    await page.eval(`location.hash = ${JSON.stringify(lessonHref)}; true`);
+    await page.waitFor(`$('.lesson-text')`, 10000).catch(() => problems.push('lesson did not render'));
+    console.log('lesson:', (await page.eval(`($('.lesson h1') || {}).textContent || ''`)), '-', (await page.eval(`($('.lesson-text') || {}).textContent || ''`)).slice(0, 80));
+    await snap('academy-lesson');
+  }
+  // complete the first level's lessons and take its quiz (first option each)
+  await page.eval(`location.hash = '#/academy'; true`);
+  await page.waitFor(`$('.level')`, 10000).catch(() => {});
+  const firstLessons = await page.eval(`[...(($('.level') || document.createElement('div')).querySelectorAll('.lesson-list a'))].map((a) => a.hash)`);
+  for (const href of firstLessons) {
+    await page.eval(`location.hash = ${JSON.stringify(href)}; true`);
+    await page.waitFor(`$('.lesson-actions button')`, 10000).catch(() => problems.push('lesson page without button: ' + href));
+    await page.eval(`(() => { const b = $('.lesson-actions button'); if (b && !b.disabled) b.click(); return true; })()`);
+    await page.waitFor(`$('.lesson-actions button').disabled`, 10000).catch(() => problems.push('lesson not completed: ' + href));
+  }
+  await page.eval(`location.hash = '#/academy'; true`);
+  const quizLink = await page.waitFor(`($('.level a.btn-primary') || {}).hash || ($$('.level-held').length ? 'held' : '')`, 10000).catch(() => '');
+  if (quizLink && quizLink !== 'held') {
+    await page.eval(`location.hash = ${JSON.stringify(quizLink)}; true`);
+    await page.waitFor(`$$('fieldset.question').length > 0 || $('.notice-error')`, 10000).catch(() => problems.push('quiz did not load'));
+    const n = await page.eval(`$$('fieldset.question').length`);
+    await page.eval(`$$('fieldset.question').forEach((f) => f.querySelector('input').checked = true); $('form.quiz').requestSubmit(); true`);
+    await page.waitFor(`$('.results')`, 10000).catch(() => problems.push('quiz result not shown'));
+    console.log('quiz:', n, 'questions;', await page.eval(`($('.notice-success, .notice-warning') || {}).textContent || ''`));
+    await snap('academy-quiz-result');
+  } else {
+    console.log('quiz: not available (' + quizLink + ')');
   }
   await page.eval(`location.hash = '#/'; true`);
   await page.waitFor(`$('#composer-input')`);

@@ -111,7 +111,11 @@ async function lessonPage(el, id, ctx) {
       } catch (e) { toast(e.message, 'error'); }
     },
   });
-  const md = renderMarkdown(l.markdown || '', { t, onCopy: (text, b) => copyWithFeedback(text, b) });
+  // lessons often repeat their title as the first heading: show it once
+  let text = l.markdown || '';
+  const m = /^\s*#{1,2}\s+(.+?)\s*#*\s*(\n|$)/.exec(text);
+  if (m && m[1].trim() === String(l.title || '').trim()) text = text.slice(m[0].length);
+  const md = renderMarkdown(text, { t, onCopy: (x, b) => copyWithFeedback(x, b) });
   md.classList.add('lesson-text');
   el.replaceChildren(
     back(),
