@@ -9,14 +9,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { main, requirePrereqs, startServer, fakeUpstream, mkTmp, log, assert, assertEq, waitUntil } from './lib.mjs';
+import { main, requirePrereqs, startServer, fakeUpstream, mkTmp, log, skip, assert, assertEq, waitUntil } from './lib.mjs';
 
 const MODEL = 'tiny-qwen2-q4_0';
 const CHROMIUM = '/usr/bin/chromium';
 
 await main('e2e browser', async () => {
   requirePrereqs({ models: [MODEL + '.gguf'], modules: ['playwright-core'] });
-  if (!fs.existsSync(CHROMIUM)) (await import('./lib.mjs')).skip(`${CHROMIUM} is not installed (apt-get install chromium)`);
+  if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} is not installed (apt-get install chromium)`);
   const { chromium } = await import('playwright-core');
 
   const up = await fakeUpstream({ model: 'langsam', chunks: 400, delayMs: 40, word: 'Wort ' });
