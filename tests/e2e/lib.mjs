@@ -28,6 +28,7 @@ const servers = [];
 const tmpdirs = [];
 const closers = [];
 let finished = false;
+let failHook = null; // main()'s fail(): a server that dies on its own ends the test at once
 
 function killAll() {
   for (const c of children) {
@@ -103,6 +104,7 @@ async function runCleanups() {
 export async function main(name, body, { timeoutMs = 120000 } = {}) {
   const t0 = Date.now();
   const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  failHook = (e) => fail(e);
   async function fail(e) {
     if (finished) return;
     finished = true;
@@ -204,7 +206,14 @@ export class Server {
     fs.closeSync(logFd);
     this.proc = proc;
     children.add(proc);
-    this.exited = new Promise((resolve) => proc.on('exit', (code, sig) => { children.delete(proc); resolve({ code, sig }); }));
+    this.stopping = false;
+    this.exited = new Promise((resolve) => proc.on('exit', (code, sig) => {
+      children.delete(proc);
+      resolve({ code, sig });
+      if (!this.stopping && this.url && failHook) {
+        failHook(new Error(`${this.name}: the server ended on its own (exit status ${code}, signal ${sig}); see its log below`));
+      }
+    }));
     let out = '';
     this.url = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name}: server did not report its address within 15 s`)), 15000);
@@ -223,6 +232,7 @@ export class Server {
   /** SIGTERM (or `signal`), then SIGKILL after `graceMs`. */
   async stop(signal = 'SIGTERM', graceMs = 5000) {
     if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    this.stopping = true;
     try { this.proc.kill(signal); } catch { /* gone */ }
     const t = setTimeout(() => { try { this.proc.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
     const r = await this.exited;
