@@ -6,6 +6,7 @@
 //    stored as "cancelled";
 //  - disabling a user ends their open streams (session and API key) within
 //    moments, their session and API key stop working, they cannot log in;
+//    a new password set by the admin ends streams and sessions as well;
 //  - another user cannot stop someone else's stream (404, it goes on).
 // Users get their rights (chat, API keys) by a level of the
 // KI-Schwimmabzeichen, awarded here by the admin through the trainer API.
@@ -205,6 +206,19 @@ await main('e2e security', async () => {
     await c.post(`/api/conversations/${cconv.id}/stop`);
     const cend = await collect(cs.events);
     assertEq(cend.last.data.finish_reason, 'cancelled', "carl's own stop works");
+
+    // a new password set by the admin also ends the user's streams and sessions
+    const cconv2 = await c.post('/api/conversations', {});
+    const cs2 = await c.stream(cconv2.id, { content: 'Noch einmal.' });
+    await firstDelta(cs2.events);
+    const t1 = Date.now();
+    await admin.patch(`/api/admin/users/${carlId}`, { password: 'neues-passwort-3' });
+    const cend2 = await collect(cs2.events);
+    const ms3 = Date.now() - t1;
+    log(`new password: carl's stream ended after ${ms3} ms with ${cend2.last.event} ${JSON.stringify(cend2.last.data)}`);
+    assert(ms3 < 3000, 'the stream ends within 3 s');
+    assertEq((await c.get('/api/session')).user, null, "carl's session is gone");
+    await srv.client().login('carl', 'neues-passwort-3');
     await srv.stop();
   }
 }, { timeoutMs: 90000 });
