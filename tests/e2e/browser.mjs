@@ -48,17 +48,17 @@ await main('e2e browser', async () => {
 
     // ------------------------------------------------ log in
     await page.goto(srv.url + '/');
-    await page.getByRole('heading', { name: 'Anmelden' }).waitFor();
+    await page.getByRole('heading', { name: 'Anmelden', exact: true }).waitFor();
     await page.getByLabel('Benutzername', { exact: true }).fill('admin');
     await page.getByLabel('Passwort', { exact: true }).fill('falsch-falsch');
-    await page.getByRole('button', { name: 'Anmelden' }).click();
+    await page.getByRole('button', { name: 'Anmelden', exact: true }).click();
     const alert = page.locator('form [role=alert]');
     await alert.filter({ hasText: /\S/ }).waitFor();
     log(`wrong password: "${(await alert.textContent()).trim()}"`);
     await page.getByLabel('Passwort', { exact: true }).fill('geheim123');
-    await page.getByRole('button', { name: 'Anmelden' }).click();
+    await page.getByRole('button', { name: 'Anmelden', exact: true }).click();
     await page.getByRole('heading', { name: 'Neue Unterhaltung' }).waitFor();
-    await page.getByRole('link', { name: 'Verwaltung' }).waitFor();
+    await page.getByRole('link', { name: 'Verwaltung', exact: true }).waitFor();
     log('logged in as admin');
 
     // ------------------------------------------------ chat with the tiny local model
@@ -110,9 +110,9 @@ await main('e2e browser', async () => {
     log(`streamed and stopped after ${stopped.content.length} characters`);
 
     // ------------------------------------------------ admin creates a user
-    await page.getByRole('link', { name: 'Verwaltung' }).click();
-    await page.getByRole('heading', { name: 'Verwaltung', level: 1 }).waitFor();
-    await page.getByRole('button', { name: 'Neues Konto' }).click();
+    await page.getByRole('link', { name: 'Verwaltung', exact: true }).click();
+    await page.getByRole('heading', { name: 'Verwaltung', level: 1, exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Neues Konto', exact: true }).click();
     const dlg = page.getByRole('dialog', { name: 'Neues Konto' });
     await dlg.waitFor();
     await dlg.getByLabel('Benutzername', { exact: true }).fill('erika');
@@ -134,18 +134,18 @@ await main('e2e browser', async () => {
 
     // ------------------------------------------------ the non-admin sees no administration
     await page.getByRole('button', { name: 'Abmelden' }).click();
-    await page.getByRole('heading', { name: 'Anmelden' }).waitFor();
+    await page.getByRole('heading', { name: 'Anmelden', exact: true }).waitFor();
     await page.getByLabel('Benutzername', { exact: true }).fill('erika');
     await page.getByLabel('Passwort', { exact: true }).fill('passwort1');
-    await page.getByRole('button', { name: 'Anmelden' }).click();
+    await page.getByRole('button', { name: 'Anmelden', exact: true }).click();
     await page.getByRole('heading', { name: 'Neue Unterhaltung' }).waitFor();
-    assertEq(await page.getByRole('link', { name: 'Verwaltung' }).count(), 0, 'no administration link for a user');
+    assertEq(await page.getByRole('link', { name: 'Verwaltung', exact: true }).count(), 0, 'no administration link for a user');
     // her conversation list is empty: the admin's conversations are not hers
     assertEq(await page.getByRole('link', { name: /Guten Tag, wie beantrage/ }).count(), 0, "the admin's conversations are not shown");
     await page.evaluate(() => { location.hash = '#/admin/users'; });
     await page.getByRole('heading', { name: 'Neue Unterhaltung' }).waitFor();
-    assertEq(await page.getByRole('heading', { name: 'Verwaltung' }).count(), 0, 'the administration is not shown');
-    assertEq(await page.getByRole('button', { name: 'Neues Konto' }).count(), 0, 'no user creation');
+    assertEq(await page.getByRole('heading', { name: 'Verwaltung', exact: true }).count(), 0, 'the administration is not shown');
+    assertEq(await page.getByRole('button', { name: 'Neues Konto', exact: true }).count(), 0, 'no user creation');
     for (const p of ['/api/admin/users', '/api/admin/status', '/api/admin/audit']) {
       const r = await apiGet(p);
       assertEq(r.status, 403, `${p} for a user`);
@@ -165,7 +165,7 @@ await main('e2e browser', async () => {
     // ------------------------------------------------ first start: the set-up page creates the admin
     const fresh = await startServer({ name: 'browser-setup', admin: false });
     await page.getByRole('button', { name: 'Abmelden' }).click();
-    await page.getByRole('heading', { name: 'Anmelden' }).waitFor();
+    await page.getByRole('heading', { name: 'Anmelden', exact: true }).waitFor();
     await page.goto(fresh.url + '/');
     await page.getByRole('heading', { name: 'Willkommen bei rathaus' }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('Amtsleitung');
@@ -177,7 +177,7 @@ await main('e2e browser', async () => {
     await page.getByLabel('Passwort wiederholen', { exact: true }).fill('sehr-geheim-1');
     await page.getByRole('button', { name: 'Konto anlegen' }).click();
     await page.getByRole('heading', { name: 'Neue Unterhaltung' }).waitFor();
-    await page.getByRole('link', { name: 'Verwaltung' }).waitFor();
+    await page.getByRole('link', { name: 'Verwaltung', exact: true }).waitFor();
     const setupDone = await page.evaluate(async () => (await fetch('/api/session')).json());
     assertEq(setupDone.user && setupDone.user.role, 'admin', 'the set-up page made an administrator');
     assertEq(setupDone.setup_required, false, 'set-up is done');
