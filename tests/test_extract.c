@@ -18,7 +18,33 @@
 #include "knowledge/ocr.h"
 #include "test.h"
 
+#ifdef __SANITIZE_ADDRESS__
+/* from the sanitizer runtime (sanitizer/allocator_interface.h, which gcc
+ * does not install) */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
 /* ---- helpers ---- */
+
+/* Live heap bytes under AddressSanitizer (0 otherwise). The test runner
+ * ends each test with _exit, so LeakSanitizer never looks; instead a test
+ * warms up (one-time library set-up), then checks that repeating the work
+ * does not make the heap grow. */
+static size_t live_bytes(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return 0;
+#endif
+}
+
+#define ASSERT_NO_GROWTH(base)                                                                  \
+    do {                                                                                        \
+        size_t _now = live_bytes();                                                             \
+        if (_now > (base))                                                                      \
+            FAIL("the heap grew by %zu bytes: a leak", _now - (base));                          \
+    } while (0)
 
 typedef struct zent {
     const char *name;
@@ -998,6 +1024,96 @@ TEST(ext_alloc_failures)
         ASSERT(ok);
     }
     rh_free(docx);
+}
+
+/* Every allocation failing at sampled points of a run that needs N
+ * allocations, for the PDF (MuPDF's longjmp paths) and the sheet formats. */
+static void fail_walk(rh_extract_fn fn, const char *data, size_t len)
+{
+    rh_kdoc d;
+    rh_error err;
+    long before = rh_alloc_count();
+    ASSERT_EQ(run(fn, data, len, &d, &err), RH_OK);
+    rh_kdoc_free(&d);
+    long n = rh_alloc_count() - before;
+    ASSERT(n > 0);
+    long step = n / 250 + 1;
+    size_t base = live_bytes();
+    for (long k = 0; k < n + step; k += step) {
+        rh_kdoc_init(&d, 1 << 20, 0);
+        rh_error_clear(&err);
+        rh_alloc_fail_after(k);
+        int rc = fn(data, len, &d, &err);
+        rh_alloc_fail_reset();
+        if (rc != RH_OK && !err.msg[0])
+            FAIL("failure after %ld allocations: error %d without a message", k, rc);
+        rh_kdoc_free(&d);
+    }
+    ASSERT_NO_GROWTH(base);
+}
+
+TEST_TIMEOUT(ext_alloc_failures_pdf_sheets, 120)
+{
+    size_t len;
+    char *pdf = make_pdf(pdf_pages, 2, 0, &len);
+    fail_walk(rh_extract_pdf, pdf, len);
+    rh_free(pdf);
+    static const char content[] =
+        "<?xml version=\"1.0\"?><office:document-content "
+        "xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" "
+        "xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\" "
+        "xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\">"
+        "<office:body><office:spreadsheet><table:table table:name=\"T\"><table:table-row>"
+        "<table:table-cell><text:p>a</text:p></table:table-cell><table:table-cell><text:p>b</text:p>"
+        "</table:table-cell></table:table-row></table:table></office:spreadsheet></office:body>"
+        "</office:document-content>";
+    zent e[] = {{"content.xml", content, 0}};
+    char *z = make_zip(e, 1, &len);
+    fail_walk(rh_extract_ods, z, len);
+    rh_free(z);
+    z = make_docx(docx_doc, &len);
+    fail_walk(rh_extract_docx, z, len);
+    rh_free(z);
+}
+
+/* Repeating extractions (good and bad input) does not make the heap grow. */
+TEST_TIMEOUT(ext_no_leaks, 120)
+{
+    size_t dl, ol, pl;
+    char *docx = make_docx(docx_doc, &dl);
+    zent oe[] = {{"content.xml", odt_content, 0}, {"meta.xml", odt_meta, 0}};
+    char *odt = make_zip(oe, 2, &ol);
+    char *pdf = make_pdf(pdf_pages, 2, 0, &pl);
+    const char eml[] = "From: a@b\nSubject: =?iso-8859-1?q?T=FCr?=\nContent-Type: multipart/mixed; "
+                       "boundary=b\n\n--b\nContent-Type: text/html; charset=utf-8\n\n<p>Hallo</p>\n--b\n"
+                       "Content-Type: application/vnd.oasis.opendocument.text; name=\"x.odt\"\n"
+                       "Content-Transfer-Encoding: base64\n\nUEsDBAo=\n--b\nContent-Type: text/csv; "
+                       "name=a.csv\n\nx;y\n--b--\n";
+    const char csv[] = "a;\"b\"\"\";c\n1;2;3\n";
+    struct {
+        rh_extract_fn fn;
+        const char *d;
+        size_t n;
+    } cases[] = {{rh_extract_docx, docx, dl},       {rh_extract_docx, docx, dl / 2},
+                 {rh_extract_odt, odt, ol},         {rh_extract_ods, odt, ol},
+                 {rh_extract_xlsx, docx, dl},       {rh_extract_pdf, pdf, pl},
+                 {rh_extract_pdf, pdf, pl / 2},     {rh_extract_eml, eml, sizeof eml - 1},
+                 {rh_extract_csv, csv, sizeof csv - 1}, {rh_extract_image, pdf, pl}};
+    size_t base = 0;
+    for (int round = 0; round < 10; round++) {
+        if (round == 2)
+            base = live_bytes();
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            rh_kdoc d;
+            rh_error err;
+            (void)run(cases[c].fn, cases[c].d, cases[c].n, &d, &err);
+            rh_kdoc_free(&d);
+        }
+    }
+    ASSERT_NO_GROWTH(base);
+    rh_free(docx);
+    rh_free(odt);
+    rh_free(pdf);
 }
 
 TEST(ext_registry)
