@@ -11,6 +11,7 @@ import { chatView } from './js/views/chat.js';
 import { settingsView, keysView } from './js/views/account.js';
 import { adminView } from './js/views/admin.js';
 import { academyView } from './js/views/academy.js';
+import { trainerView } from './js/views/trainer.js';
 
 const app = {
   session: null,       // answer of GET /api/session
@@ -32,6 +33,7 @@ function parseRoute(hash) {
   if (path === '/setup') return { name: 'setup', params: {} };
   if (path === '/settings') return { name: 'settings', params: {} };
   if (path === '/keys') return { name: 'keys', params: {} };
+  if (path === '/trainer') return { name: 'trainer', params: {} };
   if ((m = /^\/admin(?:\/(\w+))?$/.exec(path))) return { name: 'admin', params: { tab: m[1] || 'users' } };
   if ((m = /^\/academy(?:\/(lesson|quiz)\/([\w-]+))?$/.exec(path))) return { name: 'academy', params: { sub: m[1] || '', id: m[2] || '' } };
   return { name: 'chat', params: {} };
@@ -45,6 +47,7 @@ const VIEWS = {
   keys: keysView,
   admin: adminView,
   academy: academyView,
+  trainer: trainerView,
 };
 
 function navigate(hash) {
@@ -67,6 +70,7 @@ const ctx = {
   langSwitch,
   user: () => app.session && app.session.user,
   isAdmin: () => !!(app.session && app.session.user && app.session.user.role === 'admin'),
+  isTrainer: () => !!(app.session && app.session.user && ['trainer', 'admin'].includes(app.session.user.role)),
   lang: () => getLang(),
   setTitle: (s) => { document.title = s ? `${s} – rathaus` : 'rathaus'; },
   takeReturnRoute: () => { const r = app.returnRoute; app.returnRoute = null; return r; },
@@ -140,6 +144,7 @@ function frame(routeName, content) {
         navLink('#/academy', 'nav.academy', 'badge', routeName === 'academy'),
         navLink('#/keys', 'nav.keys', 'key', routeName === 'keys'),
         navLink('#/settings', 'nav.settings', 'settings', routeName === 'settings'),
+        ctx.isTrainer() ? navLink('#/trainer', 'nav.trainer', 'team', routeName === 'trainer') : null,
         ctx.isAdmin() ? navLink('#/admin', 'nav.admin', 'shield', routeName === 'admin') : null)),
     h('div', { class: 'topbar-right' },
       langSwitch(),
@@ -167,6 +172,7 @@ async function route() {
     history.replaceState(null, '', '#/');
   }
   if (r.name === 'admin' && !ctx.isAdmin()) r = { name: 'chat', params: {} };
+  if (r.name === 'trainer' && !ctx.isTrainer()) r = { name: 'chat', params: {} };
 
   // same view: let it update itself (keeps the conversation list etc.)
   if (app.view && app.view.name === r.name && app.view.update) {

@@ -361,10 +361,25 @@ test('academy: lessons, quiz, level awarded', { skip }, async () => {
   await shot('academy');
 });
 
+test('trainer: award a level with a reason', { skip }, async () => {
+  await page.eval(`location.hash = '#/trainer'; true`);
+  await page.waitFor(`$('h1').textContent === 'Schulungsnachweise' && $$('tbody tr').length === 4`);
+  await checkA11y('trainer');
+  await page.eval(`btn('Stufe an Max Muster verleihen').click(); true`);
+  await page.waitFor(`$('dialog[open] select')`);
+  // without a reason the form does not go through (required field)
+  await page.eval(`$('dialog form').requestSubmit(); true`);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(await page.eval(`!!$('dialog[open]') && $('dialog textarea').matches(':invalid')`));
+  await page.eval(`setValue('dialog textarea', 'Präsenzschulung am 12.03.'); $('dialog form').requestSubmit(); true`);
+  await page.waitFor(`!$('dialog') && $$('tbody tr').some((r) => r.textContent.includes('Max Muster') && r.textContent.includes('Seepferdchen'))`);
+  assert.ok(state.audit.some((e) => e.action === 'academy_award' && e.detail === 'Präsenzschulung am 12.03.'));
+});
+
 test('reflow: no horizontal scrolling at 320 CSS px (WCAG 1.4.10)', { skip }, async () => {
   await page.size(320, 640);
   try {
-    for (const r of ['#/c/1', '#/', '#/settings', '#/keys', '#/academy', '#/academy/lesson/datenschutz', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit']) {
+    for (const r of ['#/c/1', '#/', '#/settings', '#/keys', '#/academy', '#/academy/lesson/datenschutz', '#/trainer', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit']) {
       await page.eval(`location.hash = ${JSON.stringify(r)}; true`);
       await page.waitFor(`!$('main [role=status]') || !$('main [role=status]').textContent.includes('geladen')`);
       await new Promise((res) => setTimeout(res, 250));

@@ -491,6 +491,40 @@ export function createServer(state, opts = {}) {
       return reply(200, { mode: 'warn', findings, lesson: 'datenschutz', message: findings.length ? 'Ihre Nachricht enthält vermutlich personenbezogene Daten. Geben Sie nur ein, was für die Aufgabe nötig ist (Lektion „Datenschutz“).' : null });
     }
 
+    // ----- trainer
+    if (p.startsWith('/api/trainer/')) {
+      if (!['admin', 'trainer'].includes(user.role)) return fail(403, 'forbidden');
+      const part = (u) => {
+        const held = A.levels.filter((l) => (u.id === user.id ? A.held : (u.held ||= new Set())).has(l.id));
+        const top = held[held.length - 1];
+        return { id: u.id, username: u.username, display_name: u.display_name, role: u.role,
+          groups: u.groups.map((g) => (s.groups.find((x) => x.id === g) || {}).name).filter(Boolean).join(', '), disabled: u.disabled,
+          level: top ? top.id : null, level_name: top ? top.name : null, level_at: top ? now() : null, level_by: top ? 'admin' : null, level_via: top ? 'trainer' : null,
+          lessons_done: 0, lessons_total: 3, last_quiz: null };
+      };
+      if (p === '/api/trainer/participants' && method === 'GET') return reply(200, { participants: s.users.map(part) });
+      m = /^\/api\/trainer\/participants\/(\d+)\/(award|revoke)$/.exec(p);
+      if (m && method === 'POST') {
+        const u = s.users.find((x) => x.id === Number(m[1]));
+        if (!u) return fail(404, 'not_found');
+        if (!String(body.reason || '').trim()) return reply(400, { error: { code: 'reason_required', message: 'Bitte geben Sie eine Begründung an.' } });
+        const set = u.id === user.id ? A.held : (u.held ||= new Set());
+        if (m[2] === 'award') {
+          const i = A.levels.findIndex((l) => l.id === body.level);
+          if (i < 0) return reply(400, { error: { code: 'bad_level', message: 'Diese Stufe gibt es nicht.' } });
+          set.clear();
+          for (let k = 0; k <= i; k++) set.add(A.levels[k].id);
+        } else {
+          if (!set.size) return reply(409, { error: { code: 'no_level', message: 'Diese Person hat diese Stufe nicht.' } });
+          const ids = A.levels.map((l) => l.id).filter((id) => set.has(id));
+          const from = body.level ? ids.indexOf(body.level) : ids.length - 1;
+          for (const id of ids.slice(Math.max(0, from))) set.delete(id);
+        }
+        audit('academy_' + m[2], u.username, body.reason);
+        return reply(200, part(u));
+      }
+    }
+
     // ----- keys
     if (p === '/api/keys' && method === 'GET') {
       return reply(200, { keys: s.keys.filter((k) => k.userId === user.id).map(({ userId, ...k }) => k) });
