@@ -726,7 +726,8 @@ static fz_pixmap *render_text(fz_context *ctx, const char *content, float dpi)
 
 static const char ocr_page[] =
     "BT /F1 22 Tf 60 700 Td (Baugenehmigung der Gemeinde Musterstadt) Tj ET\n"
-    "BT /F1 22 Tf 60 640 Td (Der Antrag wurde am Montag genehmigt.) Tj ET\n";
+    "BT /F1 22 Tf 60 640 Td (Der Antrag wurde am Montag genehmigt.) Tj ET\n"
+    "BT /F1 22 Tf 60 560 Td (Die schriftliche Bau-) Tj 0 -26 Td (genehmigung liegt vor.) Tj ET\n";
 
 TEST_TIMEOUT(ext_image_ocr, 120)
 {
@@ -755,6 +756,9 @@ TEST_TIMEOUT(ext_image_ocr, 120)
         dump(&d);
     ASSERT(any_text(&d, "Baugenehmigung"));
     ASSERT(any_text(&d, "Gemeinde"));
+    if (!any_text(&d, "Baugenehmigung liegt vor"))
+        dump(&d);
+    ASSERT(any_text(&d, "Baugenehmigung liegt vor")); /* joined across the line break */
     rh_kdoc_free(&d);
     /* a truncated PNG (error or nothing read) and a header claiming a gigantic image */
     int rc = run(rh_extract_image, (const char *)data, 60, &d, &err);

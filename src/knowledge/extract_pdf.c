@@ -175,9 +175,37 @@ static void watch_stop(watchdog *w)
 
 /* ---- OCR of a pixmap ---- */
 
-/* Paragraphs of OCR text split at blank lines. */
-static int add_ocr_text(const char *t, size_t n, int page, rh_kdoc *doc, rh_error *err)
+static int ascii_letter(unsigned char c)
 {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+/* Join words hyphenated at a line end ("Bau-\ngenehmigung") in place when
+ * the next line goes on in lower case; returns the new length. */
+static size_t dehyphenate(char *t, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == '-' && i + 2 < n && t[i + 1] == '\n' && k > 0 &&
+            ascii_letter((unsigned char)t[k - 1])) {
+            unsigned char c = (unsigned char)t[i + 2];
+            unsigned char c2 = i + 3 < n ? (unsigned char)t[i + 3] : 0;
+            int lower = (c >= 'a' && c <= 'z') ||
+                        (c == 0xC3 && (c2 == 0xA4 || c2 == 0xB6 || c2 == 0xBC || c2 == 0x9F));
+            if (lower) {
+                i++; /* skip '-' and the newline */
+                continue;
+            }
+        }
+        t[k++] = t[i];
+    }
+    return k;
+}
+
+/* Paragraphs of OCR text split at blank lines. */
+static int add_ocr_text(char *t, size_t n, int page, rh_kdoc *doc, rh_error *err)
+{
+    n = dehyphenate(t, n);
     size_t i = 0, para = 0;
     int rc = RH_OK;
     while (i <= n && !rc) {
@@ -489,11 +517,30 @@ static int flush(pdf_ctx *p, rh_buf *b, int level, int page)
  * of visible characters through *chars and whether it has images. */
 static int emit_page(pdf_ctx *p, fz_stext_page *st, int page, int *chars, int *images)
 {
+    *chars = 0;
+    *images = 0;
+    /* a text layer without usable characters (fonts without a Unicode
+     * mapping give U+FFFD or private-use code points): read it by OCR */
+    long good = 0, bad = 0;
+    for (fz_stext_block *bl = st->first_block; bl; bl = bl->next) {
+        if (bl->type != FZ_STEXT_BLOCK_TEXT)
+            continue;
+        for (fz_stext_line *l = bl->u.t.first_line; l; l = l->next)
+            for (fz_stext_char *ch = l->first_char; ch; ch = ch->next) {
+                if (ch->c == 0xFFFD || (ch->c >= 0xE000 && ch->c <= 0xF8FF) ||
+                    (ch->c > 0 && ch->c < 0x20))
+                    bad++;
+                else if (ch->c > ' ')
+                    good++;
+            }
+    }
+    if (bad >= MIN_TEXT_CHARS && bad > good) {
+        *images = 1; /* render it */
+        return RH_OK;
+    }
     rh_buf b;
     rh_buf_init(&b, (size_t)4 << 20);
     int rc = RH_OK;
-    *chars = 0;
-    *images = 0;
     for (fz_stext_block *bl = st->first_block; bl && !rc; bl = bl->next) {
         if (bl->type == FZ_STEXT_BLOCK_IMAGE) {
             (*images)++;
