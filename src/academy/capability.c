@@ -45,6 +45,16 @@ static const struct {
     {NULL, "/api/conversations", "chat"},
     {NULL, "/api/conversations/*", "chat"},
     {NULL, "/api/messages/*", "chat"},
+    /* knowledge (api_knowledge.c): changing documents needs "uploads",
+     * using collections and search "knowledge" (first match wins) */
+    {"POST", "/api/collections/:id/documents", "uploads"},
+    {"POST", "/api/collections/:id/sync", "uploads"},
+    {"DELETE", "/api/documents/:id", "uploads"},
+    {"POST", "/api/documents/:id/reindex", "uploads"},
+    {"GET", "/api/knowledge/jobs/:id", "uploads"},
+    {NULL, "/api/collections*", "knowledge"},
+    {NULL, "/api/documents/*", "knowledge"},
+    {"GET", "/api/search", "knowledge"},
     {"GET", "/api/keys", "api_keys"},
     {"POST", "/api/keys", "api_keys"},
     /* DELETE /api/keys/:id stays open: anyone may revoke their own key.

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "knowledge/cite.h"
 #include "core/log.h"
 
 #define GEN_TEXT_MAX (8u * 1024 * 1024)
@@ -33,6 +34,8 @@ struct chat_gen {
     int64_t user_id, conv_id;
     chat_done_fn done;
     void *done_ud;
+    int cite_max;
+    rh_cite_filter cite;
     chat_gen *next_queue; /* waiting queue */
     chat_gen *next_all;   /* registry of unfinished generations */
     chat_service *svc;
@@ -88,7 +91,8 @@ static int on_delta(void *ud, const char *text, size_t len)
 {
     chat_gen *g = ud;
     pthread_mutex_lock(&g->lock);
-    int rc = rh_buf_append(&g->text, text, len);
+    int rc = g->cite_max > 0 ? rh_cite_feed(&g->cite, text, len, &g->text)
+                             : rh_buf_append(&g->text, text, len);
     pthread_cond_broadcast(&g->cond);
     pthread_mutex_unlock(&g->lock);
     if (rc != RH_OK)
@@ -131,6 +135,11 @@ static void run_one(chat_service *s, chat_gen *g)
         snprintf(res.finish_reason, sizeof res.finish_reason, "stop");
     if (rc == RH_ECANCELED)
         rc = RH_OK; /* a stop is a normal end */
+    if (g->cite_max > 0) {
+        pthread_mutex_lock(&g->lock);
+        rh_cite_flush(&g->cite, &g->text);
+        pthread_mutex_unlock(&g->lock);
+    }
     if (g->done)
         g->done(g->done_ud, g->text.data ? g->text.data : "", g->text.len, rc, &res, &err);
     /* leave the registry and the queue count before readers see DONE, so
@@ -275,6 +284,8 @@ int chat_submit(chat_service *s, const chat_job *job, chat_gen **out)
     g->conv_id = job->conv_id;
     g->done = job->done;
     g->done_ud = job->done_ud;
+    g->cite_max = job->cite_max;
+    rh_cite_init(&g->cite, job->cite_max);
     if (job->req.n_msgs) {
         g->msgs = rh_calloc(job->req.n_msgs, sizeof *g->msgs);
         if (!g->msgs)

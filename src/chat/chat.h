@@ -34,6 +34,9 @@ typedef struct chat_job {
     int64_t conv_id;  /* for chat_cancel_conv; 0 = none */
     chat_done_fn done;
     void *done_ud;
+    int cite_max;     /* > 0: a grounded answer with passages 1..cite_max;
+                         citations of other numbers are removed from the
+                         text as it streams (knowledge/cite.h) */
 } chat_job;
 
 enum { CHAT_GEN_WAITING = 0, CHAT_GEN_RUNNING = 1, CHAT_GEN_DONE = 2 };

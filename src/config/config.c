@@ -36,6 +36,12 @@ void config_defaults(rh_config *c)
     c->quiz_pass_percent = 80;
     c->quiz_retry_minutes = 30;
     c->quiz_questions = 10;
+    c->sync_interval = 60;
+    c->chunk_size = 1200;
+    c->chunk_overlap = 200;
+    c->retrieval_k = 6;
+    c->relevance_threshold = 0.35;
+    c->max_upload_bytes = 64u * 1024 * 1024;
 }
 
 static void free_upstream(rh_upstream_conf *u)
@@ -57,6 +63,10 @@ void config_free(rh_config *c)
     rh_free(c->access_log);
     rh_free(c->academy_dir);
     c->academy_dir = NULL;
+    rh_free(c->knowledge_db);
+    rh_free(c->knowledge_roots);
+    rh_free(c->embedding_model);
+    c->knowledge_db = c->knowledge_roots = c->embedding_model = NULL;
     for (size_t i = 0; i < c->n_capabilities; i++)
         rh_free(c->capabilities[i].caps);
     c->n_capabilities = 0;
@@ -259,6 +269,20 @@ int config_set(rh_config *c, const char *section, const char *key, const char *v
         return set_str(&c->access_log, v, err);
     if (!strcmp(key, "academy_dir"))
         return set_str(&c->academy_dir, v, err);
+    if (!strcmp(key, "knowledge_db"))
+        return set_str(&c->knowledge_db, v, err);
+    if (!strcmp(key, "knowledge_roots"))
+        return set_str(&c->knowledge_roots, v, err);
+    if (!strcmp(key, "embedding_model"))
+        return set_str(&c->embedding_model, v, err);
+    if (!strcmp(key, "relevance_threshold")) {
+        char *end = NULL;
+        double d = strtod(v, &end);
+        if (!end || end == v || *end || !(d >= 0 && d <= 1))
+            return rh_error_set(err, RH_EINVAL, "relevance_threshold: '%s' (a number from 0 to 1)", v);
+        c->relevance_threshold = d;
+        return RH_OK;
+    }
     if (!strncmp(key, "capabilities.", 13))
         return set_capabilities(c, key + 13, v, err);
     if (!strcmp(key, "session_idle_timeout")) {
@@ -317,6 +341,21 @@ int config_set(rh_config *c, const char *section, const char *key, const char *v
     } else if (!strcmp(key, "quiz_questions")) {
         rc = parse_num(key, v, 0, 0, 1000, &n, err);
         c->quiz_questions = (int)n;
+    } else if (!strcmp(key, "sync_interval")) {
+        rc = parse_num(key, v, 1, 1, 7 * 86400, &n, err);
+        c->sync_interval = (int)n;
+    } else if (!strcmp(key, "chunk_size")) {
+        rc = parse_num(key, v, 0, 200, 20000, &n, err);
+        c->chunk_size = (int)n;
+    } else if (!strcmp(key, "chunk_overlap")) {
+        rc = parse_num(key, v, 0, 0, 5000, &n, err);
+        c->chunk_overlap = (int)n;
+    } else if (!strcmp(key, "retrieval_k")) {
+        rc = parse_num(key, v, 0, 1, 50, &n, err);
+        c->retrieval_k = (int)n;
+    } else if (!strcmp(key, "max_upload_bytes")) {
+        rc = parse_num(key, v, 0, 1024, 1LL << 32, &n, err);
+        c->max_upload_bytes = (size_t)n;
     } else if (!strcmp(key, "debug")) {
         rc = parse_bool(key, v, &b, err);
         if (!rc && b)
@@ -452,6 +491,8 @@ static const char *const env_keys[] = {
     "workers", "max_connections", "max_tokens", "login_max_failures", "login_window",
     "apikey_rate_per_min", "log_file", "access_log", "log_level", "default_lang", "debug",
     "academy_gating", "pii_check", "quiz_pass_percent", "quiz_retry_minutes", "quiz_questions", "academy_dir",
+    "knowledge_db", "knowledge_roots", "sync_interval", "chunk_size", "chunk_overlap", "embedding_model",
+    "retrieval_k", "relevance_threshold", "max_upload_bytes",
 };
 
 static void upper(char *dst, size_t cap, const char *src)

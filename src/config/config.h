@@ -73,6 +73,15 @@ typedef struct rh_config {
     int quiz_retry_minutes; /* wait after a failed quiz */
     int quiz_questions;     /* questions per attempt, 0 = all of the level */
     char *academy_dir;      /* replaces built-in content files; NULL = built-in */
+    /* knowledge (docs/knowledge.md, "Portal") */
+    char *knowledge_db;        /* NULL: data_dir/knowledge.db */
+    char *knowledge_roots;     /* comma separated folders collections may be bound to */
+    int sync_interval;         /* seconds between folder synchronisations */
+    int chunk_size, chunk_overlap;
+    char *embedding_model;     /* a .gguf path or "upstream:NAME:MODEL"; NULL = BM25 only */
+    int retrieval_k;           /* passages put into the prompt */
+    double relevance_threshold; /* best passage's relevance below this: "nothing found" */
+    size_t max_upload_bytes;   /* one uploaded file */
     rh_capability_conf capabilities[RH_CONFIG_MAX_LEVELS];
     size_t n_capabilities;
     rh_upstream_conf upstreams[RH_CONFIG_MAX_UPSTREAMS];

@@ -109,4 +109,9 @@ int kstore_chunk_count(kstore *ks, int64_t *n, rh_error *err);
 /* Number of chunks (any collection) whose main index holds `term`. */
 int kstore_term_docs(kstore *ks, const char *term, int64_t *ndocs, rh_error *err);
 
+/* Internal: the connection, for the other SQL file of the knowledge store
+ * (kstore_portal.c: collections' rights, jobs, vectors; see kportal.h). */
+struct sqlite3;
+struct sqlite3 *kstore__db(kstore *ks);
+
 #endif

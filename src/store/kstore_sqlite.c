@@ -47,7 +47,24 @@ static const char *const schema =
     "CREATE TRIGGER IF NOT EXISTS kchunks_ad AFTER DELETE ON kchunks BEGIN"
     " INSERT INTO kchunks_fts(kchunks_fts, rowid, title, heading, body, tenant_id)"
     " VALUES('delete', old.id, old.title, old.heading, old.body, old.tenant_id); END;"
-    "CREATE VIRTUAL TABLE IF NOT EXISTS kchunks_vocab USING fts5vocab(kchunks_fts, 'row');";
+    "CREATE VIRTUAL TABLE IF NOT EXISTS kchunks_vocab USING fts5vocab(kchunks_fts, 'row');"
+    /* the portal's tables (kstore_portal.c) */
+    "CREATE TABLE IF NOT EXISTS kcoll_meta(collection_id INTEGER PRIMARY KEY"
+    " REFERENCES kcollections(id) ON DELETE CASCADE, folder TEXT, created_by INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS kcoll_access(collection_id INTEGER NOT NULL"
+    " REFERENCES kcollections(id) ON DELETE CASCADE, group_id INTEGER NOT NULL,"
+    " right TEXT NOT NULL, PRIMARY KEY(collection_id, group_id));"
+    "CREATE TABLE IF NOT EXISTS kjobs(id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL,"
+    " collection_id INTEGER NOT NULL REFERENCES kcollections(id) ON DELETE CASCADE,"
+    " kind TEXT NOT NULL, path TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL, message TEXT, n_chunks INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS kjobs_status ON kjobs(status, id);"
+    "CREATE TABLE IF NOT EXISTS kvectors(chunk_id INTEGER PRIMARY KEY"
+    " REFERENCES kchunks(id) ON DELETE CASCADE, collection_id INTEGER NOT NULL,"
+    " model TEXT NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS kvectors_coll ON kvectors(collection_id, model);";
 
 static int db_err(kstore *ks, rh_error *err, const char *what)
 {
@@ -134,6 +151,11 @@ int kstore_open(const char *path, kstore **out, rh_error *err)
 out:
     kstore_close(ks);
     return rc;
+}
+
+struct sqlite3 *kstore__db(kstore *ks)
+{
+    return ks->db;
 }
 
 void kstore_close(kstore *ks)

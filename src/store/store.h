@@ -194,6 +194,10 @@ int store_msg_add(store *s, int64_t conv_id, const char *role, const char *conte
 int store_msg_finish(store *s, int64_t id, const char *content, int64_t prompt_tokens,
                      int64_t completion_tokens, const char *finish_reason);
 int store_msg_list(store *s, int64_t conv_id, store_msgs *out);
+/* The sources of a grounded answer (a JSON text, knowledge module);
+ * store_msg_sources gives RH_ENOTFOUND when the answer has none. */
+int store_msg_set_sources(store *s, int64_t msg_id, const char *json);
+int store_msg_sources(store *s, int64_t msg_id, char **json);
 /* Delete messages of the conversation with id >= from_id. */
 int store_msg_delete_from(store *s, int64_t conv_id, int64_t from_id);
 void store_msg_list_free(store_msgs *l);

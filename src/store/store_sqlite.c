@@ -101,6 +101,9 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX message_feedback_time ON message_feedback(tenant_id, created_at);"
     "CREATE INDEX messages_created ON messages(tenant_id, created_at);",
+    /* 3: the sources (numbered passages) of grounded answers, kept with the message */
+    "CREATE TABLE message_sources(message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " sources TEXT NOT NULL);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -1286,6 +1289,46 @@ out:
     UNLOCK(s);
     if (rc)
         store_msg_list_free(out);
+    return rc;
+}
+
+int store_msg_set_sources(store *s, int64_t msg_id, const char *json)
+{
+    int rc = RH_OK;
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO message_sources(message_id, sources) VALUES(?, ?)");
+    if (!st) {
+        rc = RH_EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, msg_id);
+    sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = RH_EIO;
+    sqlite3_finalize(st);
+out:
+    UNLOCK(s);
+    return rc;
+}
+
+int store_msg_sources(store *s, int64_t msg_id, char **json)
+{
+    int rc = RH_ENOTFOUND;
+    *json = NULL;
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, "SELECT sources FROM message_sources WHERE message_id = ?");
+    if (!st) {
+        rc = RH_EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, msg_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *json = col_str(st, 0);
+        rc = *json ? RH_OK : RH_ENOMEM;
+    }
+    sqlite3_finalize(st);
+out:
+    UNLOCK(s);
     return rc;
 }
 

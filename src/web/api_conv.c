@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "knowledge/grounding.h"
 #include "web/web_int.h"
 
 #define CONTENT_MAX (256u * 1024)
@@ -91,6 +92,14 @@ enum MHD_Result api_conv_get(web_req *r)
                                              m->model, "created_at", web_time(m->created_at), "tokens", "prompt",
                                              (json_int_t)m->prompt_tokens, "completion",
                                              (json_int_t)m->completion_tokens, "finish_reason", m->finish_reason));
+        char *src = NULL; /* a grounded answer's sources (api_knowledge.c) */
+        if (!strcmp(m->role, "assistant") && store_msg_sources(r->srv->st, m->id, &src) == RH_OK) {
+            json_t *sj = json_loads(src, 0, NULL);
+            if (sj)
+                json_object_update(json_array_get(arr, json_array_size(arr) - 1), sj);
+            json_decref(sj);
+        }
+        rh_free(src);
     }
     json_object_set_new(o, "messages", arr);
     json_object_set_new(o, "running", json_boolean(chat_conv_busy(r->srv->chat, c.id)));
@@ -216,6 +225,7 @@ enum MHD_Result api_conv_message(web_req *r)
     backend_msg *hist = NULL;
     char *model = NULL;
     int have_conv = 0, reserved = 0;
+    web_ground gr = {0}; /* grounding in knowledge collections (api_knowledge.c) */
     json_t *b = web_body_object(r);
     if (!b)
         return web_error(r, 400, "bad_json");
@@ -277,6 +287,10 @@ enum MHD_Result api_conv_message(web_req *r)
         if (k)
             keep = k - 1;
     }
+    /* passages of the chosen collections, before anything changes */
+    if (web_ground_prepare(r, b, is_regen ? ml.items[keep - 1].content : content, c.system_prompt, &gr, &ret))
+        goto out;
+    int grounded = gr.active && !gr.nothing;
     if (keep < ml.n && store_msg_delete_from(w->st, c.id, ml.items[keep].id)) {
         ret = web_error(r, 500, "internal");
         goto out;
@@ -298,7 +312,9 @@ enum MHD_Result api_conv_message(web_req *r)
         ret = web_error(r, 500, "internal");
         goto out;
     }
-    if (c.system_prompt && *c.system_prompt)
+    if (grounded)
+        hist[n++] = (backend_msg){"system", gr.system};
+    else if (c.system_prompt && *c.system_prompt)
         hist[n++] = (backend_msg){"system", c.system_prompt};
     for (size_t i = 0; i < keep; i++) {
         if (!strcmp(ml.items[i].role, "assistant") && !ml.items[i].content[0])
@@ -307,6 +323,8 @@ enum MHD_Result api_conv_message(web_req *r)
     }
     if (!is_regen)
         hist[n++] = (backend_msg){"user", content};
+    if (grounded) /* the question with its numbered passages (data, not instructions) */
+        hist[n - 1].content = gr.user_turn;
     int64_t asst_id = 0;
     persist_ctx *p = rh_calloc(1, sizeof *p);
     if (!p || store_msg_add(w->st, c.id, "assistant", "", model, now, &asst_id)) {
@@ -314,11 +332,24 @@ enum MHD_Result api_conv_message(web_req *r)
         ret = web_error(r, 500, "internal");
         goto out;
     }
+    if (gr.active) {
+        char *sj = json_dumps(gr.sources, JSON_COMPACT);
+        if (!sj || store_msg_set_sources(w->st, asst_id, sj))
+            rh_warn("could not store the sources of answer %lld", (long long)asst_id);
+        free(sj);
+    }
+    if (gr.nothing) { /* nothing relevant: say so plainly, no model */
+        rh_free(p);
+        store_msg_finish(w->st, asst_id, RH_NOTHING_FOUND, 0, 0, "stop");
+        ret = web_ground_nothing(r, user_msg_id, asst_id, model, &gr);
+        goto out;
+    }
     p->st = w->st;
     p->msg_id = asst_id;
     chat_job job = {.req = {.model = model, .msgs = hist, .n_msgs = n, .max_tokens = w->cfg->max_tokens,
                             .temperature = -1},
-                    .user_id = r->user.id, .conv_id = c.id, .done = persist_done, .done_ud = p};
+                    .user_id = r->user.id, .conv_id = c.id, .done = persist_done, .done_ud = p,
+                    .cite_max = grounded ? gr.n : 0};
     chat_gen *g = NULL;
     reserved = 0; /* chat_submit releases the place on failure */
     int src = chat_submit(w->chat, &job, &g);
@@ -330,8 +361,9 @@ enum MHD_Result api_conv_message(web_req *r)
     }
     json_t *start = json_pack("{s:I, s:I, s:s}", "user_message_id", (json_int_t)user_msg_id,
                               "assistant_message_id", (json_int_t)asst_id, "model", model);
-    ret = web_stream(r, g, SSE_PORTAL, start, model);
+    ret = web_stream_sources(r, g, SSE_PORTAL, start, model, gr.active ? json_incref(gr.sources) : NULL);
 out:
+    web_ground_free(&gr);
     if (reserved)
         chat_unreserve(w->chat);
     rh_free(hist);

@@ -578,7 +578,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(r->method, sizeof r->method, "%s", method);
         r->path = rh_strdup(url && *url ? url : "/");
         r->route_name = "other";
-        rh_buf_init(&r->body, w->cfg->max_body_bytes);
+        size_t body_max = web_body_limit(w, method, r->path);
+        rh_buf_init(&r->body, body_max);
         *con_cls = r;
         if (!r->path)
             return MHD_NO;
@@ -588,7 +589,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             char *end = NULL;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || end == cl || n > w->cfg->max_body_bytes) {
+            if (errno || end == cl || n > body_max) {
                 r->too_large = 1;
                 r->started = 1;
                 r->lang = pick_lang(r);
@@ -813,6 +814,12 @@ int web_start(const rh_config *cfg, store *st, chat_service *chat, web_server **
                           w->tls ? " (check tls_cert and tls_key)" : "");
         goto fail;
     }
+    {
+        rh_error ke; /* the knowledge store is optional: chat works without it */
+        rh_error_clear(&ke);
+        if (web_knowledge_start(w, &ke))
+            rh_warn("knowledge: not available: %s", ke.msg);
+    }
     *out = w;
     return RH_OK;
 fail:
@@ -841,6 +848,7 @@ void web_stop(web_server *w)
     }
     if (w->listen_fd >= 0)
         close(w->listen_fd);
+    web_knowledge_stop(w);
     if (w->access_log_owned)
         fclose(w->access_log);
     auth_limiter_free(w->login_limiter);

@@ -28,6 +28,7 @@ typedef struct sse_ctx {
     int fd;
     int cancelled_for_stop;
     json_t *start;
+    json_t *sources; /* grounded answers: the numbered passages */
     char model[128];
     char id[48];
     int64_t created;
@@ -63,6 +64,9 @@ static void format_start(sse_ctx *c)
     if (c->mode == SSE_PORTAL) {
         put_event(c, "start", c->start);
         c->start = NULL;
+        if (c->sources)
+            put_event(c, "sources", c->sources);
+        c->sources = NULL;
     } else if (c->mode == SSE_OPENAI_CHAT) {
         put_event(c, NULL, oa_chunk(c, json_pack("{s:{s:s, s:s}, s:n}", "delta", "role", "assistant", "content",
                                                  "", "finish_reason")));
@@ -191,6 +195,7 @@ static void sse_free(void *cls)
     chat_gen_cancel(c->g); /* no-op when it has ended */
     chat_gen_unref(c->g);
     json_decref(c->start);
+    json_decref(c->sources);
     rh_buf_free(&c->text);
     rh_buf_free(&c->out);
     atomic_fetch_sub(&c->srv->streams, 1);
@@ -199,13 +204,21 @@ static void sse_free(void *cls)
 
 enum MHD_Result web_stream(web_req *r, chat_gen *g, int mode, json_t *start_json, const char *model)
 {
+    return web_stream_sources(r, g, mode, start_json, model, NULL);
+}
+
+enum MHD_Result web_stream_sources(web_req *r, chat_gen *g, int mode, json_t *start_json, const char *model,
+                                   json_t *sources)
+{
     sse_ctx *c = rh_calloc(1, sizeof *c);
     if (!c) {
         chat_gen_cancel(g);
         chat_gen_unref(g);
         json_decref(start_json);
+        json_decref(sources);
         return web_error(r, 500, "internal");
     }
+    c->sources = sources;
     c->srv = r->srv;
     c->req = r;
     c->g = g;

@@ -21,6 +21,7 @@
 enum { ROLE_NONE = 0, ROLE_USER = 1, ROLE_TRAINER = 2, ROLE_ADMIN = 3 };
 
 typedef struct web_metrics web_metrics;
+typedef struct web_knowledge web_knowledge;
 
 struct web_server {
     const rh_config *cfg;
@@ -41,6 +42,7 @@ struct web_server {
     web_metrics *metrics;
     atomic_int streams;
     atomic_int stopping;
+    web_knowledge *kn; /* api_knowledge.c; NULL when the knowledge store is unavailable */
 };
 
 typedef struct web_req web_req;
@@ -191,11 +193,39 @@ enum MHD_Result v1_completions(web_req *r);
 /* Models as JSON array (api_session.c; used by status too). */
 json_t *web_models_json(web_server *w);
 
+/* ---- api_knowledge.c: collections, search, grounded answers ---- */
+/* Open the knowledge store and start the ingestion worker. */
+int web_knowledge_start(web_server *w, rh_error *err);
+void web_knowledge_stop(web_server *w);
+/* Body size allowed for this request (uploads may be larger). */
+size_t web_body_limit(const web_server *w, const char *method, const char *url);
+
+typedef struct web_ground {
+    int active;      /* the message asked for collections */
+    int nothing;     /* nothing relevant enough found: the fixed answer */
+    int n;           /* passages in the prompt */
+    double best;     /* best relevance */
+    char *system;    /* the conversation's system prompt + the grounding instruction */
+    char *user_turn; /* the passages' data block + the question */
+    json_t *sources; /* {"sources": [...], "no_sources": bool, "collections": [...], "hint"?} */
+} web_ground;
+/* Reads body["collections"]; 0 = go on (g->active tells whether grounded),
+ * -1 = an error answer was queued into *ret. */
+int web_ground_prepare(web_req *r, json_t *body, const char *question, const char *conv_system,
+                       web_ground *g, enum MHD_Result *ret);
+void web_ground_free(web_ground *g);
+/* The "nothing found" answer as a complete event stream. */
+enum MHD_Result web_ground_nothing(web_req *r, int64_t user_msg_id, int64_t asst_id, const char *model,
+                                   const web_ground *g);
+
 /* ---- sse.c ---- */
 enum { SSE_PORTAL = 0, SSE_OPENAI_CHAT = 1, SSE_OPENAI_COMPLETION = 2 };
 /* Answer with an event stream fed by `g` (takes over the reference). For
  * SSE_PORTAL, `start_json` (taken over) is sent as the start event. */
 enum MHD_Result web_stream(web_req *r, chat_gen *g, int mode, json_t *start_json, const char *model);
+/* web_stream that sends `sources` (taken over) as an event right after start. */
+enum MHD_Result web_stream_sources(web_req *r, chat_gen *g, int mode, json_t *start_json, const char *model,
+                                   json_t *sources);
 
 /* ---- metrics.c ---- */
 web_metrics *web_metrics_create(void);
