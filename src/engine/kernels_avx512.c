@@ -204,37 +204,57 @@ AI __m512i int_pair(const int32_t *p, __m512i idx)
     return _mm512_permutexvar_epi32(idx, _mm512_castsi128_si512(v));
 }
 
-/* Integer dot of one Q8_0 (kind 0) or Q4_0 (kind 1) block with 32
- * activation values whose sum is isum. (Written with intrinsics: GCC 12
- * turns the plain C loop into a wrong signed x signed vpdpbusd here.) */
+/* The 32-value block formats against RH_ACT_Q8, by kind:
+ *   0 Q8_0 (34 bytes: d, 32 int8)          value d*q
+ *   1 Q4_0 (18: d, 16 nibble bytes)        value d*(q-8)
+ *   2 Q5_0 (22: d, qh[4], 16 bytes)        value d*(q-16)
+ *   3 Q4_1 (20: d, m, 16 bytes)            value d*q + m
+ *   4 Q5_1 (24: d, m, qh[4], 16 bytes)     value d*q + m
+ * Quants go into vpdpbusd as unsigned bytes (Q8_0: q xor 0x80 = q+128); the
+ * offset times the activation block sum is subtracted in the integer sum. */
+static const size_t blk32_size[5] = {34, 18, 22, 20, 24};
+static const int blk32_qs[5] = {2, 2, 6, 4, 8};
+static const int blk32_qh[5] = {0, 0, 2, 0, 4};
+static const int blk32_off[5] = {128, 8, 16, 0, 0};
+
+/* One block's 32 quants as unsigned bytes. */
+AI __m256i blk32_quants(const uint8_t *p, const int kind)
+{
+    if (kind == 0)
+        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)),
+                                _mm256_set1_epi8((char)0x80));
+    __m128i q = _mm_loadu_si128((const __m128i *)(p + blk32_qs[kind]));
+    __m256i v = _mm256_and_si256(
+        _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1),
+        _mm256_set1_epi8(0x0F));
+    if (kind == 2 || kind == 4) {
+        uint32_t qh;
+        memcpy(&qh, p + blk32_qh[kind], 4);
+        v = _mm256_or_si256(v, _mm256_maskz_mov_epi8(qh, _mm256_set1_epi8(0x10)));
+    }
+    return v;
+}
+
+/* Integer dot of one block with 32 activation values whose sum is isum,
+ * offset included. (Intrinsics: GCC 12 turns the plain C loop into a wrong
+ * signed x signed vpdpbusd when VNNI is enabled.) */
 AI int block_dot(const uint8_t *p, const int8_t *aq, int32_t isum, const int kind)
 {
-    __m256i wv;
-    if (kind == 0) {
-        wv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)),
-                              _mm256_set1_epi8((char)0x80));
-    } else {
-        __m128i q = _mm_loadu_si128((const __m128i *)(p + 2));
-        wv = _mm256_and_si256(
-            _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1),
-            _mm256_set1_epi8(0x0F));
-    }
-    __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv,
+    __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), blk32_quants(p, kind),
                                     _mm256_loadu_si256((const __m256i *)aq));
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    return _mm_cvtsi128_si32(h) - (kind == 0 ? 128 : 8) * isum;
+    return _mm_cvtsi128_si32(h) - blk32_off[kind] * isum;
 }
 
-/* kind 0: Q8_0 (34-byte blocks), 1: Q4_0 (18-byte blocks) */
 AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
                   const int R, const int T, const int kind)
 {
-    const size_t bs = kind == 0 ? 34 : 18;
+    const size_t bs = blk32_size[kind];
     const int64_t nb = n / 32;
     const __m512i idx = idx_pair();
-    const __m512i x80 = _mm512_set1_epi8((char)0x80), m4 = _mm512_set1_epi8(0x0F);
+    const int has_m = kind == 3 || kind == 4;
     __m512 acc[MAXR][MAXT];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
@@ -244,27 +264,16 @@ AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, f
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i wv[MAXR];
-        __m512 dw[MAXR];
+        __m512 dw[MAXR], mw[MAXR];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w[r] + (size_t)b * bs;
-            PREFETCH(p + 8 * bs);
-            if (kind == 0) {
-                __m256i lo = _mm256_loadu_si256((const __m256i *)(p + 2));
-                __m256i hi = _mm256_loadu_si256((const __m256i *)(p + 2 + bs));
-                wv[r] = _mm512_xor_si512(
-                    _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), x80);
-            } else {
-                __m128i q0 = _mm_loadu_si128((const __m128i *)(p + 2));
-                __m128i q1 = _mm_loadu_si128((const __m128i *)(p + 2 + bs));
-                __m256i c0 = _mm256_inserti128_si256(_mm256_castsi128_si256(q0),
-                                                     _mm_srli_epi16(q0, 4), 1);
-                __m256i c1 = _mm256_inserti128_si256(_mm256_castsi128_si256(q1),
-                                                     _mm_srli_epi16(q1, 4), 1);
-                wv[r] = _mm512_and_si512(
-                    _mm512_inserti64x4(_mm512_castsi256_si512(c0), c1, 1), m4);
-            }
+            wv[r] = _mm512_inserti64x4(_mm512_castsi256_si512(blk32_quants(p, kind)),
+                                       blk32_quants(p + bs, kind), 1);
             dw[r] = scale_pair(p, bs, idx);
+            /* the offset m of Q4_1/Q5_1, an eighth per lane (8 lanes a block) */
+            mw[r] = has_m ? _mm512_mul_ps(scale_pair(p + 2, bs, idx), _mm512_set1_ps(0.125f))
+                          : _mm512_setzero_ps();
         }
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
@@ -272,16 +281,19 @@ AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, f
             void *ar = (void *)(uintptr_t)a[t];
             __m512i av = _mm512_loadu_si512((const void *)(aq + b * 32));
             __m512 da = float_pair(rh_act_q8_d(ar, n) + b, idx);
-            __m512i is = int_pair(rh_act_q8_isum(ar, n) + b, idx);
-            /* start value: -128*sum (Q8_0) or -8*sum (Q4_0) spread over 8 lanes */
-            __m512i init = kind == 0 ? _mm512_sub_epi32(_mm512_setzero_si512(),
-                                                        _mm512_slli_epi32(is, 4))
-                                     : _mm512_sub_epi32(_mm512_setzero_si512(), is);
+            __m512 sa = has_m ? float_pair(rh_act_q8_s(ar, n) + b, idx) : _mm512_setzero_ps();
+            /* start value: -offset*sum spread over the block's 8 lanes */
+            __m512i init = _mm512_setzero_si512();
+            if (blk32_off[kind])
+                init = _mm512_mullo_epi32(int_pair(rh_act_q8_isum(ar, n) + b, idx),
+                                          _mm512_set1_epi32(-blk32_off[kind] / 8));
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 __m512i p = _mm512_dpbusd_epi32(init, wv[r], av);
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], da),
                                             acc[r][t]);
+                if (has_m)
+                    acc[r][t] = _mm512_fmadd_ps(mw[r], sa, acc[r][t]);
             }
         }
     }
@@ -295,7 +307,9 @@ AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, f
                 const int8_t *aq = (const int8_t *)a[t] + bb * 32;
                 void *ar = (void *)(uintptr_t)a[t];
                 int isum = block_dot(p, aq, rh_act_q8_isum(ar, n)[bb], kind);
-                s += rh_k_fp16(rh_k_rd16(p)) * rh_act_q8_d(ar, n)[bb] * (float)isum;
+                s += _cvtsh_ss(rh_k_rd16(p)) * rh_act_q8_d(ar, n)[bb] * (float)isum;
+                if (has_m)
+                    s += _cvtsh_ss(rh_k_rd16(p + 2)) * rh_act_q8_s(ar, n)[bb];
             }
             out[t * R + r] = s;
         }
@@ -387,14 +401,26 @@ static void q8_0_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a
 {
     q8_0_tile(n, w, a, o, 4, 4, 0);
 }
-static void q4_0_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
-{
-    q8_0_tile(n, w, a, o, 4, 1, 1);
-}
-static void q4_0_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
-{
-    q8_0_tile(n, w, a, o, 4, 4, 1);
-}
+#define BLK32_FNS(name, kind)                                                                  \
+    static void name##_1x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
+                           float *o)                                                           \
+    {                                                                                          \
+        q8_0_tile(n, w, a, o, 1, 1, kind);                                                     \
+    }                                                                                          \
+    static void name##_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
+                           float *o)                                                           \
+    {                                                                                          \
+        q8_0_tile(n, w, a, o, 4, 4, kind);                                                     \
+    }                                                                                          \
+    static void mm_##name(int64_t n, const void *w, size_t ws, int nr, const void *a,          \
+                          size_t as, int nt, float *y, int64_t ys)                             \
+    {                                                                                          \
+        drive(n, w, ws, nr, a, as, nt, y, ys, name##_1x1, 1, name##_4x4, 4, 4);                \
+    }
+BLK32_FNS(q4_0, 1)
+BLK32_FNS(q5_0, 2)
+BLK32_FNS(q4_1, 3)
+BLK32_FNS(q5_1, 4)
 
 static void mm_q8_0(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
                     float *y, int64_t ys)
@@ -402,11 +428,6 @@ static void mm_q8_0(int64_t n, const void *w, size_t ws, int nr, const void *a, 
     drive(n, w, ws, nr, a, as, nt, y, ys, q8_0_4x1, 1, q8_0_4x4, 4, 4);
 }
 
-static void mm_q4_0(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
-                    float *y, int64_t ys)
-{
-    drive(n, w, ws, nr, a, as, nt, y, ys, q4_0_4x1, 4, q4_0_4x4, 4, 4);
-}
 
 /* ---- K-quants against RH_ACT_Q8K -------------------------------------------- */
 
@@ -928,6 +949,9 @@ void rh_kernels_avx512_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_F16] = mm_f16;
     ks->mm[RH_TYPE_Q8_0] = mm_q8_0;
     ks->mm[RH_TYPE_Q4_0] = mm_q4_0;
+    ks->mm[RH_TYPE_Q5_0] = mm_q5_0;
+    ks->mm[RH_TYPE_Q4_1] = mm_q4_1;
+    ks->mm[RH_TYPE_Q5_1] = mm_q5_1;
     ks->mm[RH_TYPE_Q4_K] = mm_q4_k;
     ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
     ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
