@@ -57,7 +57,15 @@ int rh_zip_open(const char *data, size_t len, const char *fmt, rh_zip **out, rh_
         zip_error_fini(&ze);
         return rh_error_set(err, RH_ENOMEM, "Zu wenig Speicher für das %s-Dokument.", fmt);
     }
+    /* strict first; some writers produce archives that only the lenient
+     * reader accepts (the limits below hold either way). A failed open
+     * leaves the source with us. */
     zip_t *za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+    if (!za) {
+        zip_error_fini(&ze);
+        zip_error_init(&ze);
+        za = zip_open_from_source(src, ZIP_RDONLY, &ze);
+    }
     if (!za) {
         zip_source_free(src);
         zip_error_fini(&ze);
