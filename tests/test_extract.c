@@ -776,6 +776,82 @@ TEST_TIMEOUT(ext_image_ocr, 120)
     rh_mupdf_drop(ctx);
 }
 
+/* An uncompressed 8-bit gray TIFF with one page per pixmap (little endian). */
+static char *make_tiff(fz_context *ctx, fz_pixmap **pix, int n, size_t *len)
+{
+    rh_buf b;
+    rh_buf_init(&b, 256 << 20);
+    ASSERT_EQ(rh_buf_append(&b, "II*\0\0\0\0\0", 8), RH_OK);
+    size_t link = 4; /* where the offset of the next IFD goes */
+    for (int p = 0; p < n; p++) {
+        int w = fz_pixmap_width(ctx, pix[p]), h = fz_pixmap_height(ctx, pix[p]);
+        ptrdiff_t stride = fz_pixmap_stride(ctx, pix[p]);
+        const unsigned char *smp = fz_pixmap_samples(ctx, pix[p]);
+        uint32_t data_off = (uint32_t)b.len;
+        for (int y = 0; y < h; y++)
+            ASSERT_EQ(rh_buf_append(&b, smp + y * stride, (size_t)w), RH_OK);
+        if (b.len % 2)
+            rh_buf_append(&b, "", 1);
+        uint32_t ifd = (uint32_t)b.len;
+        memcpy(b.data + link, &ifd, 4);
+        const uint16_t tags[9][2] = {{256, 4}, {257, 4}, {258, 3}, {259, 3}, {262, 3},
+                                     {273, 4}, {277, 3}, {278, 4}, {279, 4}};
+        const uint32_t vals[9] = {(uint32_t)w, (uint32_t)h, 8, 1, 1, data_off, 1, (uint32_t)h,
+                                  (uint32_t)(w * h)};
+        uint16_t cnt = 9;
+        rh_buf_append(&b, &cnt, 2);
+        for (int t = 0; t < 9; t++) {
+            uint32_t one = 1, v = vals[t];
+            rh_buf_append(&b, &tags[t][0], 2);
+            rh_buf_append(&b, &tags[t][1], 2);
+            rh_buf_append(&b, &one, 4);
+            if (tags[t][1] == 3) {
+                uint16_t v16 = (uint16_t)v, z = 0;
+                rh_buf_append(&b, &v16, 2);
+                rh_buf_append(&b, &z, 2);
+            } else {
+                rh_buf_append(&b, &v, 4);
+            }
+        }
+        link = b.len;
+        uint32_t next = 0;
+        ASSERT_EQ(rh_buf_append(&b, &next, 4), RH_OK);
+    }
+    return rh_buf_take(&b, len);
+}
+
+TEST_TIMEOUT(ext_tiff_pages_ocr, 120)
+{
+    if (!rh_ocr_available())
+        SKIP("Tesseract with German data (tesseract-ocr-deu) is not installed");
+    fz_context *ctx = rh_mupdf_new();
+    ASSERT(ctx);
+    fz_pixmap *pix[2];
+    pix[0] = render_text(ctx, "BT /F1 24 Tf 60 760 Td (Erste Seite Gemeinde) Tj ET", 150);
+    pix[1] = render_text(ctx, "BT /F1 24 Tf 60 760 Td (Zweite Seite Baugenehmigung) Tj ET", 150);
+    ASSERT(pix[0] && pix[1]);
+    size_t len;
+    char *tif = make_tiff(ctx, pix, 2, &len);
+    rh_kdoc d;
+    rh_error err;
+    ASSERT_EQ(run(rh_extract_image, tif, len, &d, &err), RH_OK);
+    long a = find(&d, 0, "Gemeinde"), b = find(&d, 0, "Baugenehmigung");
+    if (a < 0 || b < 0)
+        dump(&d);
+    ASSERT(a >= 0 && b > a);
+    ASSERT_EQ(d.blocks[a].page, 1);
+    ASSERT_EQ(d.blocks[b].page, 2);
+    rh_kdoc_free(&d);
+    /* truncated: the second page's data is cut off */
+    int rc = run(rh_extract_image, tif, len / 2 + 100, &d, &err);
+    ASSERT(rc == RH_OK || err.msg[0]);
+    rh_kdoc_free(&d);
+    rh_free(tif);
+    fz_drop_pixmap(ctx, pix[0]);
+    fz_drop_pixmap(ctx, pix[1]);
+    rh_mupdf_drop(ctx);
+}
+
 TEST_TIMEOUT(ext_pdf_scanned_ocr, 120)
 {
     if (!rh_ocr_available())
