@@ -194,7 +194,7 @@ AI __m512 scale_pair(const uint8_t *p, size_t stride, __m512i idx)
 /* Two consecutive floats at p as [p0 x8, p1 x8]. */
 AI __m512 float_pair(const float *p, __m512i idx)
 {
-    __m128 v = _mm_castpd_ps(_mm_load_sd((const double *)(const void *)p));
+    __m128 v = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)p));
     return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v));
 }
 
