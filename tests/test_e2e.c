@@ -7,8 +7,14 @@
  * no chromium, no test data) or anything else (failed). Each script runs in
  * its own process group, which is ended when the script ends or runs over
  * its time, so no server or browser outlives a test.
+ *
+ * ui_node_tests runs the web UI's own tests (tests/ui/NAME.test.mjs - Markdown
+ * renderer, event-stream parser, i18n/CSP/contrast checks and the browser
+ * tests against the mock server) with `node --test`; they need no npm
+ * modules and work on Node 18 (Debian 12) and later.
  */
 #include <errno.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +60,8 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void run_node(char *const argv[], const char *what, int limit_s);
+
 /* Runs `node tests/e2e/<script>` with at most `limit_s` seconds; passes,
  * skips or fails the current test according to its exit status. */
 static void run_script(const char *script, int limit_s, int needs_modules, int needs_chromium)
@@ -76,6 +84,16 @@ static void run_script(const char *script, int limit_s, int needs_modules, int n
         SKIP("/usr/bin/chromium is not installed (apt-get install chromium)");
     /* the scripts that need models skip themselves when the test data is absent */
 
+    char *argv[] = {node, path, NULL};
+    run_node(argv, script, limit_s);
+}
+
+/* Runs `node ARGV...` (argv[0] is the node binary, NULL-terminated) in a
+ * process group of its own with at most `limit_s` seconds; passes, skips
+ * (exit 77) or fails the current test according to its exit status. */
+static void run_node(char *const argv[], const char *what, int limit_s)
+{
+    const char *script = what;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -85,8 +103,8 @@ static void run_script(const char *script, int limit_s, int needs_modules, int n
         setpgid(0, 0);
         /* the test's output goes to stderr like the other tests' messages */
         dup2(2, 1);
-        execl(node, node, path, (char *)NULL);
-        fprintf(stderr, "exec %s: %s\n", node, strerror(errno));
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     setpgid(pid, pid);
@@ -132,3 +150,32 @@ TEST_TIMEOUT(e2e_security_streams, 120) { run_script("security.mjs", 100, 0, 0);
 TEST_TIMEOUT(e2e_lifecycle_sigterm_restart_cli, 120) { run_script("lifecycle.mjs", 100, 0, 0); }
 
 TEST_TIMEOUT(e2e_browser_ui, 150) { run_script("browser.mjs", 130, 1, 1); }
+
+/* The web UI's tests: node --test with every tests/ui/NAME.test.mjs (files listed, not
+ * the folder: newer Node versions read a folder argument as a pattern). */
+TEST_TIMEOUT(ui_node_tests, 180)
+{
+    char node[4096];
+    if (!find_in_path("node", node, sizeof node) && !find_in_path("nodejs", node, sizeof node))
+        SKIP("node is not installed (apt-get install nodejs; scripts/packages-e2e.txt)");
+    glob_t g;
+    if (glob("tests/ui/*.test.mjs", 0, NULL, &g) != 0 || g.gl_pathc == 0)
+        SKIP("tests/ui/*.test.mjs not found (run the tests from the project root)");
+    char *argv[64];
+    size_t n = 0;
+    argv[n++] = node;
+    argv[n++] = (char *)"--test";
+    for (size_t i = 0; i < g.gl_pathc && n < 63; i++)
+        argv[n++] = g.gl_pathv[i];
+    argv[n] = NULL;
+    char cr[4096];
+    int chromium = find_in_path("chromium", cr, sizeof cr) || find_in_path("chromium-browser", cr, sizeof cr) ||
+                   find_in_path("google-chrome", cr, sizeof cr);
+    if (!chromium)
+        fprintf(stderr, "ui_node_tests: chromium is not installed (apt-get install chromium): the browser tests "
+                        "skip, the others run\n");
+    run_node(argv, "node --test tests/ui", 160);
+    globfree(&g);
+    if (!chromium)
+        SKIP("the UI unit tests passed; the browser tests were skipped (no chromium)");
+}

@@ -4,9 +4,11 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMarkdown, parseInline, safeHref } from '../../web/js/markdown.js';
-import { DomBuilder, MarkdownView, renderMarkdown } from '../../web/js/render.js';
+import { importWeb } from './webmod.mjs';
 import { fakeDocument } from './fake-dom.mjs';
+
+const { parseMarkdown, parseInline, safeHref } = await importWeb('markdown.js');
+const { DomBuilder, MarkdownView, renderMarkdown } = await importWeb('render.js');
 
 const doc = fakeDocument();
 const render = (md) => renderMarkdown(md, { doc, onCopy: () => {} });

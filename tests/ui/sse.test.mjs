@@ -1,7 +1,9 @@
 // sse.test.mjs - tests for the event-stream parser (web/js/sse.js).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { SseParser } from '../../web/js/sse.js';
+import { importWeb } from './webmod.mjs';
+
+const { SseParser } = await importWeb('sse.js');
 
 function collect(chunks) {
   const ev = [];
