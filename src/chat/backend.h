@@ -48,7 +48,9 @@ typedef struct backend_model {
     const char *source; /* "local" or "upstream" (static string) */
     int64_t size_bytes;
     char quantization[32];
-    int64_t context_length;
+    int64_t context_length;  /* the model's training context (metadata) */
+    int64_t memory_bytes;    /* local: estimated memory when loaded (weights + KV cache) */
+    int loaded;              /* local: loaded right now */
     int available;
 } backend_model;
 
@@ -71,6 +73,12 @@ typedef struct backend_vtbl {
      * (new reference), or NULL. */
     json_t *(*status)(backend *b);
     void (*destroy)(backend *b);
+    /* Optional (NULL: no embeddings): sentence embeddings of texts[0..n)
+     * with `model`, L2-normalised; *out (n * *dim floats) is rh_malloc'ed.
+     * RH_ENOTFOUND for an unknown model, RH_EUNSUPPORTED when the model
+     * cannot embed. */
+    int (*embed)(backend *b, const char *model, const char *const *texts, size_t n, float **out,
+                 int *dim, rh_error *err);
 } backend_vtbl;
 
 struct backend {
@@ -87,6 +95,9 @@ int upstream_backend_create(const struct rh_config *cfg, backend **out, rh_error
 
 /* The local engine over the GGUF files in models_dir (local.c). */
 int local_backend_create(const struct rh_config *cfg, backend **out, rh_error *err);
+/* Unload local models unused for longer than model_idle_unload now
+ * (also done by the backend's own timer); returns how many. Tests. */
+int local_backend_unload_idle(backend *b);
 /* Ask `first`; when it does not know the model, `second`. Takes ownership. */
 int backend_combine(backend *first, backend *second, backend **out, rh_error *err);
 /* What `rathaus serve` uses: local models first, then the upstreams. */

@@ -1,9 +1,17 @@
 /*
  * chat.c - the generation service (see chat.h): bounded queue, worker
  * threads, per-generation text buffers, cancellation registry.
+ *
+ * Worker threads are started on demand, up to `workers`: CHAT_WORKERS_MIN
+ * at creation, another one whenever more generations wait than workers
+ * are idle. A worker idle for CHAT_WORKER_IDLE_S ends (down to the
+ * minimum) and returns its allocator caches (glibc's per-thread tcache)
+ * to the system, so an idle server does not keep hundreds of threads and
+ * their memory after a peak.
  */
 #include "chat/chat.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +21,10 @@
 #include "core/log.h"
 
 #define GEN_TEXT_MAX (8u * 1024 * 1024)
+#define CHAT_WORKERS_MIN 2
+#define CHAT_WORKER_IDLE_S 20
+
+enum { WORKER_NONE = 0, WORKER_RUNNING = 1, WORKER_EXITED = 2 };
 
 struct chat_gen {
     pthread_mutex_t lock;
@@ -51,10 +63,21 @@ struct chat_service {
     int running;
     int queue_max;
     int stop;
-    int n_workers;
-    pthread_t *workers;
+    int max_workers;
+    int alive;             /* worker threads running */
+    int idle;              /* of them waiting for work */
+    int queued;            /* generations waiting for a worker */
+    int starting;          /* workers started that have not yet looked at the queue */
+    pthread_t *workers;    /* max_workers slots */
+    int *wstate;           /* WORKER_* per slot */
+    struct chat_warg *wargs;
     int64_t tok_prompt, tok_completion;
 };
+
+typedef struct chat_warg {
+    chat_service *s;
+    int slot;
+} chat_warg;
 
 static void gen_free(chat_gen *g)
 {
@@ -162,11 +185,33 @@ static void run_one(chat_service *s, chat_gen *g)
 
 static void *worker_main(void *arg)
 {
-    chat_service *s = arg;
+    chat_warg *wa = arg;
+    chat_service *s = wa->s;
+    int first = 1;
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        while (!s->head && !s->stop)
-            pthread_cond_wait(&s->wake, &s->lock);
+        if (first) {
+            s->starting--;
+            first = 0;
+        }
+        int timed_out = 0;
+        while (!s->head && !s->stop) {
+            if (timed_out && s->alive > CHAT_WORKERS_MIN) {
+                /* idle long enough: end this thread (joined by the next
+                 * start of a worker in this slot, or at destroy) */
+                s->alive--;
+                s->wstate[wa->slot] = WORKER_EXITED;
+                pthread_mutex_unlock(&s->lock);
+                malloc_trim(0);
+                return NULL;
+            }
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += CHAT_WORKER_IDLE_S;
+            s->idle++;
+            timed_out = pthread_cond_timedwait(&s->wake, &s->lock, &until) != 0;
+            s->idle--;
+        }
         if (!s->head && s->stop) {
             pthread_mutex_unlock(&s->lock);
             return NULL;
@@ -175,6 +220,7 @@ static void *worker_main(void *arg)
         s->head = g->next_queue;
         if (!s->head)
             s->tail = NULL;
+        s->queued--;
         s->running++;
         if (s->stop)
             atomic_store(&g->cancel, 1);
@@ -183,6 +229,34 @@ static void *worker_main(void *arg)
         run_one(s, g);
         chat_gen_unref(g);
     }
+}
+
+/* Start workers while more generations wait than workers are idle (lock
+ * held). Returns RH_OK if at least one worker is alive afterwards. */
+static int spawn_workers(chat_service *s)
+{
+    while (!s->stop && s->alive < s->max_workers &&
+           (s->alive < CHAT_WORKERS_MIN || s->queued > s->idle + s->starting)) {
+        int slot = -1;
+        for (int i = 0; i < s->max_workers && slot < 0; i++)
+            if (s->wstate[i] != WORKER_RUNNING)
+                slot = i;
+        if (slot < 0)
+            break;
+        if (s->wstate[slot] == WORKER_EXITED)
+            pthread_join(s->workers[slot], NULL); /* it has left the lock for good */
+        s->wstate[slot] = WORKER_NONE;
+        s->wargs[slot].s = s;
+        s->wargs[slot].slot = slot;
+        if (pthread_create(&s->workers[slot], NULL, worker_main, &s->wargs[slot]) != 0) {
+            rh_warn("cannot start a generation worker thread");
+            break;
+        }
+        s->wstate[slot] = WORKER_RUNNING;
+        s->alive++;
+        s->starting++; /* will take a waiting generation: counts as idle */
+    }
+    return s->alive > 0 ? RH_OK : RH_EINTERNAL;
 }
 
 int chat_service_create(backend *be, int workers, int queue_max, chat_service **out, rh_error *err)
@@ -196,17 +270,20 @@ int chat_service_create(backend *be, int workers, int queue_max, chat_service **
     pthread_cond_init(&s->wake, NULL);
     if (workers < 1)
         workers = 1;
+    s->max_workers = workers;
     s->workers = rh_calloc((size_t)workers, sizeof *s->workers);
-    if (!s->workers) {
+    s->wstate = rh_calloc((size_t)workers, sizeof *s->wstate);
+    s->wargs = rh_calloc((size_t)workers, sizeof *s->wargs);
+    if (!s->workers || !s->wstate || !s->wargs) {
         chat_service_destroy(s);
         return rh_error_set(err, RH_ENOMEM, "out of memory");
     }
-    for (int i = 0; i < workers; i++) {
-        if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) {
-            chat_service_destroy(s);
-            return rh_error_set(err, RH_EINTERNAL, "cannot start generation worker threads");
-        }
-        s->n_workers++;
+    pthread_mutex_lock(&s->lock);
+    int rc = spawn_workers(s);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != RH_OK) {
+        chat_service_destroy(s);
+        return rh_error_set(err, RH_EINTERNAL, "cannot start generation worker threads");
     }
     *out = s;
     return RH_OK;
@@ -222,9 +299,13 @@ void chat_service_destroy(chat_service *s)
         chat_gen_cancel(g);
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    for (int i = 0; i < s->n_workers; i++)
-        pthread_join(s->workers[i], NULL);
+    /* after stop no worker is started; slots only go RUNNING -> EXITED */
+    for (int i = 0; s->wstate && i < s->max_workers; i++)
+        if (s->wstate[i] != WORKER_NONE)
+            pthread_join(s->workers[i], NULL);
     rh_free(s->workers);
+    rh_free(s->wstate);
+    rh_free(s->wargs);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     rh_free(s);
@@ -325,7 +406,9 @@ int chat_submit(chat_service *s, const chat_job *job, chat_gen **out)
     else
         s->head = g;
     s->tail = g;
+    s->queued++;
     pthread_cond_signal(&s->wake);
+    spawn_workers(s);
     pthread_mutex_unlock(&s->lock);
     *out = g;
     return RH_OK;

@@ -605,6 +605,101 @@ static void up_destroy(backend *b)
     rh_free(ub);
 }
 
+/* POST {url}/embeddings on the first upstream serving `model` that answers
+ * (OpenAI shape: {"data":[{"index":i,"embedding":[...]}]}). */
+static int up_embed(backend *b, const char *model, const char *const *texts, size_t n, float **out, int *dim,
+                    rh_error *err)
+{
+    upstream_be *ub = (upstream_be *)b;
+    int tried = 0, rc = RH_OK;
+    *out = NULL;
+    *dim = 0;
+    for (size_t i = 0; i < ub->n; i++) {
+        upstream *u = &ub->ups[i];
+        if (!model || !config_upstream_serves(&u->conf, model))
+            continue;
+        tried++;
+        char url[2048];
+        rh_buf body;
+        rh_buf_init(&body, 64u * 1024 * 1024);
+        json_t *in = json_array(), *root = NULL;
+        for (size_t k = 0; k < n; k++)
+            json_array_append_new(in, json_string(texts[k]));
+        json_t *rq = json_pack("{s:s, s:o}", "model", model, "input", in);
+        char *req = rq ? json_dumps(rq, JSON_COMPACT) : NULL;
+        json_decref(rq);
+        size_t d = 0;
+        struct curl_slist *hdr = make_headers(u, 0);
+        CURL *e = curl_easy_init();
+        long status = 0;
+        char why[256] = "";
+        float *v = NULL;
+        snprintf(url, sizeof url, "%s/embeddings", u->conf.url);
+        if (!e || !hdr || !req) {
+            snprintf(why, sizeof why, "out of memory");
+            goto next;
+        }
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_models_data);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)u->conf.timeout_s);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        CURLcode cr = curl_easy_perform(e);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        if (cr != CURLE_OK || status != 200) {
+            snprintf(why, sizeof why, "POST /embeddings: %s", cr != CURLE_OK ? curl_easy_strerror(cr) : "HTTP error");
+            if (cr == CURLE_OK)
+                snprintf(why, sizeof why, "POST /embeddings: HTTP %ld", status);
+            goto next;
+        }
+        json_error_t je;
+        root = json_loadb(body.data ? body.data : "", body.len, 0, &je);
+        json_t *data = json_object_get(root, "data");
+        if (!json_is_array(data) || json_array_size(data) != n) {
+            snprintf(why, sizeof why, "POST /embeddings: unexpected answer");
+            goto next;
+        }
+        d = json_array_size(json_object_get(json_array_get(data, 0), "embedding"));
+        if (d == 0 || d > 65536 || !(v = rh_calloc(n * d, sizeof *v))) {
+            snprintf(why, sizeof why, "POST /embeddings: unexpected answer");
+            goto next;
+        }
+        for (size_t k = 0; k < n && !why[0]; k++) {
+            json_t *item = json_array_get(data, k);
+            json_t *ix = json_object_get(item, "index");
+            size_t at = json_is_integer(ix) ? (size_t)json_integer_value(ix) : k;
+            json_t *emb = json_object_get(item, "embedding");
+            if (at >= n || json_array_size(emb) != d) {
+                snprintf(why, sizeof why, "POST /embeddings: unexpected answer");
+                break;
+            }
+            for (size_t j = 0; j < d; j++)
+                v[at * d + j] = (float)json_number_value(json_array_get(emb, j));
+        }
+    next:
+        json_decref(root);
+        free(req);
+        curl_slist_free_all(hdr);
+        if (e)
+            curl_easy_cleanup(e);
+        rh_buf_free(&body);
+        if (!why[0]) {
+            *out = v;
+            *dim = (int)d;
+            return RH_OK;
+        }
+        rh_free(v);
+        rh_warn("upstream %s: embeddings for model %s failed: %s", u->conf.name, model, why);
+        rc = rh_error_set(err, RH_EIO, "Der KI-Dienst hat keine Embeddings geliefert (%s).", why);
+    }
+    if (!tried)
+        return rh_error_set(err, RH_ENOTFOUND, "Das Modell \"%s\" ist nicht verfügbar.", model ? model : "");
+    return rc;
+}
+
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static const backend_vtbl upstream_vtbl = {
@@ -612,6 +707,7 @@ static const backend_vtbl upstream_vtbl = {
     .generate = up_generate,
     .status = up_status,
     .destroy = up_destroy,
+    .embed = up_embed,
 };
 
 int upstream_backend_create(const rh_config *cfg, backend **out, rh_error *err)

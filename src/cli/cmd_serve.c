@@ -6,10 +6,19 @@
  * database in data_dir, starts the chat service and the HTTP server, and
  * runs until SIGTERM or SIGINT: then it stops accepting connections,
  * cancels running answers, and closes the database.
+ *
+ * At start the effective configuration is compared with the one of the
+ * last start (audit entry config_changed, web_config_audit). glibc's malloc
+ * gets at most SERVE_ARENA_MAX arenas: by default every thread that
+ * allocates may get one of 8 x cores arenas, and with one thread per
+ * connection plus up to 256 generation workers the RSS kept growing under
+ * load (docs/portal.md, "Memory").
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -21,6 +30,8 @@
 #include "core/log.h"
 #include "store/store.h"
 #include "web/web.h"
+
+#define SERVE_ARENA_MAX 2
 
 static int make_dir(const char *path, rh_error *err)
 {
@@ -47,6 +58,9 @@ int cmd_serve(int argc, char **argv)
     }
     if (!cfg_path && access("rathaus.conf", R_OK) == 0)
         cfg_path = "rathaus.conf";
+    /* before any thread exists; MALLOC_ARENA_MAX in the environment wins */
+    if (!getenv("MALLOC_ARENA_MAX"))
+        mallopt(M_ARENA_MAX, SERVE_ARENA_MAX);
 
     rh_config cfg;
     rh_error err;
@@ -83,6 +97,13 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "rathaus: %s\n", err.msg);
         goto out;
     }
+    int n_changed = 0;
+    if (web_config_audit(&cfg, st, &n_changed, &err) != RH_OK)
+        rh_warn("configuration audit: %s", err.msg); /* not fatal */
+    else if (n_changed)
+        printf("rathaus: the configuration changed since the last start (%d key(s), see the audit log)\n",
+               n_changed);
+    rh_error_clear(&err);
     if (backend_create_default(&cfg, &be, &err) != RH_OK ||
         chat_service_create(be, cfg.workers, cfg.queue_max, &chat, &err) != RH_OK ||
         web_start(&cfg, st, chat, &web, &err) != RH_OK) {
@@ -116,6 +137,7 @@ int cmd_serve(int argc, char **argv)
             break;
         }
         store_session_purge(st, (int64_t)time(NULL), cfg.session_idle_s, cfg.session_absolute_s);
+        malloc_trim(0); /* hand freed memory of all arenas back to the system */
     }
     code = 0;
 out:

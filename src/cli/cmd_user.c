@@ -4,6 +4,15 @@
  *   rathaus user add [--admin | --role ROLE] [--display-name NAME] [--config FILE] USERNAME
  *   rathaus user passwd [--config FILE] USERNAME
  *   rathaus user list [--config FILE]
+ *   rathaus user level [--reason TEXT] [--config FILE] USERNAME LEVEL|none
+ *   rathaus user level --all-existing [--reason TEXT] [--config FILE] LEVEL
+ *   rathaus user disable|enable [--config FILE] USERNAME
+ *
+ * `level` awards (or takes back) an academy level as a trainer would
+ * (docs/academy.md), e.g. when academy gating is switched on for an
+ * installation with existing users: --all-existing raises every user below
+ * LEVEL to LEVEL (nobody loses a higher level). Every change is written to
+ * the level history and the audit log (actor "cli").
  *
  * The password is read from standard input (asked twice, without echo,
  * when it is a terminal).
@@ -14,9 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "academy/academy.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "core/alloc.h"
+#include "core/buf.h"
+#include "store/astore.h"
 #include "store/store.h"
 #include "web/auth.h"
 
@@ -95,8 +107,158 @@ static int usage(void)
     fprintf(stderr, "usage: rathaus user add [--admin | --role admin|trainer|user] [--display-name NAME] "
                     "[--config FILE] USERNAME\n"
                     "       rathaus user passwd [--config FILE] USERNAME\n"
-                    "       rathaus user list [--config FILE]\n");
+                    "       rathaus user list [--config FILE]\n"
+                    "       rathaus user level [--reason TEXT] [--config FILE] USERNAME LEVEL|none\n"
+                    "       rathaus user level --all-existing [--reason TEXT] [--config FILE] LEVEL\n"
+                    "       rathaus user disable|enable [--config FILE] USERNAME\n");
     return 2;
+}
+
+/* Set one user's level (NULL: none); prints what happened. 0 or 1. */
+static int set_level(store *st, const academy *a, const store_user *u, const char *level, const char *reason,
+                     int only_raise)
+{
+    astore_level cur;
+    int have = astore_level_get(st, u->id, &cur) == RH_OK;
+    int cur_i = have ? academy_level_index(a, cur.level) : -1;
+    int new_i = level ? academy_level_index(a, level) : -1;
+    int code = 0;
+    if ((only_raise && cur_i >= new_i) || (have ? (level && !strcmp(cur.level, level)) : !level)) {
+        printf("%s: unchanged (%s)\n", u->username, have ? cur.level : "none");
+        goto out;
+    }
+    const char *action = new_i > cur_i ? "award" : "revoke";
+    int64_t now = (int64_t)time(NULL);
+    if (astore_level_set(st, STORE_TENANT_DEFAULT, u->id, level, action, "trainer", "cli", reason, now) != RH_OK) {
+        fprintf(stderr, "rathaus: could not set the level of '%s'\n", u->username);
+        code = 1;
+        goto out;
+    }
+    rh_buf d;
+    rh_buf_init(&d, 2048);
+    rh_buf_appendf(&d, "level=%s previous=%s reason=%s", level ? level : "-", have ? cur.level : "-", reason);
+    store_audit_add(st, STORE_TENANT_DEFAULT, "cli", new_i > cur_i ? "academy_award" : "academy_revoke", u->username,
+                    d.data, NULL, now);
+    rh_buf_free(&d);
+    printf("%s: %s -> %s\n", u->username, have ? cur.level : "none", level ? level : "none");
+out:
+    if (have)
+        astore_level_clear(&cur);
+    return code;
+}
+
+static int cmd_user_level(int argc, char **argv)
+{
+    const char *cfg_path = NULL, *reason = NULL, *pos[2] = {NULL, NULL};
+    int all = 0, npos = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--all-existing"))
+            all = 1;
+        else if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+            reason = argv[++i];
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            cfg_path = argv[++i];
+        else if (argv[i][0] != '-' && npos < 2)
+            pos[npos++] = argv[i];
+        else
+            return usage();
+    }
+    if (npos != (all ? 1 : 2))
+        return usage();
+    const char *level = pos[all ? 0 : 1];
+    if (!strcmp(level, "none"))
+        level = NULL;
+    if (all && !level) {
+        fprintf(stderr, "rathaus: --all-existing needs a level (taking every level away is not offered)\n");
+        return 2;
+    }
+    rh_config cfg;
+    store *st = NULL;
+    if (open_store(cfg_path, &cfg, &st))
+        return 1;
+    int code = 1;
+    store_users l = {0};
+    const academy *a = academy_get(&cfg);
+    if (!a) {
+        fprintf(stderr, "rathaus: the academy content could not be loaded\n");
+        goto out;
+    }
+    if (level && academy_level_index(a, level) < 0) {
+        fprintf(stderr, "rathaus: unknown level '%s' (levels:", level);
+        for (size_t i = 0; i < a->n_levels; i++)
+            fprintf(stderr, " %s", a->levels[i].id);
+        fprintf(stderr, ", or none)\n");
+        code = 2;
+        goto out;
+    }
+    if (!reason)
+        reason = all ? "rathaus user level --all-existing" : "rathaus user level";
+    if (all) {
+        if (store_user_list_all(st, STORE_TENANT_DEFAULT, &l) != RH_OK) {
+            fprintf(stderr, "rathaus: could not list the users\n");
+            goto out;
+        }
+        code = 0;
+        for (size_t i = 0; i < l.n; i++)
+            code |= set_level(st, a, &l.items[i], level, reason, 1);
+    } else {
+        store_user u;
+        if (store_user_by_name(st, STORE_TENANT_DEFAULT, pos[0], &u, NULL)) {
+            fprintf(stderr, "rathaus: no user '%s'\n", pos[0]);
+            goto out;
+        }
+        code = set_level(st, a, &u, level, reason, 0);
+        store_user_free(&u);
+    }
+out:
+    store_user_list_free(&l);
+    store_close(st);
+    config_free(&cfg);
+    return code;
+}
+
+static int cmd_user_disable(int argc, char **argv, int disable)
+{
+    const char *cfg_path = NULL, *name = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            cfg_path = argv[++i];
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else
+            return usage();
+    }
+    if (!name)
+        return usage();
+    rh_config cfg;
+    store *st = NULL;
+    if (open_store(cfg_path, &cfg, &st))
+        return 1;
+    int code = 1;
+    store_user u;
+    if (store_user_by_name(st, STORE_TENANT_DEFAULT, name, &u, NULL)) {
+        fprintf(stderr, "rathaus: no user '%s'\n", name);
+        goto out;
+    }
+    int64_t admins = 0;
+    if (disable && !u.disabled && !strcmp(u.role, "admin") && store_admin_count(st, STORE_TENANT_DEFAULT, &admins) == RH_OK &&
+        admins <= 1) {
+        fprintf(stderr, "rathaus: '%s' is the last active administrator and cannot be disabled\n", name);
+    } else if (store_user_update(st, STORE_TENANT_DEFAULT, u.id, NULL, NULL, NULL, disable) != RH_OK) {
+        fprintf(stderr, "rathaus: could not change '%s'\n", name);
+    } else {
+        if (disable)
+            store_session_delete_user(st, u.id);
+        store_audit_add(st, STORE_TENANT_DEFAULT, "cli", "user_update", name, disable ? "disabled" : "enabled", NULL,
+                        (int64_t)time(NULL));
+        printf("user '%s' %s\n", name, disable ? "disabled; their sessions have ended" : "enabled");
+        code = 0;
+    }
+    store_user_free(&u);
+out:
+    store_close(st);
+    config_free(&cfg);
+    return code;
 }
 
 int cmd_user(int argc, char **argv)
@@ -105,6 +267,10 @@ int cmd_user(int argc, char **argv)
     if (argc < 2)
         return usage();
     const char *sub = argv[1];
+    if (!strcmp(sub, "level"))
+        return cmd_user_level(argc, argv);
+    if (!strcmp(sub, "disable") || !strcmp(sub, "enable"))
+        return cmd_user_disable(argc, argv, !strcmp(sub, "disable"));
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--admin"))
             role = "admin";

@@ -24,6 +24,8 @@ void config_defaults(rh_config *c)
     c->max_body_bytes = 1024 * 1024;
     c->queue_max = 16;
     c->workers = 2;
+    c->model_memory_percent = 50;
+    c->model_idle_unload_s = 15 * 60;
     c->max_connections = 256;
     c->max_tokens = 1024;
     c->login_max_failures = 5;
@@ -40,7 +42,7 @@ void config_defaults(rh_config *c)
     c->chunk_size = 1200;
     c->chunk_overlap = 200;
     c->retrieval_k = 6;
-    c->relevance_threshold = 0.35;
+    c->relevance_threshold = 0.30;
     c->max_upload_bytes = 64u * 1024 * 1024;
 }
 
@@ -300,6 +302,23 @@ int config_set(rh_config *c, const char *section, const char *key, const char *v
     } else if (!strcmp(key, "workers")) {
         rc = parse_num(key, v, 0, 1, 256, &n, err);
         c->workers = (int)n;
+    } else if (!strcmp(key, "model_memory_budget")) {
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[vl - 1] == '%') {
+            char pct[16];
+            snprintf(pct, sizeof pct, "%.*s", (int)(vl - 1), v);
+            rc = parse_num(key, pct, 0, 1, 100, &n, err);
+            if (!rc) {
+                c->model_memory_percent = (int)n;
+                c->model_memory_budget = 0;
+            }
+        } else {
+            rc = parse_num(key, v, 0, 1024 * 1024, 1LL << 50, &n, err);
+            c->model_memory_budget = n;
+        }
+    } else if (!strcmp(key, "model_idle_unload")) {
+        rc = parse_num(key, v, 1, 0, 365LL * 86400, &n, err);
+        c->model_idle_unload_s = (long)n;
     } else if (!strcmp(key, "max_connections")) {
         rc = parse_num(key, v, 0, 4, 100000, &n, err);
         c->max_connections = (int)n;
@@ -488,7 +507,7 @@ out:
 static const char *const env_keys[] = {
     "listen", "data_dir", "models_dir", "tls_cert", "tls_key", "trusted_proxy",
     "session_idle_timeout", "session_absolute_timeout", "max_body_bytes", "queue_max",
-    "workers", "max_connections", "max_tokens", "login_max_failures", "login_window",
+    "workers", "model_memory_budget", "model_idle_unload", "max_connections", "max_tokens", "login_max_failures", "login_window",
     "apikey_rate_per_min", "log_file", "access_log", "log_level", "default_lang", "debug",
     "academy_gating", "pii_check", "quiz_pass_percent", "quiz_retry_minutes", "quiz_questions", "academy_dir",
     "knowledge_db", "knowledge_roots", "sync_interval", "chunk_size", "chunk_overlap", "embedding_model",

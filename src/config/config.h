@@ -57,6 +57,9 @@ typedef struct rh_config {
     size_t max_body_bytes;
     int queue_max;       /* generations waiting or running */
     int workers;         /* generations running at the same time */
+    long long model_memory_budget; /* bytes local models may take; 0: model_memory_percent of RAM */
+    int model_memory_percent;      /* used when model_memory_budget is 0 (default 50) */
+    long model_idle_unload_s;      /* unload a local model unused this long; 0 = never */
     int max_connections;
     int max_tokens;      /* default answer length limit */
     int login_max_failures;

@@ -250,10 +250,11 @@ json_t *web_models_json(web_server *w)
     for (size_t i = 0; i < ms.n; i++) {
         backend_model *m = &ms.items[i];
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:b}", "id", m->id, "name", m->name, "source",
+            arr, json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I, s:b, s:I, s:b}", "id", m->id, "name", m->name, "source",
                            m->source ? m->source : "upstream", "size_bytes", (json_int_t)m->size_bytes,
                            "quantization", m->quantization[0] ? m->quantization : NULL, "context_length",
-                           (json_int_t)m->context_length, "available", m->available));
+                           (json_int_t)m->context_length, "available", m->available, "memory_bytes",
+                           (json_int_t)m->memory_bytes, "loaded", m->loaded));
     }
     backend_models_free(&ms);
     return arr;

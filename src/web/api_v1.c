@@ -1,12 +1,14 @@
 /*
  * api_v1.c - the OpenAI-compatible API for automation: GET /v1/models,
  * POST /v1/chat/completions and POST /v1/completions (streamed or not),
- * authenticated with API keys (Authorization: Bearer rh_... or x-api-key)
- * and rate limited per key.
+ * POST /v1/embeddings, authenticated with API keys (Authorization: Bearer
+ * rh_... or x-api-key) and rate limited per key. With pii_check = block,
+ * prompts that look like personal data are refused (422, pii_blocked).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "academy/academy.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "web/web_int.h"
@@ -73,8 +75,16 @@ enum MHD_Result v1_models(web_req *r)
     size_t i;
     json_t *m;
     json_array_foreach(models, i, m) {
-        json_array_append_new(data, json_pack("{s:O, s:s, s:i, s:s}", "id", json_object_get(m, "id"), "object",
-                                              "model", "created", 0, "owned_by", "rathaus"));
+        json_t *o = json_pack("{s:O, s:s, s:i, s:s}", "id", json_object_get(m, "id"), "object", "model", "created", 0,
+                              "owned_by", "rathaus");
+        /* rathaus' own additions (clients ignore unknown fields) */
+        json_t *q = json_object_get(m, "quantization");
+        json_t *cl = json_object_get(m, "context_length");
+        if (json_is_string(q))
+            json_object_set(o, "quantization", q);
+        if (json_is_integer(cl) && json_integer_value(cl) > 0)
+            json_object_set(o, "context_length", cl);
+        json_array_append_new(data, o);
     }
     json_decref(models);
     return web_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
@@ -100,6 +110,35 @@ static char *content_text(json_t *c)
     }
     char *s = rh_buf_take(&b, NULL);
     return s ? s : rh_strdup("");
+}
+
+/* pii_check = block: refuse text that looks like personal data (422, in
+ * the OpenAI error shape). Returns 1 when an answer was queued. */
+static int v1_pii_blocked(web_req *r, const char *text, enum MHD_Result *ret)
+{
+    if (!text || r->srv->cfg->pii_check != RH_PII_BLOCK)
+        return 0;
+    pii_finding f[8];
+    size_t n = pii_scan(text, strlen(text), f, 8);
+    if (n == 0)
+        return 0;
+    char kinds[256] = "";
+    size_t kl = 0;
+    for (size_t i = 0; i < n && i < 8; i++) {
+        const char *k = pii_kind_name(f[i].kind);
+        if (strstr(kinds, k))
+            continue;
+        int w = snprintf(kinds + kl, sizeof kinds - kl, "%s%s", kl ? ", " : "", k);
+        if (w < 0 || (size_t)w >= sizeof kinds - kl)
+            break;
+        kl += (size_t)w;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "The request looks like it contains personal data (%s) and was not sent to the model "
+             "(pii_check = block). Remove or pseudonymise it and try again.", kinds);
+    *ret = web_error_msg(r, 422, "pii_blocked", msg);
+    return 1;
 }
 
 static enum MHD_Result v1_generate(web_req *r, int chat_mode)
@@ -165,6 +204,8 @@ static enum MHD_Result v1_generate(web_req *r, int chat_mode)
             }
             msgs[n_msgs].role = !strcmp(role, "developer") ? "system" : role;
             msgs[n_msgs++].content = c;
+            if (!strcmp(role, "user") && v1_pii_blocked(r, c, &ret))
+                goto out;
         }
     } else {
         json_t *jp = json_object_get(b, "prompt");
@@ -174,6 +215,8 @@ static enum MHD_Result v1_generate(web_req *r, int chat_mode)
             ret = web_error_msg(r, 400, "invalid_request", "'prompt' must be a string.");
             goto out;
         }
+        if (v1_pii_blocked(r, prompt, &ret))
+            goto out;
     }
     if (chat_reserve(w->chat) != RH_OK) {
         const char *hdr[] = {"Retry-After", "5", NULL};
@@ -245,3 +288,88 @@ out:
 
 enum MHD_Result v1_chat(web_req *r) { return v1_generate(r, 1); }
 enum MHD_Result v1_completions(web_req *r) { return v1_generate(r, 0); }
+
+/* POST /v1/embeddings {"model", "input": string | [strings],
+ * "encoding_format": "float"} -> {"object":"list","data":[{"object":
+ * "embedding","index":i,"embedding":[...]}],"model","usage"}. Local
+ * embedding models run on the engine; upstreams serving the model get the
+ * request forwarded. */
+#define V1_EMBED_MAX_INPUTS 256
+static enum MHD_Result v1_embeddings(web_req *r)
+{
+    web_server *w = r->srv;
+    enum MHD_Result ret;
+    if (!v1_auth(r, &ret))
+        return ret;
+    json_t *b = web_body_object(r);
+    const char *texts[V1_EMBED_MAX_INPUTS];
+    size_t n = 0;
+    float *vec = NULL;
+    int dim = 0;
+    const char *model = NULL;
+    if (!b)
+        return web_error_msg(r, 400, "bad_json", "The body must be a JSON object.");
+    if (web_str(b, "model", 127, &model) || !*model) {
+        ret = web_error_msg(r, 400, "invalid_request", "'model' is required.");
+        goto out;
+    }
+    json_t *fmt = json_object_get(b, "encoding_format");
+    if (fmt && !json_is_null(fmt) && (!json_is_string(fmt) || strcmp(json_string_value(fmt), "float"))) {
+        ret = web_error_msg(r, 400, "invalid_request", "Only encoding_format \"float\" is supported.");
+        goto out;
+    }
+    json_t *in = json_object_get(b, "input");
+    if (json_is_string(in)) {
+        texts[n++] = json_string_value(in);
+    } else if (json_is_array(in) && json_array_size(in) > 0 && json_array_size(in) <= V1_EMBED_MAX_INPUTS) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(in, i, t) {
+            if (!json_is_string(t)) {
+                ret = web_error_msg(r, 400, "invalid_request", "'input' must be a string or an array of strings.");
+                goto out;
+            }
+            texts[n++] = json_string_value(t);
+        }
+    } else {
+        ret = web_error_msg(r, 400, "invalid_request",
+                            "'input' must be a string or an array of 1 to 256 strings.");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v1_pii_blocked(r, texts[i], &ret))
+            goto out;
+    backend *be = chat_backend(w->chat);
+    rh_error err;
+    rh_error_clear(&err);
+    int rc = be->vt->embed ? be->vt->embed(be, model, texts, n, &vec, &dim, &err)
+                           : rh_error_set(&err, RH_ENOTFOUND, "no embeddings");
+    if (rc != RH_OK) {
+        if (rc == RH_ENOTFOUND)
+            ret = web_error_msg(r, 404, "model_not_found", web_msg(r, "model_not_found"));
+        else if (rc == RH_EUNSUPPORTED || rc == RH_ELIMIT || rc == RH_EINVAL)
+            ret = web_error_msg(r, 400, "invalid_request", err.msg);
+        else
+            ret = web_error_msg(r, 502, "upstream_unavailable", err.msg[0] ? err.msg : web_msg(r, "upstream_unavailable"));
+        goto out;
+    }
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array();
+        for (int j = 0; j < dim; j++)
+            json_array_append_new(e, json_real((double)vec[i * (size_t)dim + (size_t)j]));
+        json_array_append_new(data, json_pack("{s:s, s:I, s:o}", "object", "embedding", "index", (json_int_t)i,
+                                              "embedding", e));
+    }
+    ret = web_json(r, 200, json_pack("{s:s, s:o, s:s, s:{s:i, s:i}}", "object", "list", "data", data, "model", model,
+                                     "usage", "prompt_tokens", 0, "total_tokens", 0));
+out:
+    rh_free(vec);
+    json_decref(b);
+    return ret;
+}
+
+static const web_route v1_extra_routes[] = {
+    {"POST", "/v1/embeddings", v1_embeddings, ROLE_NONE, 0},
+};
+WEB_ROUTES(v1_extra_routes)
