@@ -623,22 +623,38 @@ TEST(acad_api_quiz_rules)
     char ans[8192];
     srv_up(&t, "quiz_retry_minutes = 30\n");
     int64_t uid = user_login(&t, &c, "lena", "user", NULL);
+    /* GET only shows the status (no state change on GET) */
+    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen", NULL, NULL), 200);
+    ASSERT(strstr(B(&c), "\"available\":false"));
+    ASSERT(strstr(B(&c), "\"reason\":\"lessons_incomplete\""));
+    ASSERT(strstr(B(&c), "\"open_attempt\":false"));
+    ASSERT(!strstr(B(&c), "\"questions\""));
     /* lessons first */
-    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen", NULL, NULL), 409);
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/seepferdchen/start", "{}", NULL), 409);
     ASSERT(strstr(B(&c), "\"code\":\"lessons_incomplete\""));
     ASSERT(strstr(B(&c), "\"datenschutz\""));
     ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/nope", NULL, NULL), 404);
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/nope/start", "{}", NULL), 404);
+    ASSERT_NE(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen/start", NULL, NULL), 200);
     ASSERT_EQ(req(&t, &c, "GET", "/api/academy/lessons/nope", NULL, NULL), 404);
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/lessons/nope/complete", "{}", NULL), 404);
     complete_level(&t, &c, "seepferdchen");
     /* the previous level first */
     complete_level(&t, &c, "bronze");
-    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/bronze", NULL, NULL), 409);
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze/start", "{}", NULL), 409);
     ASSERT(strstr(B(&c), "\"code\":\"previous_level_required\""));
+    /* a status GET with everything done still starts nothing */
+    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen", NULL, NULL), 200);
+    ASSERT(strstr(B(&c), "\"available\":true"));
+    ASSERT(strstr(B(&c), "\"open_attempt\":false"));
+    {
+        astore_attempt none;
+        ASSERT_EQ(astore_attempt_open(t.st, uid, "seepferdchen", &none), RH_ENOTFOUND);
+    }
     /* submitting without an attempt */
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/seepferdchen", "{\"answers\":{}}", NULL), 409);
     /* start: shuffled questions without the answers */
-    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen", NULL, NULL), 200);
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/seepferdchen/start", "{}", NULL), 200);
     ASSERT(strstr(B(&c), "\"attempt_id\":"));
     ASSERT(strstr(B(&c), "\"type\":\"multiple\""));
     ASSERT(!strstr(B(&c), "correct"));
@@ -652,8 +668,11 @@ TEST(acad_api_quiz_rules)
     ASSERT(strstr(B(&c), "\"level_awarded\":null"));
     /* the same attempt cannot be submitted twice */
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/seepferdchen", ans, NULL), 409);
-    /* waiting time */
-    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen", NULL, NULL), 429);
+    /* waiting time: the status says so, starting is refused */
+    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen", NULL, NULL), 200);
+    ASSERT(strstr(B(&c), "\"reason\":\"quiz_wait\""));
+    ASSERT(strstr(B(&c), "\"passed\":false"));
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/seepferdchen/start", "{}", NULL), 429);
     ASSERT(strstr(B(&c), "\"code\":\"quiz_wait\""));
     ASSERT(strstr(B(&c), "\"next_attempt_at\":\""));
     ASSERT(c.hdr.data && strstr(c.hdr.data, "Retry-After: "));
@@ -666,7 +685,9 @@ TEST(acad_api_quiz_rules)
                      NULL);
         astore_attempt_clear(&last);
     }
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/seepferdchen/start", "{}", NULL), 200);
     ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen", NULL, NULL), 200);
+    ASSERT(strstr(B(&c), "\"open_attempt\":true"));
     answers_json(&t, uid, "seepferdchen", 1, ans, sizeof ans);
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/seepferdchen", ans, NULL), 200);
     ASSERT(strstr(B(&c), "\"passed\":true"));
@@ -678,12 +699,12 @@ TEST(acad_api_quiz_rules)
     ASSERT(strstr(B(&c), "\"level\":\"seepferdchen\""));
     ASSERT(strstr(B(&c), "\"via\":\"quiz\""));
     /* bronze quiz is open now; a bad answers body is 400 */
-    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/bronze", NULL, NULL), 200);
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze/start", "{}", NULL), 200);
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze", "{\"answers\":{\"b1\":[99]}}", NULL), 400);
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze", "{\"answers\":[]}", NULL), 400);
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze", "{\"attempt_id\":999,\"answers\":{}}", NULL), 409);
     answers_json(&t, uid, "bronze", 1, ans, sizeof ans); /* a newer attempt replaces the open one */
-    ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/bronze", NULL, NULL), 200);
+    ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze/start", "{}", NULL), 200);
     ASSERT_EQ(req(&t, &c, "POST", "/api/academy/quiz/bronze", ans, NULL), 409);
     /* audit */
     user_login(&t, &adm, "chef", "admin", NULL);

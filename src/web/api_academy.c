@@ -478,6 +478,47 @@ static enum MHD_Result quiz_refuse(web_req *r, quiz_state qs, json_t *missing)
     return acad_error(r, 409, qs.reason, NULL);
 }
 
+/* GET: the quiz's status for the user, without changing anything. */
+static enum MHD_Result api_quiz_status(web_req *r)
+{
+    const rh_config *cfg = r->srv->cfg;
+    const academy *a = academy_get(cfg);
+    int li = path_level(r, a);
+    if (li < 0)
+        return web_error(r, 404, "not_found");
+    const char *lid = a->levels[li].id;
+    acad_lessons v;
+    astore_dones d;
+    astore_attempt att;
+    if (acad_lessons_load(r, a, &v))
+        return web_error(r, 500, "internal");
+    if (astore_lessons_done(r->srv->st, r->user.id, &d)) {
+        acad_lessons_free(&v);
+        return web_error(r, 500, "internal");
+    }
+    json_t *missing = json_array();
+    int rank = academy_user_rank(a, r->srv->st, r->user.id);
+    quiz_state qs = quiz_check(r, a, &v, &d, rank, li, missing);
+    astore_dones_free(&d);
+    acad_lessons_free(&v);
+    json_t *last = json_null();
+    if (astore_attempt_last(r->srv->st, r->user.id, lid, &att) == RH_OK) {
+        last = json_pack("{s:i, s:i, s:i, s:b, s:o}", "score", att.correct, "total", att.total, "percent",
+                         att.percent, "passed", att.passed, "at", web_time(att.finished_at));
+        astore_attempt_clear(&att);
+    }
+    int open = astore_attempt_open(r->srv->st, r->user.id, lid, &att) == RH_OK;
+    if (open)
+        astore_attempt_clear(&att);
+    return web_json(r, 200,
+                    json_pack("{s:s, s:s, s:i, s:b, s:b, s:s?, s:o, s:o, s:o, s:b}", "level", lid, "level_name",
+                              a->levels[li].name, "pass_percent", cfg->quiz_pass_percent, "held", li < rank,
+                              "available", qs.reason == NULL, "reason", qs.reason, "next_attempt_at",
+                              web_time(qs.next_at), "missing_lessons", missing, "last", last, "open_attempt",
+                              open));
+}
+
+/* POST .../start: draws a new attempt (replacing an unfinished one). */
 static enum MHD_Result api_quiz_start(web_req *r)
 {
     const rh_config *cfg = r->srv->cfg;
@@ -762,7 +803,8 @@ static const web_route academy_routes[] = {
     {"GET", "/api/academy", api_academy, ROLE_USER, 0},
     {"GET", "/api/academy/lessons/*", api_lesson_get, ROLE_USER, 0},
     {"POST", "/api/academy/lessons/*/complete", api_lesson_complete, ROLE_USER, 1},
-    {"GET", "/api/academy/quiz/*", api_quiz_start, ROLE_USER, 0},
+    {"GET", "/api/academy/quiz/*", api_quiz_status, ROLE_USER, 0},
+    {"POST", "/api/academy/quiz/*/start", api_quiz_start, ROLE_USER, 1},
     {"POST", "/api/academy/quiz/*", api_quiz_submit, ROLE_USER, 1},
     {"POST", "/api/messages/:id/feedback", api_feedback, ROLE_USER, 1},
     {"GET", "/api/conversations/:id/feedback", api_conv_feedback, ROLE_USER, 0},

@@ -347,8 +347,10 @@ test('academy: lessons, quiz, level awarded', { skip }, async () => {
   }
   await page.eval(`location.hash = '#/academy'; true`);
   await page.waitFor(`$('a[href="#/academy/quiz/seepferdchen"]')`);
+  const starts = state.academy.starts || 0;
   await page.eval(`$('a[href="#/academy/quiz/seepferdchen"]').click(); true`);
   await page.waitFor(`$$('fieldset.question').length === 2`);
+  assert.equal(state.academy.starts, starts + 1, 'the quiz page starts one attempt with POST .../start');
   await checkA11y('quiz');
   // unanswered questions are pointed out
   await page.eval(`$('form.quiz').requestSubmit(); true`);

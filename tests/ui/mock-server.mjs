@@ -439,19 +439,25 @@ export function createServer(state, opts = {}) {
         return reply(200, { id: l.id, level: lv.id, level_name: lv.name, title: l.title, order: l.order, minutes: l.minutes, markdown: l.markdown, completed: A.completed.has(l.id), builtin: true });
       }
     }
-    m = /^\/api\/academy\/quiz\/([\w-]+)$/.exec(p);
+    m = /^\/api\/academy\/quiz\/([\w-]+)(\/start)?$/.exec(p);
     if (m) {
       const i = A.levels.findIndex((x) => x.id === m[1]);
       if (i < 0) return fail(404, 'not_found');
       const lv = A.levels[i];
       const info = levelJson(lv, i);
-      if (method === 'GET') {
+      if (!m[2] && method === 'GET') {
+        // status only: a GET never starts an attempt
+        return reply(200, { level: lv.id, level_name: lv.name, pass_percent: 80, held: info.held, available: info.quiz.available,
+          reason: info.quiz.reason, next_attempt_at: null, missing_lessons: [], last: lv.last || null, open_attempt: !!(A.attempt && A.attempt.level === lv.id) });
+      }
+      if (m[2] && method === 'POST') {
         if (info.quiz.reason) return reply(409, { error: { code: info.quiz.reason, message: info.quiz.reason } });
         A.attempt = { id: ++s.nextId, level: lv.id };
+        A.starts = (A.starts || 0) + 1;
         return reply(200, { attempt_id: A.attempt.id, level: lv.id, level_name: lv.name, pass_percent: 80,
           questions: lv.questions.map((q) => ({ id: q.id, type: q.type, question: q.question, options: q.options.map((text, id) => ({ id, text })) })) });
       }
-      if (method === 'POST') {
+      if (!m[2] && method === 'POST') {
         if (!A.attempt || A.attempt.level !== lv.id) return reply(409, { error: { code: 'no_attempt', message: 'no_attempt' } });
         A.attempt = null;
         const results = lv.questions.map((q) => {

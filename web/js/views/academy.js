@@ -1,7 +1,8 @@
 // views/academy.js - the academy (KI-Schwimmabzeichen) for every user:
 // overview of the levels with lessons and quiz state (#/academy), reading a
 // lesson (#/academy/lesson/ID, Markdown through the safe renderer) and
-// taking a level's quiz (#/academy/quiz/LEVEL). API: docs/api.md "Academy".
+// taking a level's quiz (#/academy/quiz/LEVEL: POST .../start draws an
+// attempt, POST .../LEVEL submits it). API: docs/api.md "Academy".
 
 import { api } from '../api.js';
 import { t, formatDate } from '../i18n.js';
@@ -132,7 +133,7 @@ async function lessonPage(el, id, ctx) {
 async function quizPage(el, level, ctx) {
   el.append(back(), loading());
   let q;
-  try { q = await api.get(`/api/academy/quiz/${encodeURIComponent(level)}`); } catch (e) { el.lastChild.replaceWith(failed(e)); return; }
+  try { q = await api.post(`/api/academy/quiz/${encodeURIComponent(level)}/start`, {}); } catch (e) { el.lastChild.replaceWith(failed(e)); return; }
   ctx.setTitle(t('academy.quiz_title', { name: q.level_name || level }));
   const err = h('div', { class: 'notice notice-error', role: 'alert', hidden: true });
   const form = h('form', { class: 'quiz stack', novalidate: true },
