@@ -179,3 +179,5 @@ TEST_TIMEOUT(ui_node_tests, 180)
     if (!chromium)
         SKIP("the UI unit tests passed; the browser tests were skipped (no chromium)");
 }
+
+TEST_TIMEOUT(e2e_academy_lesson_quiz_chat, 150) { run_script("academy.mjs", 130, 1, 1); }

@@ -1,0 +1,176 @@
+// academy.mjs - the KI-Schwimmabzeichen in Debian's chromium (playwright-core)
+// against the real server: a new non-admin user is refused the chat and sent
+// to the academy, reads every Seepferdchen lesson and marks it done, takes
+// the quiz (the right answers are looked up by question and option text in
+// the built-in content/academy/quiz.json), passes, and then chats with a
+// tiny local model. Also checks that opening the quiz page is the only thing
+// that starts an attempt (GET only reports the status) and that a trainer's
+// CSV export and record page list the new level.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { main, requirePrereqs, startServer, mkTmp, log, skip, assert, assertEq, ROOT, ADMIN_PW } from './lib.mjs';
+
+const MODEL = 'tiny-qwen2-q4_0';
+const CHROMIUM = '/usr/bin/chromium';
+const USER = 'paula';
+const PW = 'schwimmen-1';
+
+await main('e2e academy', async () => {
+  requirePrereqs({ models: [MODEL + '.gguf'], modules: ['playwright-core'] });
+  if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} is not installed (apt-get install chromium)`);
+  const { chromium } = await import('playwright-core');
+  const bank = JSON.parse(fs.readFileSync(path.join(ROOT, 'content/academy/quiz.json'), 'utf8')).questions;
+
+  const srv = await startServer({ name: 'academy', models: [MODEL + '.gguf'], conf: 'max_tokens = 12\n' });
+  const shots = mkTmp('academy-shots');
+  const admin = srv.client();
+  await admin.login('admin', ADMIN_PW);
+  const created = await admin.post('/api/admin/users', { username: USER, display_name: 'Paula Neu', password: PW, role: 'user', groups: [] });
+  log(`portal at ${srv.url}; user ${USER} (id ${created.id}) created without a level`);
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  let page = null;
+  const pageErrors = [];
+  try {
+    const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1280, height: 860 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(15000);
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('console', (m) => {
+      // the refused chat requests (403) are expected; anything else is not
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
+    });
+    const apiGet = (p) => page.evaluate(async (u) => {
+      const r = await fetch(u, { headers: { Accept: 'application/json' } });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    }, p);
+
+    // ------------------------------------------------ log in: chat is refused
+    await page.goto(srv.url + '/');
+    await page.getByLabel('Benutzername', { exact: true }).fill(USER);
+    await page.getByLabel('Passwort', { exact: true }).fill(PW);
+    await page.getByRole('button', { name: 'Anmelden', exact: true }).click();
+    await page.getByText(/Dafür brauchen Sie eine höhere Stufe des KI-Schwimmabzeichens/).waitFor();
+    assert(await page.getByRole('textbox', { name: 'Ihre Nachricht' }).isDisabled(), 'the message box is disabled without a level');
+    const refused = await apiGet('/api/conversations');
+    assertEq(refused.status, 403, 'chat API without a level');
+    assertEq(refused.body.error.code, 'level_required', 'error code');
+    assertEq(refused.body.error.level, 'seepferdchen', 'the level that grants chat');
+    log('without a level the chat is refused and points to the academy');
+
+    // ------------------------------------------------ the academy: every Seepferdchen lesson
+    await page.getByRole('link', { name: 'Zur Akademie', exact: true }).click();
+    await page.getByRole('heading', { name: 'KI-Schwimmabzeichen', level: 1 }).waitFor();
+    const overview = (await apiGet('/api/academy')).body;
+    const level = overview.levels.find((l) => l.id === 'seepferdchen');
+    assert(level && level.lessons.length > 0 && !level.held, 'Seepferdchen has lessons and is not held');
+    assertEq(level.quiz.reason, 'lessons_incomplete', 'quiz closed before the lessons');
+    const quizLink = page.getByRole('link', { name: 'Quiz starten', exact: true });
+    assertEq(await quizLink.count(), 0, 'no quiz link before the lessons are done');
+    for (const lesson of level.lessons) {
+      await page.getByRole('link', { name: lesson.title, exact: true }).click();
+      await page.getByRole('heading', { name: lesson.title, level: 1 }).waitFor();
+      assert((await page.locator('.lesson-text').textContent()).trim().length > 100, `lesson ${lesson.id} has text`);
+      await page.getByRole('button', { name: 'Lektion abschließen', exact: true }).click();
+      await page.getByRole('button', { name: 'Abgeschlossen', exact: true }).waitFor();
+      assert(await page.getByRole('button', { name: 'Abgeschlossen', exact: true }).isDisabled(), 'done button disabled');
+      await page.getByRole('link', { name: 'Zurück zur Übersicht' }).first().click();
+      await page.getByRole('heading', { name: 'KI-Schwimmabzeichen', level: 1 }).waitFor();
+    }
+    log(`read and completed ${level.lessons.length} lessons`);
+
+    // ------------------------------------------------ the quiz
+    const status = await apiGet('/api/academy/quiz/seepferdchen');
+    assertEq(status.status, 200, 'quiz status');
+    assert(status.body.available && !status.body.open_attempt, `quiz open, no attempt started by GET: ${JSON.stringify(status.body)}`);
+    await quizLink.click();
+    await page.getByRole('heading', { name: /^Quiz: Seepferdchen/ }).waitFor();
+    const fieldsets = page.locator('fieldset.question');
+    await fieldsets.first().waitFor();
+    const n = await fieldsets.count();
+    assert(n > 0, 'the quiz shows questions');
+    assert((await apiGet('/api/academy/quiz/seepferdchen')).body.open_attempt, 'the quiz page started an attempt');
+    for (let i = 0; i < n; i++) {
+      const fs_ = fieldsets.nth(i);
+      const legend = (await fs_.locator('legend').textContent()).trim();
+      const q = bank.find((x) => x.level === 'seepferdchen' && legend.endsWith(x.question));
+      assert(q, `question "${legend}" is in quiz.json`);
+      const labels = fs_.locator('label');
+      const m = await labels.count();
+      assertEq(m, q.options.length, `options of ${q.id}`);
+      for (let k = 0; k < m; k++) {
+        const text = (await labels.nth(k).textContent()).trim();
+        const opt = q.options.find((o) => o.text === text);
+        assert(opt, `option "${text}" of ${q.id} is in quiz.json`);
+        if (opt.correct) await fs_.getByLabel(text, { exact: true }).check();
+      }
+    }
+    await page.getByRole('button', { name: 'Antworten abgeben', exact: true }).click();
+    await page.getByRole('heading', { name: 'Bestanden – herzlichen Glückwunsch!' }).waitFor();
+    await page.getByText('Sie haben die Stufe „Seepferdchen“ abgelegt.').waitFor();
+    assertEq(await page.locator('.result-ok').count(), n, 'every answer right');
+    log(`quiz passed (${n} questions)`);
+    await page.getByRole('link', { name: 'Zurück zur Übersicht' }).first().click();
+    await page.getByText('Ihre Stufe: Seepferdchen').waitFor();
+
+    // ------------------------------------------------ now the chat works
+    await page.getByRole('link', { name: 'Chat', exact: true }).click();
+    const input = page.getByRole('textbox', { name: 'Ihre Nachricht' });
+    await input.waitFor();
+    await waitEnabled(input);
+    await page.getByLabel('Modell', { exact: true }).selectOption(MODEL);
+    await input.fill('Wie melde ich einen Wohnsitz an?');
+    await input.press('Enter');
+    await page.getByRole('article', { name: /^Antwort von / }).waitFor();
+    await page.locator('.msg-assistant.streaming').waitFor({ state: 'detached' });
+    const convs = await apiGet('/api/conversations');
+    assertEq(convs.status, 200, 'chat API with Seepferdchen');
+    assertEq(convs.body.conversations.length, 1, 'one conversation');
+    const conv = (await apiGet(`/api/conversations/${convs.body.conversations[0].id}`)).body;
+    const answer = conv.messages[1];
+    assert(answer && answer.role === 'assistant' && answer.content.length > 0 && ['stop', 'length'].includes(answer.finish_reason),
+      `the model answered: ${JSON.stringify(answer)}`);
+    log(`chat works after the quiz (${answer.tokens.completion} tokens)`);
+
+    // ------------------------------------------------ the trainer's records show it
+    const csv = await admin.raw('GET', '/api/trainer/export.csv');
+    assertEq(csv.status, 200, 'CSV export');
+    const text = await csv.text();
+    const line = text.split('\r\n').find((l) => l.startsWith(`"${USER}";`));
+    assert(line && line.includes('"Seepferdchen"') && line.includes('"Quiz"') && line.includes('100 % (bestanden'),
+      `CSV line for ${USER}: ${line}`);
+    const rec = await admin.raw('GET', `/api/trainer/participants/${created.id}/record`);
+    const html = await rec.text();
+    assert(rec.status === 200 && html.includes('Paula Neu') && html.includes('Seepferdchen'), 'record page');
+    assertEq(pageErrors.length, 0, `no script errors in the page: ${pageErrors.join(' | ')}`);
+    log('CSV export and record page list the level');
+  } catch (e) {
+    if (page) {
+      const file = path.join(shots, 'failure.png');
+      try {
+        await page.screenshot({ path: file, fullPage: true });
+        console.error(`screenshot of the failure: ${file}`);
+      } catch (se) {
+        console.error(`no screenshot: ${se.message}`);
+      }
+    }
+    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
+    throw e;
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}, { timeoutMs: 110000 });
+
+async function waitEnabled(locator) {
+  for (let i = 0; i < 200; i++) {
+    if (await locator.isEnabled()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the message box stayed disabled');
+}
