@@ -525,7 +525,20 @@ TEST(acad_api_capability_matrix_per_level)
         ASSERT_EQ(req(&t, &c, "POST", "/api/conversations/999999/messages", "{\"content\":\"hi\"}", NULL),
                   chat ? 404 : 403);
         ASSERT_EQ(req(&t, &c, "POST", "/api/messages/1/feedback", "{\"rating\":\"up\"}", NULL), chat ? 404 : 403);
-        /* API keys */
+        /* knowledge (Bronze) and uploads (Silber): allowed means the
+         * handler answers (an unknown collection is 404), forbidden is
+         * 403 level_required naming the level */
+        int know = lv >= 2, up = lv >= 3;
+        ASSERT_EQ(req(&t, &c, "GET", "/api/collections", NULL, NULL), know ? 200 : 403);
+        if (!know)
+            ASSERT(strstr(B(&c), "\"level\":\"bronze\""));
+        long st = req(&t, &c, "GET", "/api/search?q=Antrag", NULL, NULL);
+        ASSERT(know ? st != 403 : st == 403);
+        ASSERT_EQ(req(&t, &c, "GET", "/api/collections/999999", NULL, NULL), know ? 404 : 403);
+        ASSERT_EQ(req(&t, &c, "POST", "/api/collections/999999/sync", "{}", NULL), up ? 404 : 403);
+        if (!up)
+            ASSERT(strstr(B(&c), "\"level\":\"silber\""));
+        /* API keys (Gold) */
         ASSERT_EQ(req(&t, &c, "GET", "/api/keys", NULL, NULL), keys ? 200 : 403);
         ASSERT_EQ(req(&t, &c, "POST", "/api/keys", "{\"name\":\"n\"}", NULL), keys ? 200 : 403);
         if (!keys)
