@@ -360,7 +360,7 @@ static rh_engine *get_engine(local_be *lb, local_model *m, rh_error *err)
                              "(model_memory_budget) ist %s. Bitte einen größeren Rahmen einstellen oder ein "
                              "kleineres Modell wählen.", m->id, need, bud);
             else
-                rh_error_set(err, RH_ELIMIT,
+                rh_error_set(err, RH_EBUSY,
                              "Das Modell \"%s\" (etwa %s) passt gerade nicht in den Speicherrahmen für Modelle "
                              "(%s, davon %s durch Modelle belegt, die gerade antworten). Bitte in einer Minute "
                              "erneut versuchen oder ein anderes Modell wählen.", m->id, need, bud, inuse);

@@ -255,7 +255,11 @@ static enum MHD_Result v1_generate(web_req *r, int chat_mode)
     chat_gen_unref(g);
     if (rc != RH_OK) {
         const char *code = rc == RH_ENOTFOUND ? "model_not_found" : "upstream_unavailable";
-        ret = web_error_msg(r, rc == RH_ENOTFOUND ? 404 : 502, code, web_msg(r, code));
+        if ((rc == RH_ELIMIT || rc == RH_EBUSY || rc == RH_EINVAL) && err.msg[0]) /* the backend's explanation
+                                         (prompt too long, model_memory_budget, engine queue full) */
+            ret = web_error_msg(r, rc == RH_EBUSY ? 503 : 400, "generation_failed", err.msg);
+        else
+            ret = web_error_msg(r, rc == RH_ENOTFOUND ? 404 : 502, code, web_msg(r, code));
         goto out;
     }
     json_t *t = json_stringn(text.data ? text.data : "", text.len);
