@@ -6,6 +6,7 @@
  */
 #include <curl/curl.h>
 #include <limits.h>
+#include <microhttpd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,4 +534,79 @@ TEST_TIMEOUT(px_v1_embeddings_local_model, 120)
         FAIL("models: %s", b.data);
     rh_buf_free(&b);
     srv_stop(&t);
+}
+
+/* A fake upstream that answers POST /v1/embeddings with two fixed vectors
+ * (and counts what it was asked). */
+typedef struct fake_emb {
+    struct MHD_Daemon *d;
+    int port;
+    int calls;
+    char last_body[1024];
+} fake_emb;
+
+static enum MHD_Result fake_emb_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                        const char *version, const char *upload, size_t *upload_size, void **ctx)
+{
+    fake_emb *f = cls;
+    (void)version;
+    if (!*ctx) {
+        *ctx = f;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t have = strlen(f->last_body), n = *upload_size;
+        if (have + n >= sizeof f->last_body)
+            n = sizeof f->last_body - have - 1;
+        memcpy(f->last_body + have, upload, n);
+        f->last_body[have + n] = '\0';
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    static const char ok[] = "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":1,\"embedding\":[0.5,0.25]},"
+                             "{\"object\":\"embedding\",\"index\":0,\"embedding\":[1.0,-2.0]}],\"model\":\"fern\"}";
+    static const char nf[] = "{\"error\":\"not found\"}";
+    int hit = !strcmp(method, "POST") && !strcmp(url, "/v1/embeddings");
+    f->calls += hit;
+    struct MHD_Response *r = MHD_create_response_from_buffer(hit ? sizeof ok - 1 : sizeof nf - 1,
+                                                             (void *)(hit ? ok : nf), MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(conn, hit ? 200 : 404, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+TEST(px_v1_embeddings_forwarded_to_upstream)
+{
+    fake_emb f;
+    memset(&f, 0, sizeof f);
+    f.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL,
+                           NULL, fake_emb_handler, &f, MHD_OPTION_END);
+    ASSERT(f.d);
+    f.port = MHD_get_daemon_info(f.d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    char conf[300];
+    snprintf(conf, sizeof conf, "[upstream fern]\nurl = http://127.0.0.1:%d/v1\nmodels = fern-embed\n", f.port);
+    tsrv t;
+    rh_buf b;
+    srv_start(&t, conf);
+    ASSERT_EQ(call(&t, "POST", "/v1/embeddings", "{\"model\":\"fern-embed\",\"input\":[\"eins\",\"zwei\"]}", t.auth,
+                   &b), 200);
+    ASSERT_EQ(f.calls, 1);
+    ASSERT(strstr(f.last_body, "\"model\":\"fern-embed\""));
+    ASSERT(strstr(f.last_body, "\"input\":[\"eins\",\"zwei\"]"));
+    json_error_t je;
+    json_t *root = json_loads(b.data, 0, &je);
+    rh_buf_free(&b);
+    ASSERT(root);
+    json_t *data = json_object_get(root, "data");
+    ASSERT_EQ(json_array_size(data), 2);
+    /* the upstream's order by index is kept */
+    json_t *e0 = json_object_get(json_array_get(data, 0), "embedding");
+    ASSERT_NEAR(json_number_value(json_array_get(e0, 0)), 1.0, 1e-6);
+    ASSERT_NEAR(json_number_value(json_array_get(e0, 1)), -2.0, 1e-6);
+    json_decref(root);
+    /* a model nobody serves */
+    ASSERT_EQ(call(&t, "POST", "/v1/embeddings", "{\"model\":\"anders\",\"input\":\"x\"}", t.auth, &b), 404);
+    rh_buf_free(&b);
+    srv_stop(&t);
+    MHD_stop_daemon(f.d);
 }
