@@ -7,6 +7,7 @@
  * editing, pii_check = block on send, dashboard.
  */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -950,6 +951,123 @@ TEST(acad_api_trainer_edits_lessons)
 
 /* Random text made of the characters the detectors look at, in buffers
  * of exactly their length (no NUL), so a sanitizer catches over-reads. */
+/* The option id (shown position) whose text is `text` in question `qid` of
+ * a quiz start answer, or -1. */
+static int shown_option(const char *start_json, const char *qid, const char *text)
+{
+    json_t *o = json_loads(start_json, 0, NULL);
+    json_t *qs = json_object_get(o, "questions"), *q;
+    size_t i;
+    int found = -1;
+    json_array_foreach(qs, i, q) {
+        if (strcmp(json_string_value(json_object_get(q, "id")) ? json_string_value(json_object_get(q, "id")) : "",
+                   qid))
+            continue;
+        size_t k;
+        json_t *op;
+        json_array_foreach(json_object_get(q, "options"), k, op) {
+            const char *tx = json_string_value(json_object_get(op, "text"));
+            if (tx && !strcmp(tx, text))
+                found = (int)json_integer_value(json_object_get(op, "id"));
+        }
+    }
+    json_decref(o);
+    return found;
+}
+
+TEST(acad_api_trainer_edits_question_bank)
+{
+    asrv t;
+    cli tr, u, adm;
+    char body[2048];
+    srv_up(&t, "quiz_questions = 0\n");
+    user_login(&t, &tr, "trainer2", "trainer", NULL);
+    user_login(&t, &u, "ute", "user", NULL);
+    ASSERT_EQ(req(&t, &u, "GET", "/api/trainer/questions", NULL, NULL), 403);
+    ASSERT_EQ(req(&t, &tr, "GET", "/api/trainer/questions", NULL, NULL), 200);
+    ASSERT(strstr(B(&tr), "\"id\":\"s1\""));
+    ASSERT(strstr(B(&tr), "\"correct\":true"));
+    ASSERT(strstr(B(&tr), "\"builtin\":true"));
+    const char *good = "{\"level\":\"seepferdchen\",\"lesson\":\"sprachmodell\",\"type\":\"single\","
+                       "\"question\":\"Neue Hausfrage?\",\"options\":[{\"text\":\"Falsch\",\"correct\":false},"
+                       "{\"text\":\"Neue richtige Antwort\",\"correct\":true}],\"explanation\":\"Weil.\"}";
+    ASSERT_EQ(req(&t, &u, "PUT", "/api/trainer/questions/s1", good, NULL), 403);
+    /* validation: like quiz.json */
+    static const char *const bad[] = {
+        "{\"level\":\"seepferdchen\",\"type\":\"single\",\"question\":\"Q\",\"options\":[{\"text\":\"a\","
+        "\"correct\":true},{\"text\":\"b\",\"correct\":true}]}", /* two correct for single choice */
+        "{\"level\":\"seepferdchen\",\"type\":\"multiple\",\"question\":\"Q\",\"options\":[{\"text\":\"a\"},"
+        "{\"text\":\"b\"}]}",                                    /* none correct */
+        "{\"level\":\"seepferdchen\",\"type\":\"single\",\"question\":\"Q\",\"options\":[{\"text\":\"a\","
+        "\"correct\":true}]}",                                   /* one option */
+        "{\"level\":\"seepferdchen\",\"type\":\"single\",\"question\":\"\",\"options\":[{\"text\":\"a\","
+        "\"correct\":true},{\"text\":\"b\"}]}",                  /* no text */
+        "{\"level\":\"seepferdchen\",\"type\":\"essay\",\"question\":\"Q\",\"options\":[{\"text\":\"a\","
+        "\"correct\":true},{\"text\":\"b\"}]}",                  /* bad type */
+        "{\"level\":\"seepferdchen\",\"type\":\"single\",\"question\":\"Q\",\"options\":[{\"text\":\"a\","
+        "\"correct\":\"ja\"},{\"text\":\"b\"}]}",                 /* correct not a boolean */
+        "{\"level\":\"seepferdchen\",\"type\":\"single\",\"question\":\"Q\",\"options\":[\"a\",\"b\"]}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long st = req(&t, &tr, "PUT", "/api/trainer/questions/s1", bad[i], NULL);
+        if (st != 400)
+            FAIL("bad question %zu: %ld %s", i, st, B(&tr));
+    }
+    snprintf(body, sizeof body, "%s", good);
+    memcpy(strstr(body, "seepferdchen"), "nixda_level_", 12);
+    ASSERT_EQ(req(&t, &tr, "PUT", "/api/trainer/questions/s1", body, NULL), 400);
+    ASSERT(strstr(B(&tr), "\"code\":\"bad_level\""));
+    snprintf(body, sizeof body, "%s", good);
+    memcpy(strstr(body, "sprachmodell"), "sprachmodelx", 12);
+    ASSERT_EQ(req(&t, &tr, "PUT", "/api/trainer/questions/s1", body, NULL), 400);
+    ASSERT(strstr(B(&tr), "\"code\":\"bad_lesson\""));
+    ASSERT_EQ(req(&t, &tr, "PUT", "/api/trainer/questions/Bad%20Id", good, NULL), 404);
+    /* replace s1, add hx1, hide s3 */
+    ASSERT_EQ(req(&t, &tr, "PUT", "/api/trainer/questions/s1", good, NULL), 200);
+    ASSERT(strstr(B(&tr), "\"edited\":true"));
+    ASSERT_EQ(req(&t, &tr, "PUT", "/api/trainer/questions/hx1", good, NULL), 200);
+    ASSERT(strstr(B(&tr), "\"builtin\":false"));
+    ASSERT_EQ(req(&t, &tr, "DELETE", "/api/trainer/questions/s3", NULL, NULL), 204);
+    ASSERT_EQ(req(&t, &tr, "GET", "/api/trainer/questions", NULL, NULL), 200);
+    ASSERT(strstr(B(&tr), "\"hidden\":true"));
+    /* the participant's quiz draws from the edited bank */
+    complete_level(&t, &u, "seepferdchen");
+    ASSERT_EQ(req(&t, &u, "POST", "/api/academy/quiz/seepferdchen/start", "{}", NULL), 200);
+    ASSERT(strstr(B(&u), "\"id\":\"hx1\""));
+    ASSERT(strstr(B(&u), "\"id\":\"s1\""));
+    ASSERT(!strstr(B(&u), "\"id\":\"s3\""));
+    ASSERT(strstr(B(&u), "Neue Hausfrage?"));
+    ASSERT(!strstr(B(&u), "Wie entsteht die Antwort eines Sprachmodells?"));
+    int right = shown_option(B(&u), "hx1", "Neue richtige Antwort");
+    int wrong = shown_option(B(&u), "s1", "Falsch");
+    ASSERT(right >= 0 && wrong >= 0);
+    snprintf(body, sizeof body, "{\"answers\":{\"hx1\":[%d],\"s1\":[%d]}}", right, wrong);
+    ASSERT_EQ(req(&t, &u, "POST", "/api/academy/quiz/seepferdchen", body, NULL), 200);
+    ASSERT(strstr(B(&u), "{\"id\":\"hx1\",\"correct\":true"));
+    ASSERT(strstr(B(&u), "{\"id\":\"s1\",\"correct\":false"));
+    /* restore and delete */
+    ASSERT_EQ(req(&t, &tr, "POST", "/api/trainer/questions/s1/restore", "{}", NULL), 204);
+    ASSERT_EQ(req(&t, &tr, "POST", "/api/trainer/questions/s1/restore", "{}", NULL), 404);
+    ASSERT_EQ(req(&t, &tr, "POST", "/api/trainer/questions/hx1/restore", "{}", NULL), 404);
+    ASSERT_EQ(req(&t, &tr, "POST", "/api/trainer/questions/s3/restore", "{}", NULL), 204);
+    ASSERT_EQ(req(&t, &tr, "DELETE", "/api/trainer/questions/hx1", NULL, NULL), 204);
+    ASSERT_EQ(req(&t, &tr, "DELETE", "/api/trainer/questions/hx1", NULL, NULL), 404);
+    ASSERT_EQ(req(&t, &tr, "GET", "/api/trainer/questions", NULL, NULL), 200);
+    ASSERT(!strstr(B(&tr), "\"hidden\":true"));
+    ASSERT(!strstr(B(&tr), "\"edited\":true"));
+    ASSERT(!strstr(B(&tr), "hx1"));
+    user_login(&t, &adm, "chef2", "admin", NULL);
+    ASSERT_EQ(req(&t, &adm, "GET", "/api/admin/audit?limit=100", NULL, NULL), 200);
+    ASSERT(strstr(B(&adm), "\"action\":\"academy_question_edit\""));
+    ASSERT(strstr(B(&adm), "\"action\":\"academy_question_hide\""));
+    ASSERT(strstr(B(&adm), "\"action\":\"academy_question_restore\""));
+    cli_free(&adm);
+    cli_free(&u);
+    cli_free(&tr);
+    srv_down(&t);
+}
+
 TEST(acad_pii_and_front_matter_survive_random_input)
 {
     static const char alpha[] = "0123456789+-/().,: @DEdexXIBANgeb.straßeStr.Am Markt\n\t€§";

@@ -78,6 +78,11 @@ const academy *academy_get(const rh_config *cfg);
 /* Parse one lesson file (front matter + Markdown) into `out`. */
 int academy_lesson_parse(const char *text, size_t len, const char *name, academy_lesson *out, rh_error *err);
 void academy_lesson_clear(academy_lesson *l);
+/* Parse one question in quiz.json's format (a JSON object: id, level,
+ * lesson, type, question, options [{text, correct}], explanation) with the
+ * same rules as the file; free with academy_question_clear(). */
+int academy_question_parse(const char *text, size_t len, academy_question *out, rh_error *err);
+void academy_question_clear(academy_question *q);
 /* Index into levels/lessons, or -1. */
 int academy_level_index(const academy *a, const char *level_id);
 int academy_lesson_index(const academy *a, const char *lesson_id);

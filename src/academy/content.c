@@ -67,7 +67,7 @@ void academy_lesson_clear(academy_lesson *l)
     memset(l, 0, sizeof *l);
 }
 
-static void question_clear(academy_question *q)
+void academy_question_clear(academy_question *q)
 {
     rh_free(q->id);
     rh_free(q->level);
@@ -94,7 +94,7 @@ static void questions_free(academy_question *q, size_t n)
     if (!q)
         return;
     for (size_t i = 0; i < n; i++)
-        question_clear(&q[i]);
+        academy_question_clear(&q[i]);
     rh_free(q);
 }
 
@@ -320,6 +320,61 @@ out:
     return rc;
 }
 
+/* One question object of quiz.json (or of the trainers' bank) into `q`;
+ * on an error `q` holds what was read so far (free it either way). */
+static int question_from_json(json_t *o, const char *name, size_t nr, academy_question *q, rh_error *err)
+{
+    json_t *type = json_object_get(o, "type"), *opts = json_object_get(o, "options");
+    if (!json_is_object(o))
+        return rh_error_set(err, RH_EFORMAT, "%s: question %zu is not an object", name, nr);
+    q->id = json_dup(o, "id", 1);
+    q->level = json_dup(o, "level", 1);
+    q->lesson = json_dup(o, "lesson", 0);
+    q->question = json_dup(o, "question", 1);
+    q->explanation = json_dup(o, "explanation", 0);
+    if (!academy_id_ok(q->id) || !academy_id_ok(q->level) || !q->lesson || !q->question || !*q->question ||
+        !q->explanation)
+        return rh_error_set(err, RH_EFORMAT, "%s: question %zu needs id, level and question", name, nr);
+    if (*q->lesson && !academy_id_ok(q->lesson))
+        return rh_error_set(err, RH_EFORMAT, "%s: question %s: the lesson is not a lesson id", name, q->id);
+    if (!json_is_string(type) ||
+        (strcmp(json_string_value(type), "single") && strcmp(json_string_value(type), "multiple")))
+        return rh_error_set(err, RH_EFORMAT, "%s: question %s: type must be single or multiple", name, q->id);
+    q->multiple = !strcmp(json_string_value(type), "multiple");
+    if (!json_is_array(opts) || json_array_size(opts) < 2 || json_array_size(opts) > ACADEMY_MAX_OPTIONS)
+        return rh_error_set(err, RH_EFORMAT, "%s: question %s needs 2..%d options", name, q->id,
+                            ACADEMY_MAX_OPTIONS);
+    size_t n_correct = 0;
+    for (size_t k = 0; k < json_array_size(opts); k++) {
+        json_t *op = json_array_get(opts, k);
+        q->options[k].text = json_dup(op, "text", 1);
+        q->options[k].correct = json_is_true(json_object_get(op, "correct"));
+        q->n_options = k + 1;
+        n_correct += (size_t)q->options[k].correct;
+        if (!q->options[k].text || !*q->options[k].text)
+            return rh_error_set(err, RH_EFORMAT, "%s: question %s: every option needs a text", name, q->id);
+    }
+    if (n_correct == 0 || (!q->multiple && n_correct != 1))
+        return rh_error_set(err, RH_EFORMAT, "%s: question %s: %s", name, q->id,
+                            q->multiple ? "at least one option must be correct"
+                                        : "a single choice question needs exactly one correct option");
+    return RH_OK;
+}
+
+int academy_question_parse(const char *text, size_t len, academy_question *out, rh_error *err)
+{
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    json_t *o = json_loadb(text, len, 0, &je);
+    if (!o)
+        return rh_error_set(err, RH_EFORMAT, "question: %s", je.text);
+    int rc = question_from_json(o, "question", 1, out, err);
+    json_decref(o);
+    if (rc)
+        academy_question_clear(out);
+    return rc;
+}
+
 static int parse_quiz(const char *text, size_t len, const char *name, academy *a, rh_error *err)
 {
     json_error_t je;
@@ -346,50 +401,9 @@ static int parse_quiz(const char *text, size_t len, const char *name, academy *a
         goto out;
     }
     for (n = 0; n < cap; n++) {
-        json_t *o = json_array_get(arr, n);
         academy_question *q = &qs[n];
-        json_t *type = json_object_get(o, "type"), *opts = json_object_get(o, "options");
-        q->id = json_dup(o, "id", 1);
-        q->level = json_dup(o, "level", 1);
-        q->lesson = json_dup(o, "lesson", 0);
-        q->question = json_dup(o, "question", 1);
-        q->explanation = json_dup(o, "explanation", 0);
-        if (!academy_id_ok(q->id) || !academy_id_ok(q->level) || !q->lesson || !q->question || !q->explanation) {
+        if ((rc = question_from_json(json_array_get(arr, n), name, n + 1, q, err))) {
             n++;
-            rc = rh_error_set(err, RH_EFORMAT, "%s: question %zu needs id, level and question", name, n);
-            goto out;
-        }
-        if (!json_is_string(type) ||
-            (strcmp(json_string_value(type), "single") && strcmp(json_string_value(type), "multiple"))) {
-            n++;
-            rc = rh_error_set(err, RH_EFORMAT, "%s: question %s: type must be single or multiple", name, q->id);
-            goto out;
-        }
-        q->multiple = !strcmp(json_string_value(type), "multiple");
-        if (!json_is_array(opts) || json_array_size(opts) < 2 || json_array_size(opts) > ACADEMY_MAX_OPTIONS) {
-            n++;
-            rc = rh_error_set(err, RH_EFORMAT, "%s: question %s needs 2..%d options", name, q->id,
-                              ACADEMY_MAX_OPTIONS);
-            goto out;
-        }
-        size_t n_correct = 0;
-        for (size_t k = 0; k < json_array_size(opts); k++) {
-            json_t *op = json_array_get(opts, k);
-            q->options[k].text = json_dup(op, "text", 1);
-            q->options[k].correct = json_is_true(json_object_get(op, "correct"));
-            q->n_options = k + 1;
-            n_correct += (size_t)q->options[k].correct;
-            if (!q->options[k].text) {
-                n++;
-                rc = rh_error_set(err, RH_EFORMAT, "%s: question %s: every option needs a text", name, q->id);
-                goto out;
-            }
-        }
-        if (n_correct == 0 || (!q->multiple && n_correct != 1)) {
-            n++;
-            rc = rh_error_set(err, RH_EFORMAT, "%s: question %s: %s", name, q->id,
-                              q->multiple ? "at least one option must be correct"
-                                          : "a single choice question needs exactly one correct option");
             goto out;
         }
         for (size_t j = 0; j < n; j++)

@@ -92,6 +92,21 @@ int astore_lesson_delete(store *s, int64_t tenant, const char *lesson_id); /* RH
 int astore_lesson_list(store *s, int64_t tenant, astore_lessons *out);
 void astore_lessons_free(astore_lessons *l);
 
+/* ---- the quiz bank edited by trainers (overrides quiz.json) ---- */
+typedef struct astore_question {
+    char *question_id, *level;
+    char *body; /* the question as JSON (quiz.json's format); NULL: a hidden built-in question */
+    char *updated_by;
+    int64_t updated_at;
+} astore_question;
+typedef STORE_LIST(astore_question) astore_questions;
+/* Insert or replace the row of a question (body NULL hides it). */
+int astore_question_put(store *s, int64_t tenant, const astore_question *q);
+/* Remove the row: a built-in question is back, an added one gone (RH_ENOTFOUND). */
+int astore_question_delete(store *s, int64_t tenant, const char *question_id);
+int astore_question_list(store *s, int64_t tenant, astore_questions *out);
+void astore_questions_free(astore_questions *l);
+
 /* ---- feedback on answers ---- */
 typedef struct astore_feedback {
     int64_t message_id;

@@ -538,6 +538,93 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------ quiz bank */
+
+int astore_question_put(store *s, int64_t tenant, const astore_question *q)
+{
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, "INSERT INTO academy_questions(tenant_id, question_id, level, body, updated_by,"
+                               " updated_at) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(tenant_id, question_id) DO"
+                               " UPDATE SET level = excluded.level, body = excluded.body,"
+                               " updated_by = excluded.updated_by, updated_at = excluded.updated_at");
+    if (st) {
+        sqlite3_bind_int64(st, 1, tenant);
+        bind_text(st, 2, q->question_id);
+        bind_text(st, 3, q->level);
+        bind_text(st, 4, q->body);
+        bind_text(st, 5, q->updated_by);
+        sqlite3_bind_int64(st, 6, q->updated_at);
+    }
+    int rc = run(s, st, 0);
+    UNLOCK(s);
+    return rc;
+}
+
+int astore_question_delete(store *s, int64_t tenant, const char *question_id)
+{
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, "DELETE FROM academy_questions WHERE tenant_id = ? AND question_id = ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, tenant);
+        bind_text(st, 2, question_id);
+    }
+    int rc = run(s, st, 1);
+    UNLOCK(s);
+    return rc;
+}
+
+void astore_questions_free(astore_questions *l)
+{
+    for (size_t i = 0; l && i < l->n; i++) {
+        astore_question *x = &l->items[i];
+        rh_free(x->question_id);
+        rh_free(x->level);
+        rh_free(x->body);
+        rh_free(x->updated_by);
+    }
+    if (l) {
+        rh_free(l->items);
+        l->items = NULL;
+        l->n = 0;
+    }
+}
+
+int astore_question_list(store *s, int64_t tenant, astore_questions *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = RH_OK;
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, "SELECT question_id, level, body, updated_by, updated_at FROM academy_questions"
+                               " WHERE tenant_id = ? ORDER BY question_id");
+    if (!st) {
+        rc = RH_EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, tenant);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        astore_question *x = PUSH(out);
+        if (!x) {
+            rc = RH_ENOMEM;
+            break;
+        }
+        x->question_id = col_str(st, 0);
+        x->level = col_str(st, 1);
+        x->body = col_str(st, 2);
+        x->updated_by = col_str(st, 3);
+        x->updated_at = sqlite3_column_int64(st, 4);
+        if (!x->question_id || !x->level || (sqlite3_column_type(st, 2) != SQLITE_NULL && !x->body)) {
+            rc = RH_ENOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+out:
+    UNLOCK(s);
+    if (rc)
+        astore_questions_free(out);
+    return rc;
+}
+
 /* ------------------------------------------------------------ feedback */
 
 int astore_feedback_set(store *s, int64_t tenant, int64_t user_id, int64_t message_id, const char *rating,

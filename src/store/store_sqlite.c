@@ -104,6 +104,11 @@ static const char *const migrations[] = {
     /* 3: the sources (numbered passages) of grounded answers, kept with the message */
     "CREATE TABLE message_sources(message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " sources TEXT NOT NULL);",
+    /* 4: the academy's quiz bank as edited by trainers (body: the question
+     * as JSON in quiz.json's format; NULL hides a built-in question) */
+    "CREATE TABLE academy_questions(tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " question_id TEXT NOT NULL, level TEXT NOT NULL, body TEXT, updated_by TEXT, updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant_id, question_id));",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

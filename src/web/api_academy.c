@@ -61,6 +61,12 @@ static const acad_msg acad_messages[] = {
     {"no_level", "Diese Person hat diese Stufe nicht.", "This person does not hold this level."},
     {"reason_required", "Bitte geben Sie eine Begründung an.", "Please give a reason."},
     {"bad_level", "Diese Stufe gibt es nicht.", "This level does not exist."},
+    {"bad_lesson", "Diese Lektion gibt es nicht.", "This lesson does not exist."},
+    {"bad_question",
+     "Die Frage ist unvollständig: Sie braucht einen Fragetext, 2 bis 16 Antworten mit Text und mindestens eine "
+     "richtige Antwort (bei Einfachauswahl genau eine).",
+     "The question is incomplete: it needs a text, 2 to 16 answers with text and at least one correct answer "
+     "(exactly one for single choice)."},
 };
 
 const char *acad_msg_text(const web_req *r, const char *code)
@@ -155,6 +161,97 @@ void acad_lessons_free(acad_lessons *v)
     rh_free(v->items);
     astore_lessons_free(&v->edits);
     memset(v, 0, sizeof *v);
+}
+
+/* ------------------------------------------------------------ quiz bank view */
+
+void acad_bank_free(acad_bank *b)
+{
+    for (size_t i = 0; i < b->n_owned; i++)
+        academy_question_clear(&b->owned[i]);
+    rh_free(b->owned);
+    rh_free(b->a.questions);
+    astore_questions_free(&b->rows);
+    memset(b, 0, sizeof *b);
+}
+
+const astore_question *acad_bank_row(const acad_bank *b, const char *id)
+{
+    for (size_t i = 0; i < b->rows.n; i++)
+        if (!strcmp(b->rows.items[i].question_id, id))
+            return &b->rows.items[i];
+    return NULL;
+}
+
+int acad_bank_load(web_req *r, const academy *a, acad_bank *b)
+{
+    memset(b, 0, sizeof *b);
+    if (!a)
+        return RH_EINVAL;
+    b->a = *a;
+    b->a.questions = NULL;
+    b->a.n_questions = 0;
+    if (astore_question_list(r->srv->st, STORE_TENANT_DEFAULT, &b->rows))
+        return RH_EIO;
+    b->owned = rh_calloc(b->rows.n + 1, sizeof *b->owned);
+    academy_question *qs = rh_calloc(a->n_questions + b->rows.n + 1, sizeof *qs);
+    if (!b->owned || !qs) {
+        rh_free(qs);
+        acad_bank_free(b);
+        return RH_ENOMEM;
+    }
+    b->a.questions = qs;
+    /* the trainers' versions, parsed (a row that no longer parses or whose
+     * level is gone is left out rather than breaking the quiz) */
+    for (size_t i = 0; i < b->rows.n; i++) {
+        const astore_question *row = &b->rows.items[i];
+        rh_error e;
+        if (!row->body || academy_level_index(a, row->level) < 0)
+            continue;
+        if (academy_question_parse(row->body, strlen(row->body), &b->owned[b->n_owned], &e) == RH_OK) {
+            if (!strcmp(b->owned[b->n_owned].id, row->question_id))
+                b->n_owned++;
+            else
+                academy_question_clear(&b->owned[b->n_owned]);
+        } else {
+            rh_log(RH_LOG_WARN, "academy: question %s in the database: %s", row->question_id, e.msg);
+        }
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_questions; i++) {
+        const academy_question *q = &a->questions[i];
+        const astore_question *row = acad_bank_row(b, q->id);
+        if (!row) {
+            qs[n++] = *q;
+            continue;
+        }
+        for (size_t k = 0; k < b->n_owned; k++)
+            if (!strcmp(b->owned[k].id, q->id))
+                qs[n++] = b->owned[k];
+    }
+    for (size_t k = 0; k < b->n_owned; k++) {
+        int builtin = 0;
+        for (size_t i = 0; i < a->n_questions && !builtin; i++)
+            builtin = !strcmp(a->questions[i].id, b->owned[k].id);
+        if (!builtin)
+            qs[n++] = b->owned[k];
+    }
+    b->a.n_questions = n;
+    return RH_OK;
+}
+
+/* The handler with the academy whose questions are the merged bank. */
+static enum MHD_Result with_bank(web_req *r, enum MHD_Result (*fn)(web_req *, const academy *))
+{
+    acad_bank b;
+    const academy *a = academy_get(r->srv->cfg);
+    if (!a)
+        return web_error(r, 500, "internal");
+    if (acad_bank_load(r, a, &b))
+        return web_error(r, 500, "internal");
+    enum MHD_Result ret = fn(r, &b.a);
+    acad_bank_free(&b);
+    return ret;
 }
 
 static int lesson_cmp(const academy *a, const acad_lesson *x, const acad_lesson *y)
@@ -302,10 +399,9 @@ static quiz_state quiz_check(web_req *r, const academy *a, const acad_lessons *v
     return q;
 }
 
-static enum MHD_Result api_academy(web_req *r)
+static enum MHD_Result api_academy_in(web_req *r, const academy *a)
 {
     const rh_config *cfg = r->srv->cfg;
-    const academy *a = academy_get(cfg);
     acad_lessons v;
     astore_dones d;
     astore_attempts at;
@@ -479,10 +575,9 @@ static enum MHD_Result quiz_refuse(web_req *r, quiz_state qs, json_t *missing)
 }
 
 /* GET: the quiz's status for the user, without changing anything. */
-static enum MHD_Result api_quiz_status(web_req *r)
+static enum MHD_Result api_quiz_status_in(web_req *r, const academy *a)
 {
     const rh_config *cfg = r->srv->cfg;
-    const academy *a = academy_get(cfg);
     int li = path_level(r, a);
     if (li < 0)
         return web_error(r, 404, "not_found");
@@ -519,10 +614,9 @@ static enum MHD_Result api_quiz_status(web_req *r)
 }
 
 /* POST .../start: draws a new attempt (replacing an unfinished one). */
-static enum MHD_Result api_quiz_start(web_req *r)
+static enum MHD_Result api_quiz_start_in(web_req *r, const academy *a)
 {
     const rh_config *cfg = r->srv->cfg;
-    const academy *a = academy_get(cfg);
     int li = path_level(r, a);
     if (li < 0)
         return web_error(r, 404, "not_found");
@@ -613,10 +707,9 @@ static json_t *mask_json(uint32_t m, size_t n)
     return a;
 }
 
-static enum MHD_Result api_quiz_submit(web_req *r)
+static enum MHD_Result api_quiz_submit_in(web_req *r, const academy *a)
 {
     const rh_config *cfg = r->srv->cfg;
-    const academy *a = academy_get(cfg);
     int li = path_level(r, a);
     if (li < 0)
         return web_error(r, 404, "not_found");
@@ -798,6 +891,12 @@ static enum MHD_Result api_pii_check(web_req *r)
 }
 
 /* ------------------------------------------------------------ routes */
+
+static enum MHD_Result api_academy(web_req *r) { return with_bank(r, api_academy_in); }
+static enum MHD_Result api_quiz_status(web_req *r) { return with_bank(r, api_quiz_status_in); }
+static enum MHD_Result api_quiz_start(web_req *r) { return with_bank(r, api_quiz_start_in); }
+static enum MHD_Result api_quiz_submit(web_req *r) { return with_bank(r, api_quiz_submit_in); }
+
 
 static const web_route academy_routes[] = {
     {"GET", "/api/academy", api_academy, ROLE_USER, 0},

@@ -31,6 +31,22 @@ int acad_lessons_load(web_req *r, const academy *a, acad_lessons *v);
 void acad_lessons_free(acad_lessons *v);
 const acad_lesson *acad_lesson_find(const acad_lessons *v, const char *id);
 
+/* The quiz bank: the built-in questions with the trainers' changes from
+ * the database (edited ones replaced, hidden ones left out, added ones
+ * appended). `a` is a shallow copy of the content with that bank as its
+ * questions: use it like the content, never academy_free() it. */
+typedef struct acad_bank {
+    academy a;
+    academy_question *owned; /* parsed from rows */
+    size_t n_owned;
+    astore_questions rows;
+} acad_bank;
+
+int acad_bank_load(web_req *r, const academy *a, acad_bank *b);
+void acad_bank_free(acad_bank *b);
+/* The database row of a question, or NULL. */
+const astore_question *acad_bank_row(const acad_bank *b, const char *id);
+
 /* The message for an academy error code in the request's language. */
 const char *acad_msg_text(const web_req *r, const char *code);
 /* Error answer {"error": {code, message, ...extra}} (takes `extra`). */

@@ -3,7 +3,8 @@
  * their progress, awarding and revoking levels (with a reason and an
  * audit entry), records as CSV and as a printable page per person,
  * editing lessons (stored in the database, DELETE restores the built-in
- * text), and the beta dashboard's figures as JSON for charts.
+ * text), editing the quiz bank (the same way), and the beta dashboard's
+ * figures as JSON for charts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +502,193 @@ static enum MHD_Result api_lesson_restore(web_req *r)
     return web_no_content(r);
 }
 
+/* ------------------------------------------------------------ quiz bank */
+
+#define QUESTION_TEXT_MAX 1000
+#define OPTION_TEXT_MAX 500
+#define EXPLANATION_MAX 2000
+#define BANK_ROWS_MAX 2000
+
+static json_t *question_json(const academy *a, const academy_question *q, int builtin, const astore_question *row)
+{
+    json_t *opts = json_array();
+    for (size_t k = 0; k < q->n_options; k++)
+        json_array_append_new(opts, json_pack("{s:s, s:b}", "text", q->options[k].text, "correct",
+                                              q->options[k].correct));
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:o, s:s, s:b, s:b, s:b, s:s?, s:o}", "id", q->id, "level",
+                     q->level, "level_name", level_name(a, q->level), "lesson", q->lesson, "type",
+                     q->multiple ? "multiple" : "single", "question", q->question, "options", opts, "explanation",
+                     q->explanation, "builtin", builtin, "edited", row != NULL, "hidden", 0, "updated_by",
+                     row ? row->updated_by : NULL, "updated_at", web_time(row ? row->updated_at : 0));
+}
+
+static int is_builtin_question(const academy *a, const char *id)
+{
+    for (size_t i = 0; i < a->n_questions; i++)
+        if (!strcmp(a->questions[i].id, id))
+            return 1;
+    return 0;
+}
+
+/* GET: the whole bank as trainers see it, with the right answers; hidden
+ * built-in questions are listed too (to bring them back). */
+static enum MHD_Result api_questions(web_req *r)
+{
+    const academy *a = academy_get(r->srv->cfg);
+    acad_bank b;
+    if (!a || acad_bank_load(r, a, &b))
+        return web_error(r, 500, "internal");
+    json_t *arr = json_array();
+    for (size_t li = 0; li < a->n_levels; li++) {
+        for (size_t i = 0; i < b.a.n_questions; i++) {
+            const academy_question *q = &b.a.questions[i];
+            if (!strcmp(q->level, a->levels[li].id))
+                json_array_append_new(arr, question_json(a, q, is_builtin_question(a, q->id), acad_bank_row(&b, q->id)));
+        }
+        for (size_t i = 0; i < a->n_questions; i++) {
+            const academy_question *q = &a->questions[i];
+            const astore_question *row = acad_bank_row(&b, q->id);
+            if (row && !row->body && !strcmp(q->level, a->levels[li].id)) {
+                json_t *o = question_json(a, q, 1, row);
+                json_object_set_new(o, "hidden", json_true());
+                json_array_append_new(arr, o);
+            }
+        }
+    }
+    acad_bank_free(&b);
+    return web_json(r, 200, json_pack("{s:o}", "questions", arr));
+}
+
+static int text_ok(json_t *o, const char *key, size_t max, int required)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return !required;
+    return json_is_string(v) && json_string_length(v) <= max && (!required || json_string_length(v) > 0);
+}
+
+/* PUT {level, lesson?, type, question, options: [{text, correct}], explanation?}:
+ * replaces a built-in question or adds one; validated like quiz.json. */
+static enum MHD_Result api_question_put(web_req *r)
+{
+    char id[ACADEMY_ID_MAX + 1];
+    const academy *a = academy_get(r->srv->cfg);
+    acad_bank bank;
+    acad_lessons lessons = {0};
+    academy_question q = {0};
+    int have_bank = 0;
+    char *body = NULL;
+    rh_error e;
+    enum MHD_Result ret;
+    if (!a || !web_path_segment(r, 3, id, sizeof id) || !academy_id_ok(id))
+        return web_error(r, 404, "not_found");
+    json_t *b = web_body_object(r);
+    if (!b)
+        return web_error(r, 400, "bad_json");
+    json_t *opts = json_object_get(b, "options");
+    int opts_ok = json_is_array(opts);
+    for (size_t k = 0; opts_ok && k < json_array_size(opts); k++) {
+        json_t *op = json_array_get(opts, k), *c = json_object_get(op, "correct");
+        opts_ok = json_is_object(op) && text_ok(op, "text", OPTION_TEXT_MAX, 1) && (!c || json_is_boolean(c));
+    }
+    if (!text_ok(b, "level", ACADEMY_ID_MAX, 1) || !text_ok(b, "lesson", ACADEMY_ID_MAX, 0) ||
+        !text_ok(b, "type", 16, 1) || !text_ok(b, "question", QUESTION_TEXT_MAX, 1) ||
+        !text_ok(b, "explanation", EXPLANATION_MAX, 0) || !opts_ok) {
+        ret = acad_error(r, 400, "bad_question", json_pack("{s:s}", "detail", "fields"));
+        goto out;
+    }
+    json_t *c = json_pack("{s:s, s:O, s:O, s:O, s:O}", "id", id, "level", json_object_get(b, "level"), "type",
+                          json_object_get(b, "type"), "question", json_object_get(b, "question"), "options", opts);
+    if (c && json_is_string(json_object_get(b, "lesson")))
+        json_object_set(c, "lesson", json_object_get(b, "lesson"));
+    if (c && json_is_string(json_object_get(b, "explanation")))
+        json_object_set(c, "explanation", json_object_get(b, "explanation"));
+    body = c ? json_dumps(c, JSON_COMPACT) : NULL;
+    json_decref(c);
+    if (!body) {
+        ret = web_error(r, 500, "internal");
+        goto out;
+    }
+    if (academy_question_parse(body, strlen(body), &q, &e)) {
+        ret = acad_error(r, 400, "bad_question", json_pack("{s:s}", "detail", e.msg));
+        goto out;
+    }
+    if (academy_level_index(a, q.level) < 0) {
+        ret = acad_error(r, 400, "bad_level", NULL);
+        goto out;
+    }
+    if (acad_lessons_load(r, a, &lessons) || acad_bank_load(r, a, &bank)) {
+        ret = web_error(r, 500, "internal");
+        goto out;
+    }
+    have_bank = 1;
+    if (*q.lesson && !acad_lesson_find(&lessons, q.lesson)) {
+        ret = acad_error(r, 400, "bad_lesson", NULL);
+        goto out;
+    }
+    if (!acad_bank_row(&bank, id) && bank.rows.n >= BANK_ROWS_MAX) {
+        ret = acad_error(r, 400, "bad_question", json_pack("{s:s}", "detail", "too many questions"));
+        goto out;
+    }
+    astore_question row = {.question_id = id, .level = q.level, .body = body, .updated_by = r->user.username,
+                           .updated_at = web_now()};
+    if (astore_question_put(r->srv->st, STORE_TENANT_DEFAULT, &row)) {
+        ret = web_error(r, 500, "internal");
+        goto out;
+    }
+    web_audit(r, "academy_question_edit", id, q.question);
+    ret = web_json(r, 200, question_json(a, &q, is_builtin_question(a, id), &row));
+out:
+    if (have_bank)
+        acad_bank_free(&bank);
+    acad_lessons_free(&lessons);
+    academy_question_clear(&q);
+    free(body); /* jansson */
+    json_decref(b);
+    return ret;
+}
+
+/* DELETE: an added question is removed, a built-in one hidden from the
+ * quiz (POST .../restore brings it back). */
+static enum MHD_Result api_question_delete(web_req *r)
+{
+    char id[ACADEMY_ID_MAX + 1];
+    const academy *a = academy_get(r->srv->cfg);
+    if (!a || !web_path_segment(r, 3, id, sizeof id))
+        return web_error(r, 404, "not_found");
+    int rc;
+    int builtin = is_builtin_question(a, id);
+    if (builtin) {
+        int li = -1;
+        for (size_t i = 0; i < a->n_questions; i++)
+            if (!strcmp(a->questions[i].id, id))
+                li = academy_level_index(a, a->questions[i].level);
+        astore_question row = {.question_id = id, .level = li >= 0 ? a->levels[li].id : "", .body = NULL,
+                               .updated_by = r->user.username, .updated_at = web_now()};
+        rc = astore_question_put(r->srv->st, STORE_TENANT_DEFAULT, &row);
+    } else {
+        rc = astore_question_delete(r->srv->st, STORE_TENANT_DEFAULT, id);
+    }
+    if (rc)
+        return web_error(r, rc == RH_ENOTFOUND ? 404 : 500, rc == RH_ENOTFOUND ? "not_found" : "internal");
+    web_audit(r, builtin ? "academy_question_hide" : "academy_question_delete", id, NULL);
+    return web_no_content(r);
+}
+
+/* POST .../restore: the built-in version is back (edit or hiding undone). */
+static enum MHD_Result api_question_restore(web_req *r)
+{
+    char id[ACADEMY_ID_MAX + 1];
+    const academy *a = academy_get(r->srv->cfg);
+    if (!a || !web_path_segment(r, 3, id, sizeof id) || !is_builtin_question(a, id))
+        return web_error(r, 404, "not_found");
+    int rc = astore_question_delete(r->srv->st, STORE_TENANT_DEFAULT, id);
+    if (rc)
+        return web_error(r, rc == RH_ENOTFOUND ? 404 : 500, rc == RH_ENOTFOUND ? "not_found" : "internal");
+    web_audit(r, "academy_question_restore", id, NULL);
+    return web_no_content(r);
+}
+
 /* ------------------------------------------------------------ dashboard */
 
 static json_t *zeros(size_t n)
@@ -635,6 +823,10 @@ static const web_route trainer_routes[] = {
     {"GET", "/api/trainer/export.csv", api_export_csv, ROLE_TRAINER, 0},
     {"PUT", "/api/trainer/lessons/*", api_lesson_put, ROLE_TRAINER, 1},
     {"DELETE", "/api/trainer/lessons/*", api_lesson_restore, ROLE_TRAINER, 1},
+    {"GET", "/api/trainer/questions", api_questions, ROLE_TRAINER, 0},
+    {"PUT", "/api/trainer/questions/*", api_question_put, ROLE_TRAINER, 1},
+    {"DELETE", "/api/trainer/questions/*", api_question_delete, ROLE_TRAINER, 1},
+    {"POST", "/api/trainer/questions/*/restore", api_question_restore, ROLE_TRAINER, 1},
     {"GET", "/api/dashboard", api_dashboard, ROLE_TRAINER, 0},
 };
 WEB_ROUTES(trainer_routes)
