@@ -55,13 +55,13 @@ typedef void (*rh_mm_fn)(int64_t n, const void *w, size_t w_stride, int nr,
  * value, so that the reads cannot be optimized away (bandwidth test). */
 typedef uint64_t (*rh_read_fn)(const void *p, size_t n);
 
-/* Many-token product (prompt processing, nt >= RH_PP_MIN_TOK): the same
+/* Many-token product (prompt processing, nt >= pp_min[type]): the same
  * contract as rh_mm_fn plus a private scratch buffer of
  * rh_pp_scratch_size(n, nt) bytes (64-byte aligned) for repacked weights. */
 typedef void (*rh_mm_pp_fn)(int64_t n, const void *w, size_t w_stride, int nr, const void *a,
                             size_t a_stride, int nt, float *y, int64_t y_stride, void *scratch);
 
-#define RH_PP_MIN_TOK 16
+#define RH_PP_MIN_TOK 16 /* default for pp_min */
 
 static inline size_t rh_pp_scratch_size(int64_t n, int64_t nt)
 {
@@ -76,6 +76,7 @@ typedef struct rh_kernel_set {
     rh_act_quant_fn quant[RH_ACT_KINDS];
     rh_mm_fn mm[RH_TYPE_COUNT];
     rh_mm_pp_fn mm_pp[RH_TYPE_COUNT]; /* optional */
+    uint8_t pp_min[RH_TYPE_COUNT];    /* use mm_pp from this many tokens on */
 } rh_kernel_set;
 
 void rh_kernels_scalar_init(rh_kernel_set *ks);

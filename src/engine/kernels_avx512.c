@@ -649,13 +649,30 @@ AI void transpose16(const uint8_t *w, size_t ws, int nr, size_t off, __m512i *ou
 }
 
 /* Q8_0: per block 8 zmm of (q xor 0x80), 1 zmm d. */
-/* The fp16 at p of 16 rows (scalar loads: gathers are slow here). */
+/* The fp16 at p of 16 rows (inserts: gathers are slow here, and a
+ * store-to-array then vector load stalls store forwarding). */
 AI __m512 fp16_rows(const uint8_t *p, size_t ws, int nr)
 {
-    uint16_t h[PP_ROWS];
-    for (int i = 0; i < PP_ROWS; i++)
-        h[i] = rh_k_rd16(p + (size_t)(i < nr ? i : nr - 1) * ws);
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+    __m128i lo = _mm_setzero_si128(), hi = _mm_setzero_si128();
+#define FP16_ROW(i) rh_k_rd16(p + (size_t)((i) < nr ? (i) : nr - 1) * ws)
+    lo = _mm_insert_epi16(lo, FP16_ROW(0), 0);
+    lo = _mm_insert_epi16(lo, FP16_ROW(1), 1);
+    lo = _mm_insert_epi16(lo, FP16_ROW(2), 2);
+    lo = _mm_insert_epi16(lo, FP16_ROW(3), 3);
+    lo = _mm_insert_epi16(lo, FP16_ROW(4), 4);
+    lo = _mm_insert_epi16(lo, FP16_ROW(5), 5);
+    lo = _mm_insert_epi16(lo, FP16_ROW(6), 6);
+    lo = _mm_insert_epi16(lo, FP16_ROW(7), 7);
+    hi = _mm_insert_epi16(hi, FP16_ROW(8), 0);
+    hi = _mm_insert_epi16(hi, FP16_ROW(9), 1);
+    hi = _mm_insert_epi16(hi, FP16_ROW(10), 2);
+    hi = _mm_insert_epi16(hi, FP16_ROW(11), 3);
+    hi = _mm_insert_epi16(hi, FP16_ROW(12), 4);
+    hi = _mm_insert_epi16(hi, FP16_ROW(13), 5);
+    hi = _mm_insert_epi16(hi, FP16_ROW(14), 6);
+    hi = _mm_insert_epi16(hi, FP16_ROW(15), 7);
+#undef FP16_ROW
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
 }
 
 static void q8_0_repack(int64_t n, const uint8_t *w, size_t ws, int nr, __m512i *rp)
@@ -958,4 +975,8 @@ void rh_kernels_avx512_init(rh_kernel_set *ks)
     ks->mm_pp[RH_TYPE_Q8_0] = mm_pp_q8_0;
     ks->mm_pp[RH_TYPE_Q4_K] = mm_pp_q4_k;
     ks->mm_pp[RH_TYPE_Q6_K] = mm_pp_q6_k;
+    /* measured break-even against the tiles (cold weights, 2 cores) */
+    ks->pp_min[RH_TYPE_Q8_0] = 8;
+    ks->pp_min[RH_TYPE_Q4_K] = 16;
+    ks->pp_min[RH_TYPE_Q6_K] = 16;
 }

@@ -229,7 +229,8 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
     } else if (j.mm) {
         j.a_stride = rh_act_row_size(act, cols);
         need = j.a_stride * (size_t)n_tok;
-        if (n_tok >= RH_PP_MIN_TOK && ks->mm_pp[wtype]) {
+        int pp_min = ks->pp_min[wtype] ? ks->pp_min[wtype] : RH_PP_MIN_TOK;
+        if (n_tok >= pp_min && ks->mm_pp[wtype]) {
             j.mm_pp = ks->mm_pp[wtype];
             j.pp_size = (rh_pp_scratch_size(cols, n_tok) + 63) & ~(size_t)63;
             need += j.pp_size * (size_t)nth;
