@@ -30,7 +30,12 @@ static void usage(FILE *out)
             "  --syn-weight W    weight of the synonym query (default 0.5)\n"
             "  --syn-per-term N  synonyms per query word (default 3)\n"
             "  --max-df F        drop query terms in more than F of all chunks, at any\n"
-            "                    index size (default 0.15 from 20000 chunks on)\n");
+            "                    index size (default 0.15 from 20000 chunks on)\n"
+            "  --embedding-model SPEC  also measure dense retrieval and its fusion with\n"
+            "                    BM25 (RRF): a .gguf embedding model (vectors are computed\n"
+            "                    for chunks that have none and stored in the database)\n"
+            "  --unanswerable FILE  questions the collection cannot answer ({\"q\": ...}\n"
+            "                    per line): table of the portal's relevance threshold\n");
 }
 
 static void on_question(void *ctx, const char *q, const char *doc, const char *section, int rank,
@@ -50,6 +55,7 @@ int cmd_eval_retrieval(int argc, char **argv)
     const char *coll_name = NULL, *db = NULL, *file = NULL;
     char dbbuf[4096];
     int verbose = 0, table = 0, ret = 1;
+    const char *emb_spec = NULL, *unanswerable = NULL;
     rh_ksearch_opts o;
     rh_ksearch_opts_default(&o);
     rh_error err = {0};
@@ -85,6 +91,10 @@ int cmd_eval_retrieval(int argc, char **argv)
                 fprintf(stderr, "rathaus eval-retrieval: --weights TITLE,HEADING,BODY\n");
                 return 2;
             }
+        } else if (strcmp(a, "--embedding-model") == 0 && i + 1 < argc) {
+            emb_spec = argv[++i];
+        } else if (strcmp(a, "--unanswerable") == 0 && i + 1 < argc) {
+            unanswerable = argv[++i];
         } else if (strcmp(a, "--table") == 0) {
             table = 1;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
@@ -111,6 +121,10 @@ int cmd_eval_retrieval(int argc, char **argv)
         kstore_collection_find(ks, o.tenant, coll_name, &coll, &err) != RH_OK ||
         rh_ksearcher_new(ks, &s, &err) != RH_OK) {
         fprintf(stderr, "rathaus eval-retrieval: %s\n", err.msg);
+        goto out;
+    }
+    if (emb_spec || unanswerable) {
+        ret = eval_portal_run(ks, s, o.tenant, coll, file, emb_spec, unanswerable);
         goto out;
     }
     static const unsigned steps[] = {

@@ -232,9 +232,42 @@ int rh_kembed(rh_kembedder *e, const char *const *texts, size_t n, float **out, 
         return embed_upstream(e, texts, n, out, dim, err);
     int d = atomic_load(&e->dim);
     float *v = rh_calloc(n * (size_t)d, sizeof *v);
-    if (!v)
+    char **cut = rh_calloc(n, sizeof *cut);
+    const char **use = rh_calloc(n, sizeof *use);
+    if (!v || !cut || !use) {
+        rh_free(v);
+        rh_free(cut);
+        rh_free(use);
         return rh_error_set(err, RH_ENOMEM, "out of memory");
-    int rc = engine_embed(e->eng, texts, n, true, v, err);
+    }
+    /* cut texts longer than the context before embedding (a failed batch
+     * would be repeated text by text) */
+    rh_engine_info inf;
+    engine_info(e->eng, &inf);
+    int64_t budget = inf.n_ctx > 8 ? inf.n_ctx - 4 : inf.n_ctx;
+    for (size_t i = 0; i < n; i++) {
+        use[i] = texts[i];
+        size_t len = strlen(texts[i]);
+        for (int tries = 0; tries < 4; tries++) {
+            int64_t nt = engine_count_tokens(e->eng, use[i], strlen(use[i]));
+            if (nt < 0 || nt <= budget)
+                break;
+            len = (size_t)((double)len * (double)budget / (double)nt * 0.9);
+            while (len > 0 && ((unsigned char)texts[i][len] & 0xC0) == 0x80)
+                len--;
+            rh_free(cut[i]);
+            if (!(cut[i] = rh_malloc(len + 1)))
+                break;
+            memcpy(cut[i], texts[i], len);
+            cut[i][len] = '\0';
+            use[i] = cut[i];
+        }
+    }
+    int rc = engine_embed(e->eng, use, n, true, v, err);
+    for (size_t i = 0; i < n; i++)
+        rh_free(cut[i]);
+    rh_free(cut);
+    rh_free(use);
     if (rc == RH_ELIMIT) { /* some text too long: one by one, cut to fit */
         rc = RH_OK;
         for (size_t i = 0; i < n && rc == RH_OK; i++)

@@ -6,6 +6,7 @@
  */
 #include "knowledge/grounding.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@
 typedef struct qterms {
     char t[MAX_QTERMS][RH_KAN_TERM_MAX + 1];
     unsigned char found[MAX_QTERMS];
+    double w[MAX_QTERMS]; /* weight of each term (1, or its IDF in the index) */
     size_t n;
 } qterms;
 
@@ -37,6 +39,7 @@ static int collect_q(void *ctx, const char *tok, size_t n, size_t start, size_t 
             return 0;
     memcpy(q->t[q->n], tok, n);
     q->t[q->n][n] = '\0';
+    q->w[q->n] = 1;
     q->n++;
     return 0;
 }
@@ -60,10 +63,12 @@ static double relevance_with(rh_kan *doc_an, const qterms *q0, const char *text)
         return 0;
     memset(q.found, 0, sizeof q.found);
     rh_kan_run(doc_an, text, strlen(text), mark_found, &q);
-    size_t f = 0;
-    for (size_t i = 0; i < q.n; i++)
-        f += q.found[i];
-    return (double)f / (double)q.n;
+    double f = 0, all = 0;
+    for (size_t i = 0; i < q.n; i++) {
+        f += q.found[i] ? q.w[i] : 0;
+        all += q.w[i];
+    }
+    return all > 0 ? f / all : 0;
 }
 
 static int query_terms(const char *query, qterms *q)
@@ -280,6 +285,15 @@ int rh_kretrieve(kstore *ks, rh_ksearcher *s, const int64_t *colls, size_t n_col
         rc = rh_error_set(err, RH_ENOMEM, "out of memory");
         goto out;
     }
+    /* rare terms count more: IDF over the whole index (a term missing from
+     * every document - "Apfelkuchen" - weighs most) */
+    int64_t total = 0;
+    if (kstore_chunk_count(ks, &total, NULL) == RH_OK && total > 0)
+        for (size_t i = 0; i < q->n; i++) {
+            int64_t df = 0;
+            if (kstore_term_docs(ks, q->t[i], &df, NULL) == RH_OK)
+                q->w[i] = log(1.0 + (double)total / (double)(df + 1));
+        }
     for (size_t i = 0; i < m; i++) {
         cand *x = &c.v[i];
         p[i].n = (int)i + 1;
