@@ -253,9 +253,10 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
             j.deq = scratch;
     }
 
-    /* Work items: about 8 per thread for balance, fewer rows when many
-     * tokens share each row (so that a chunk's weights stay in cache). */
-    int64_t target = (int64_t)nth * 8;
+    /* Work items: 8-16 per thread for balance (the last ones decide when
+     * all threads are done), fewer rows when many tokens share each row (so
+     * that a chunk's weights stay in cache). */
+    int64_t target = (int64_t)nth * (n_tok == 1 ? 16 : 8);
     int64_t chunk = (rows + target - 1) / target;
     chunk = (chunk + 7) & ~(int64_t)7;
     if (n_tok > 1 && chunk > 64)
