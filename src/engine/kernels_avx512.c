@@ -3,14 +3,16 @@
  * flags; matmul.c calls rh_kernels_avx512_init only after cpuid said the CPU
  * has them.
  *
- * Every product is computed in register tiles of R weight rows x T tokens:
- * a weight block is loaded and unpacked once and used for T tokens, an
- * activation block once for R rows. Generation (one token) uses 4x1 tiles
- * and is bound by memory bandwidth; prompt processing uses 4x4 (Q8_0, Q4_0,
- * floats) or 2x4 (K-quants) tiles. Integer products:
- *   Q8_0  vpdpbusd on (w xor 0x80) = w+128 as u8, minus 128*sum(a) folded
- *         into the accumulator's start value;
- *   Q4_0  vpdpbusd on the unsigned nibbles, minus 8*sum(a) the same way;
+ * Three shapes of work (see docs/engine-kernels.md):
+ *   generation (one token): one weight row at a time, streamed once (bound
+ *     by memory bandwidth; interleaving rows or prefetching was slower);
+ *   a few tokens: register tiles of R rows x T tokens (4x4, K-quants 2x4):
+ *     a weight block is unpacked once for T tokens;
+ *   prompts: 16 rows repacked so that one vpdpbusd serves 16 rows (below).
+ * Integer products:
+ *   Q8_0, Q4_0, Q5_0, Q4_1, Q5_1  vpdpbusd on the quants as unsigned bytes
+ *         (Q8_0: w xor 0x80 = w+128), minus offset*sum(a) folded into the
+ *         accumulator's start value;
  *   Q4_K, Q5_K, Q6_K  vpmaddubsw (unsigned quants x int8 activations, no
  *         saturation possible) then vpdpwssd with the 16-bit sub-block
  *         scales; the mins (Q6_K: the -32 offset) via the activation's sums
@@ -101,7 +103,6 @@ static void drive(int64_t n, const void *w, size_t ws, int nr, const void *a, si
     }
 }
 
-#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
 /* ---- F32 / F16 ------------------------------------------------------------- */
 
