@@ -33,7 +33,7 @@ function parseRoute(hash) {
   if (path === '/setup') return { name: 'setup', params: {} };
   if (path === '/settings') return { name: 'settings', params: {} };
   if (path === '/keys') return { name: 'keys', params: {} };
-  if (path === '/trainer') return { name: 'trainer', params: {} };
+  if ((m = /^\/trainer(?:\/(lessons|questions|dashboard))?$/.exec(path))) return { name: 'trainer', params: { tab: m[1] || 'participants' } };
   if ((m = /^\/admin(?:\/(\w+))?$/.exec(path))) return { name: 'admin', params: { tab: m[1] || 'users' } };
   if ((m = /^\/academy(?:\/(lesson|quiz)\/([\w-]+))?$/.exec(path))) return { name: 'academy', params: { sub: m[1] || '', id: m[2] || '' } };
   return { name: 'chat', params: {} };

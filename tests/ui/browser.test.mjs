@@ -378,10 +378,124 @@ test('trainer: award a level with a reason', { skip }, async () => {
   assert.ok(state.audit.some((e) => e.action === 'academy_award' && e.detail === 'Präsenzschulung am 12.03.'));
 });
 
+test('trainer: records export (CSV link) and record page link', { skip }, async () => {
+  await page.eval(`location.hash = '#/trainer'; true`);
+  await page.waitFor(`$$('tbody tr').length === 4`);
+  const r = await page.eval(`(async () => {
+    const a = $$('a').find((x) => x.textContent.trim() === 'Als CSV exportieren');
+    const res = await fetch(a.href);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { href: a.getAttribute('href'), download: a.hasAttribute('download'), status: res.status, type: res.headers.get('content-type'),
+      bom: bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf, text: new TextDecoder().decode(bytes),
+      record: $$('a').filter((x) => x.textContent.trim() === 'Nachweis').map((x) => x.getAttribute('href') + '|' + x.target) };
+  })()`);
+  assert.equal(r.href, '/api/trainer/export.csv');
+  assert.ok(r.download);
+  assert.equal(r.status, 200);
+  assert.match(r.type, /^text\/csv/);
+  assert.ok(r.bom, 'UTF-8 byte order mark for spreadsheets');
+  assert.match(r.text, /^"Benutzername";"Name";"Abteilung";"Stufe"/);
+  assert.match(r.text, /"m\.muster";"Max Muster";"Bürgeramt";"Seepferdchen"/);
+  assert.ok(r.record.includes('/api/trainer/participants/2/record|_blank'), r.record.join());
+});
+
+test('trainer: edit a lesson with a live preview, then restore the original', { skip }, async () => {
+  await page.eval(`location.hash = '#/trainer/lessons'; true`);
+  await page.waitFor(`$('.subnav a[aria-current=page]') && $('.subnav a[aria-current=page]').textContent === 'Lektionen' && btn('Lektion „Datenschutz“ bearbeiten')`);
+  await checkA11y('trainer lessons');
+  await page.eval(`btn('Lektion „Datenschutz“ bearbeiten').click(); true`);
+  await page.waitFor(`$('.lesson-editor textarea') && $('.lesson-preview strong')`);
+  // the preview uses the safe renderer: Markdown yes, HTML never
+  await page.eval(`setValue('.lesson-editor textarea', '# Hausregeln\\n\\n**Nie** Namen eingeben.\\n\\n<img src=x onerror=alert(1)>'); true`);
+  await page.waitFor(`$('.lesson-preview h3') && $('.lesson-preview h3').textContent === 'Hausregeln'`);
+  const prev = await page.eval(`({ img: $$('.lesson-preview img').length, text: $('.lesson-preview').textContent })`);
+  assert.equal(prev.img, 0);
+  assert.ok(prev.text.includes('<img src=x onerror=alert(1)>'));
+  await page.eval(`setValue('.lesson-editor input[name=title]', 'Datenschutz bei uns'); $('.lesson-editor').requestSubmit(); true`);
+  await page.waitFor(`btn('Lektion „Datenschutz bei uns“ bearbeiten') && $$('.lesson-admin-list .badge').length === 1`);
+  assert.ok(state.audit.some((e) => e.action === 'academy_lesson_edit'));
+  // participants see the trainer's text
+  await page.eval(`location.hash = '#/academy/lesson/datenschutz'; true`);
+  await page.waitFor(`$('.lesson h1') && $('.lesson h1').textContent === 'Datenschutz bei uns' && $('.lesson-text strong').textContent === 'Nie'`);
+  // restore
+  await page.eval(`location.hash = '#/trainer/lessons'; true`);
+  await page.waitFor(`btn('Lektion „Datenschutz bei uns“ bearbeiten')`);
+  await page.eval(`btn('Lektion „Datenschutz bei uns“ bearbeiten').click(); true`);
+  await page.waitFor(`btn('Original wiederherstellen')`);
+  await page.eval(`btn('Original wiederherstellen').click(); true`);
+  await page.waitFor(`$('dialog[open]')`);
+  await page.eval(`$$('dialog[open] button').find((b) => b.textContent.trim() === 'Original wiederherstellen').click(); true`);
+  await page.waitFor(`!$('dialog') && btn('Lektion „Datenschutz“ bearbeiten') && !$$('.lesson-admin-list .badge').length`);
+  await shot('trainer-lessons');
+});
+
+test('trainer: quiz bank - add a question, hide and restore a built-in one', { skip }, async () => {
+  await page.eval(`location.hash = '#/trainer/questions'; true`);
+  await page.waitFor(`$$('.question-item').length === 2`);
+  await checkA11y('trainer questions');
+  assert.equal(await page.eval(`$$('.question-item .option-list li.correct').length`), 3);
+  await page.eval(`btn('Neue Frage für Bronze').click(); true`);
+  await page.waitFor(`$('dialog[open] textarea[name=question]')`);
+  // two correct answers for single choice are refused in the form
+  await page.eval(`setValue('dialog textarea[name=question]', 'Was tun bei einer erfundenen Quelle?');
+    const t = $$('dialog .option-edit input[type=text]'); setValue(t[0], 'Nachprüfen'); setValue(t[1], 'Übernehmen');
+    const c = $$('dialog .option-edit input[type=checkbox]'); c[0].checked = true; c[1].checked = true;
+    $('dialog form').requestSubmit(); true`);
+  await page.waitFor(`$('dialog[open] .notice-error') && !$('dialog[open] .notice-error').hidden`);
+  await page.eval(`$$('dialog .option-edit input[type=checkbox]')[1].checked = false; $('dialog form').requestSubmit(); true`);
+  await page.waitFor(`!$('dialog') && $$('.question-item').length === 3`);
+  const added = state.academy.levels[1].questions[0];
+  assert.equal(added.question, 'Was tun bei einer erfundenen Quelle?');
+  assert.deepEqual(added.correct, [0]);
+  // hide the first built-in question, then bring it back
+  await page.eval(`btn('Frage 1 entfernen').click(); true`);
+  await page.waitFor(`$('dialog[open]')`);
+  await page.eval(`$$('dialog[open] button').find((b) => b.textContent.trim() === 'Ausblenden').click(); true`);
+  await page.waitFor(`!$('dialog') && $$('.question-item.is-disabled').length === 1`);
+  await page.eval(`btn('Frage 1 wiederherstellen').click(); true`);
+  await page.waitFor(`!$$('.question-item.is-disabled').length && btn('Frage 1 entfernen')`);
+  await shot('trainer-questions');
+});
+
+test('dashboard: SVG charts with text alternatives and data tables', { skip }, async () => {
+  await page.eval(`location.hash = '#/trainer/dashboard'; true`);
+  await page.waitFor(`$$('figure.chart-card').length === 4`);
+  await checkA11y('dashboard');
+  const r = await page.eval(`$$('figure.chart-card').map((f) => {
+    const svg = f.querySelector('svg');
+    const ids = (svg.getAttribute('aria-labelledby') || '').split(' ');
+    return { type: f.dataset.chart, role: svg.getAttribute('role'), label: ids.map((i) => document.getElementById(i)?.textContent || '').join(' | '),
+      shapes: svg.querySelectorAll('rect, path, circle, polyline').length, styled: svg.querySelectorAll('[style]').length,
+      toggle: f.querySelector('button.chart-toggle').getAttribute('aria-expanded'), tableHidden: f.querySelector('.chart-table').hidden };
+  })`);
+  assert.deepEqual(r.map((x) => x.type), ['active_users', 'activity', 'levels', 'feedback']);
+  for (const c of r) {
+    assert.equal(c.role, 'img');
+    assert.ok(c.label.length > 20, c.label);
+    assert.ok(c.shapes > 2, c.type);
+    assert.equal(c.styled, 0);
+    assert.equal(c.toggle, 'false');
+    assert.ok(c.tableHidden);
+  }
+  assert.match(r[0].label, /Bürgeramt: insgesamt 97, in der letzten Woche 14/);
+  await page.eval(`$('figure[data-chart=levels] button.chart-toggle').click(); true`);
+  await page.waitFor(`!$('figure[data-chart=levels] .chart-table').hidden`);
+  const tbl = await page.eval(`[...$('figure[data-chart=levels] table').querySelectorAll('tbody tr')].map((tr) => tr.textContent)`);
+  assert.deepEqual(tbl, ['ohne Stufe7', 'Seepferdchen12', 'Bronze4', 'Silber1', 'Gold0']);
+  assert.equal(await page.eval(`$('figure[data-chart=levels] button.chart-toggle').getAttribute('aria-expanded')`), 'true');
+  // figures, the negative comment as text, empty rankings explained
+  const text = await page.eval(`$('main').textContent`);
+  assert.match(text, /15 %/);
+  assert.ok(text.includes('Die Frist war falsch <b>angegeben</b>.'));
+  assert.match(text, /Meistgenutzte Assistenten/);
+  assert.equal(await page.eval(`$$('main b').length`), 0);
+  await shot('dashboard');
+});
+
 test('reflow: no horizontal scrolling at 320 CSS px (WCAG 1.4.10)', { skip }, async () => {
   await page.size(320, 640);
   try {
-    for (const r of ['#/c/1', '#/', '#/settings', '#/keys', '#/academy', '#/academy/lesson/datenschutz', '#/trainer', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit']) {
+    for (const r of ['#/c/1', '#/', '#/settings', '#/keys', '#/academy', '#/academy/lesson/datenschutz', '#/trainer', '#/trainer/lessons', '#/trainer/questions', '#/trainer/dashboard', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit']) {
       await page.eval(`location.hash = ${JSON.stringify(r)}; true`);
       await page.waitFor(`!$('main [role=status]') || !$('main [role=status]').textContent.includes('geladen')`);
       await new Promise((res) => setTimeout(res, 250));

@@ -414,7 +414,7 @@ export function createServer(state, opts = {}) {
       const reason = !prevHeld ? 'previous_level_required' : done < lv.lessons.length ? 'lessons_incomplete' : !lv.questions.length ? 'no_questions' : null;
       return {
         id: lv.id, name: lv.name, description: lv.description, order: lv.order, held: A.held.has(lv.id), capabilities: lv.capabilities,
-        lessons: lv.lessons.map((l) => ({ id: l.id, title: l.title, order: l.order, minutes: l.minutes, completed: A.completed.has(l.id), completed_at: null, edited: false })),
+        lessons: lv.lessons.map((l) => ({ id: l.id, title: l.title, order: l.order, minutes: l.minutes, completed: A.completed.has(l.id), completed_at: null, edited: !!l.orig || !!l.added })),
         lessons_total: lv.lessons.length, lessons_completed: done, questions: lv.questions.length,
         quiz: { available: !reason, reason, next_attempt_at: null, last: lv.last || null },
       };
@@ -436,7 +436,7 @@ export function createServer(state, opts = {}) {
       const l = lv.lessons.find((x) => x.id === m[1]);
       if (m[2] && method === 'POST') { A.completed.add(l.id); return reply(200, { id: l.id, completed: true }); }
       if (!m[2] && method === 'GET') {
-        return reply(200, { id: l.id, level: lv.id, level_name: lv.name, title: l.title, order: l.order, minutes: l.minutes, markdown: l.markdown, completed: A.completed.has(l.id), builtin: true });
+        return reply(200, { id: l.id, level: lv.id, level_name: lv.name, title: l.title, order: l.order, minutes: l.minutes, markdown: l.markdown, completed: A.completed.has(l.id), builtin: !l.added, edited: !!l.orig || !!l.added, updated_by: l.orig ? 'admin' : null, updated_at: l.orig ? now() : null });
       }
     }
     m = /^\/api\/academy\/quiz\/([\w-]+)(\/start)?$/.exec(p);
@@ -529,6 +529,114 @@ export function createServer(state, opts = {}) {
         audit('academy_' + m[2], u.username, body.reason);
         return reply(200, part(u));
       }
+      // lessons edited by trainers
+      m = /^\/api\/trainer\/lessons\/([\w-]+)$/.exec(p);
+      if (m) {
+        const lv = A.levels.find((x) => x.lessons.some((l) => l.id === m[1]));
+        const l = lv && lv.lessons.find((x) => x.id === m[1]);
+        if (method === 'PUT') {
+          if (!String(body.title || '').trim() || typeof body.markdown !== 'string') return fail(400, 'bad_request');
+          if (l) {
+            l.orig ||= { title: l.title, markdown: l.markdown, minutes: l.minutes };
+            Object.assign(l, { title: body.title, markdown: body.markdown, minutes: body.minutes ?? l.minutes });
+            audit('academy_lesson_edit', l.id, body.title);
+            return reply(200, { id: l.id, level: lv.id, title: l.title, markdown: l.markdown, minutes: l.minutes, edited: true, builtin: !l.added });
+          }
+          const target = A.levels.find((x) => x.id === body.level);
+          if (!target) return reply(400, { error: { code: 'bad_level', message: 'Diese Stufe gibt es nicht.' } });
+          const nl = { id: m[1], title: body.title, markdown: body.markdown, minutes: body.minutes ?? 5, order: body.order ?? 99, added: true };
+          target.lessons.push(nl);
+          audit('academy_lesson_edit', nl.id, body.title);
+          return reply(200, { ...nl, level: target.id, edited: true, builtin: false });
+        }
+        if (method === 'DELETE') {
+          if (!l || (!l.orig && !l.added)) return fail(404, 'not_found');
+          if (l.added) lv.lessons = lv.lessons.filter((x) => x !== l);
+          else { Object.assign(l, l.orig); delete l.orig; }
+          audit('academy_lesson_restore', m[1]);
+          return reply(204, null);
+        }
+      }
+      // the quiz bank
+      const qJson = (q, lv) => ({ id: String(q.id), level: lv.id, level_name: lv.name, lesson: q.lesson || '', type: q.type, question: q.question,
+        options: q.options.map((text, i) => ({ text, correct: q.correct.includes(i) })), explanation: q.explanation || '',
+        builtin: !q.added, edited: !!q.orig || !!q.added, hidden: !!q.hidden, updated_by: q.orig || q.added ? 'admin' : null, updated_at: null });
+      if (p === '/api/trainer/questions' && method === 'GET') {
+        return reply(200, { questions: A.levels.flatMap((lv) => lv.questions.map((q) => qJson(q, lv))) });
+      }
+      m = /^\/api\/trainer\/questions\/([\w-]+)(\/restore)?$/.exec(p);
+      if (m) {
+        let lv = A.levels.find((x) => x.questions.some((q) => String(q.id) === m[1]));
+        const q = lv && lv.questions.find((x) => String(x.id) === m[1]);
+        if (method === 'PUT' && !m[2]) {
+          const opts = Array.isArray(body.options) ? body.options : [];
+          const nc = opts.filter((o) => o && o.correct === true).length;
+          if (!String(body.question || '').trim() || opts.length < 2 || opts.some((o) => !o || !String(o.text || '').trim()) || !nc || (body.type === 'single' && nc !== 1)) {
+            return reply(400, { error: { code: 'bad_question', message: 'Die Frage ist unvollständig.' } });
+          }
+          const target = A.levels.find((x) => x.id === body.level);
+          if (!target) return reply(400, { error: { code: 'bad_level', message: 'Diese Stufe gibt es nicht.' } });
+          const fields = { type: body.type, question: body.question, options: opts.map((o) => o.text), correct: opts.map((o, i) => (o.correct ? i : -1)).filter((i) => i >= 0), explanation: body.explanation || '', lesson: body.lesson || '' };
+          let nq = q;
+          if (nq) {
+            nq.orig ||= { type: nq.type, question: nq.question, options: nq.options, correct: nq.correct, explanation: nq.explanation, lesson: nq.lesson };
+            Object.assign(nq, fields);
+            if (lv !== target) { lv.questions = lv.questions.filter((x) => x !== nq); target.questions.push(nq); lv = target; }
+          } else {
+            nq = { id: m[1], added: true, ...fields };
+            target.questions.push(nq);
+            lv = target;
+          }
+          audit('academy_question_edit', m[1], body.question);
+          return reply(200, qJson(nq, lv));
+        }
+        if (method === 'DELETE' && !m[2]) {
+          if (!q) return fail(404, 'not_found');
+          if (q.added) lv.questions = lv.questions.filter((x) => x !== q);
+          else q.hidden = true;
+          return reply(204, null);
+        }
+        if (method === 'POST' && m[2]) {
+          if (!q || q.added || (!q.orig && !q.hidden)) return fail(404, 'not_found');
+          if (q.orig) { Object.assign(q, q.orig); delete q.orig; }
+          delete q.hidden;
+          return reply(204, null);
+        }
+      }
+      // records: CSV export and the printable page
+      if (p === '/api/trainer/export.csv' && method === 'GET') {
+        const rows = s.users.map(part).map((x) => [x.username, x.display_name, x.groups, x.level_name || '', '', '', x.lessons_done, x.lessons_total, '']);
+        const csv = '\ufeff' + [['Benutzername', 'Name', 'Abteilung', 'Stufe', 'Datum der Stufe', 'Verliehen durch', 'Lektionen abgeschlossen', 'Lektionen gesamt', 'Quizergebnisse'], ...rows]
+          .map((r) => r.map((c) => '"' + String(c).replace(/"/g, '""') + '"').join(';')).join('\r\n') + '\r\n';
+        res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="schwimmabzeichen.csv"', ...extra });
+        res.end(csv);
+        return;
+      }
+    }
+
+    // ----- dashboard (trainers and admins)
+    if (p === '/api/dashboard' && method === 'GET') {
+      if (!['admin', 'trainer'].includes(user.role)) return fail(403, 'forbidden');
+      const weeks = [];
+      const monday = new Date(Date.UTC(2026, 8, 7));
+      for (let i = 0; i < 12; i++) weeks.push(new Date(monday.getTime() + i * 7 * 86400000).toISOString().slice(0, 10));
+      const buerger = [3, 4, 6, 5, 7, 8, 8, 9, 11, 10, 12, 14];
+      const bau = [0, 1, 1, 2, 2, 3, 4, 4, 3, 5, 6, 6];
+      const convs = [5, 7, 9, 8, 12, 15, 14, 18, 20, 19, 24, 27];
+      const msgs = convs.map((c) => c * 4);
+      const lv = [['ohne Stufe', 7], ['Seepferdchen', 12], ['Bronze', 4], ['Silber', 1], ['Gold', 0]];
+      return reply(200, {
+        weeks, active_users: [{ name: 'Bürgeramt', values: buerger }, { name: 'Bauamt', values: bau }],
+        active_users_total: buerger.map((v, i) => v + bau[i]), conversations: convs, messages: msgs,
+        feedback: { answers: 400, rated: 60, up: 45, down: 15, rate: 0.15, latest_negative: [{ message_id: 9, comment: 'Die Frist war falsch <b>angegeben</b>.', at: now() }] },
+        levels: lv.map(([name, count], i) => ({ id: i ? name.toLowerCase() : null, name, count })), assistants: [], collections: [],
+        charts: [
+          { id: 'active_users', type: 'stacked_bar', title: 'Aktive Nutzende je Abteilung und Woche', labels: weeks, series: [{ name: 'Bürgeramt', values: buerger }, { name: 'Bauamt', values: bau }] },
+          { id: 'activity', type: 'line', title: 'Unterhaltungen und Nachrichten je Woche', labels: weeks, series: [{ name: 'Unterhaltungen', values: convs }, { name: 'Nachrichten', values: msgs }] },
+          { id: 'levels', type: 'bar', title: 'Stufen des KI-Schwimmabzeichens', labels: lv.map((x) => x[0]), series: [{ name: 'Personen', values: lv.map((x) => x[1]) }] },
+          { id: 'feedback', type: 'pie', title: 'Rückmeldungen zu Antworten', labels: ['hilfreich', 'nicht hilfreich', 'ohne Rückmeldung'], series: [{ name: 'Antworten', values: [45, 15, 340] }] },
+        ],
+      });
     }
 
     // ----- keys

@@ -110,7 +110,10 @@ test('colour contrast: text >= 4.5:1, controls >= 3:1', () => {
     const r = contrast(c(fg), c(bg));
     assert.ok(r >= 4.5, `${fg} on ${bg}: ${r.toFixed(2)}:1`);
   }
-  for (const [fg, bg] of [['border-strong', 'surface'], ['focus', 'surface'], ['focus', 'bg'], ['focus', 'surface-2']]) {
+  const charts = Object.keys(v).filter((k) => /^chart-\d$/.test(k));
+  assert.ok(charts.length >= 6, 'chart colours in :root');
+  for (const [fg, bg] of [['border-strong', 'surface'], ['focus', 'surface'], ['focus', 'bg'], ['focus', 'surface-2'],
+    ...charts.map((k) => [k, 'surface'])]) {
     const r = contrast(c(fg), c(bg));
     assert.ok(r >= 3, `${fg} on ${bg}: ${r.toFixed(2)}:1`);
   }

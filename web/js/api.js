@@ -91,6 +91,7 @@ export const api = {
   get: (p, o) => request('GET', p, undefined, o),
   post: (p, b, o) => request('POST', p, b ?? {}, o),
   patch: (p, b, o) => request('PATCH', p, b ?? {}, o),
+  put: (p, b, o) => request('PUT', p, b ?? {}, o),
   del: (p, o) => request('DELETE', p, undefined, o),
 };
 

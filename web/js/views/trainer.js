@@ -1,17 +1,52 @@
-// views/trainer.js - training records for trainers and admins (#/trainer):
+// views/trainer.js - the academy for trainers and admins (#/trainer/...):
 // participants with their level and progress, award or revoke a level (with
 // a reason, for in-person courses), the printable record per person and the
-// CSV export. API: docs/api.md "Trainers". The server checks the role.
+// CSV export; sub-pages for editing lessons and the quiz bank
+// (trainer_content.js) and the beta dashboard (dashboard.js). API:
+// docs/api.md "Trainers". The server checks the role.
 
 import { api } from '../api.js';
 import { t, formatDate } from '../i18n.js';
 import { h, clear, field, button, errorBox, openDialog, toast } from '../dom.js';
+import { lessonsPage, questionsPage } from './trainer_content.js';
+import { dashboardPage } from './dashboard.js';
 
-export function trainerView(ctx) {
+const TABS = ['participants', 'lessons', 'questions', 'dashboard'];
+
+export function trainerView(ctx, params) {
+  const body = h('div');
+  const nav = h('nav', { class: 'subnav', 'aria-label': t('trainer.sections') }, h('ul'));
+  const root = h('div', { class: 'page page-wide' }, h('h1', { tabindex: '-1' }, t('trainer.title')), nav, body);
+  let destroyTab = null;
+
+  function update(p) {
+    const tab = TABS.includes(p && p.tab) ? p.tab : 'participants';
+    const ul = clear(nav.firstChild);
+    for (const name of TABS) {
+      ul.appendChild(h('li', null, h('a', {
+        href: name === 'participants' ? '#/trainer' : '#/trainer/' + name, 'aria-current': name === tab ? 'page' : undefined,
+      }, t('trainer.tab_' + name))));
+    }
+    if (destroyTab) destroyTab();
+    destroyTab = null;
+    // a fresh container per visit (a slow answer renders into a detached element)
+    const el = h('div');
+    clear(body).append(el);
+    ctx.setTitle(t('trainer.tab_' + tab) + ' – ' + t('trainer.title'));
+    if (tab === 'lessons') lessonsPage(el, ctx);
+    else if (tab === 'questions') questionsPage(el, ctx);
+    else if (tab === 'dashboard') dashboardPage(el, ctx);
+    else destroyTab = participantsPage(el);
+  }
+  update(params);
+  return { el: root, title: t('trainer.title'), update, destroy: () => { if (destroyTab) destroyTab(); } };
+}
+
+// Returns a function that ends the page's timers.
+function participantsPage(el) {
   const body = h('div');
   const search = h('input', { type: 'search', id: 'trainer-search', autocomplete: 'off' });
-  const root = h('div', { class: 'page page-wide' },
-    h('h1', { tabindex: '-1' }, t('trainer.title')),
+  const root = h('div', null,
     h('p', { class: 'muted lead' }, t('trainer.intro')),
     h('div', { class: 'toolbar' },
       h('div', { class: 'field trainer-search' }, h('label', { for: 'trainer-search' }, t('trainer.search')), search),
@@ -101,5 +136,6 @@ export function trainerView(ctx) {
   let timer = 0;
   search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(render, 150); });
   load();
-  return { el: root, title: t('trainer.title'), destroy: () => clearTimeout(timer) };
+  el.append(root);
+  return () => clearTimeout(timer);
 }
