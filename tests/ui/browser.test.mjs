@@ -194,7 +194,7 @@ test('hostile Markdown in an answer stays inert', { skip }, async () => {
       img: document.querySelectorAll('img, script:not([src]), iframe').length,
       js: $$('a').filter((x) => /^\\s*javascript:/i.test(x.getAttribute('href') || '')).length,
       text: a.textContent,
-      links: [...a.querySelectorAll('a')].map((x) => [x.getAttribute('href'), x.rel, x.target]),
+      links: [...a.querySelector('.msg-body').querySelectorAll('a')].map((x) => [x.getAttribute('href'), x.rel, x.target]),
       alerted: window.__alerted === true,
     };
   })()`);
@@ -326,6 +326,24 @@ test('personal data hint while typing', { skip }, async () => {
   await page.eval(`setValue('#composer-input', 'Öffnungszeiten des Bürgeramts?'); true`);
   await page.waitFor(`$('.pii-notice').hidden`, 5000);
   await page.eval(`setValue('#composer-input', ''); true`);
+});
+
+test('reminder: answers without sources link the lesson on hallucinations', { skip }, async () => {
+  const c = state.convs.find((x) => x.userId === 1 && x.messages.filter((m) => m.role === 'assistant' && m.content).length >= 2);
+  assert.ok(c, 'a conversation with two answers');
+  const answers = c.messages.filter((m) => m.role === 'assistant');
+  answers[0].sources = [{ n: 1, title: 'Gebührensatzung' }];
+  try {
+    await page.eval(`location.hash = '#/academy'; true`);
+    await page.waitFor(`$('h1') && $('h1').textContent === 'KI-Schwimmabzeichen'`);
+    await page.eval(`location.hash = '#/c/${c.id}'; true`);
+    await page.waitFor(`$$('.msg-assistant').length === ${answers.length}`);
+    const hints = await page.eval(`$$('.msg-assistant').map((a) => !!a.querySelector('.msg-hint a[href="#/academy/lesson/halluzinationen"]'))`);
+    assert.deepEqual(hints, answers.map((m, i) => i > 0 && !!m.content));
+    assert.match(await page.eval(`$$('.msg-assistant')[1].querySelector('.msg-hint').textContent`), /keine Quellen/);
+  } finally {
+    delete answers[0].sources;
+  }
 });
 
 test('academy: lessons, quiz, level awarded', { skip }, async () => {

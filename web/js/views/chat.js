@@ -378,6 +378,15 @@ export function chatView(ctx, params) {
     return null;
   }
 
+  // The academy's reminder on every finished answer that cites no sources
+  // (docs/academy.md): models can make up facts -> lesson "halluzinationen".
+  function noSourcesHint(m) {
+    if (!m.content || m.finish_reason === null || (Array.isArray(m.sources) && m.sources.length)) return null;
+    const lesson = (m.hint && m.hint.lesson) || 'halluzinationen';
+    return h('p', { class: 'msg-hint' }, icon('info'), h('span', null, t('chat.no_sources_hint') + ' ',
+      h('a', { href: `#/academy/lesson/${encodeURIComponent(lesson)}` }, t('chat.no_sources_lesson'))));
+  }
+
   function answerActions(getText, isLast, messageId) {
     return h('div', { class: 'msg-actions' },
       (() => { const b = button(t('chat.copy_answer'), { small: true, kind: 'ghost', icon: 'copy' }); b.addEventListener('click', () => copyWithFeedback(getText(), b)); return b; })(),
@@ -422,6 +431,7 @@ export function chatView(ctx, params) {
       assistantMeta(m.model, false),
       body,
       finishNote(m.finish_reason),
+      noSourcesHint(m),
       m.finish_reason === null && st.current && st.current.running && isLast
         ? h('p', { class: 'msg-note' }, h('span', { class: 'typing', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')), t('chat.running'))
         : null,
@@ -666,6 +676,7 @@ export function chatView(ctx, params) {
     try {
       await streamMessage(conv.id, requestBody, {
         start: (d) => { if (d.model) answer.model = d.model; answer.id = d.assistant_message_id; },
+        sources: (d) => { answer.sources = d.sources; answer.no_sources = d.no_sources; answer.hint = d.hint; },
         delta: (d) => {
           if (typeof d.text !== 'string') return;
           if (!answer.content) status.remove();
