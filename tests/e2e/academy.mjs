@@ -3,9 +3,11 @@
 // to the academy, reads every Seepferdchen lesson and marks it done, takes
 // the quiz (the right answers are looked up by question and option text in
 // the built-in content/academy/quiz.json), passes, and then chats with a
-// tiny local model. Also checks that opening the quiz page is the only thing
-// that starts an attempt (GET only reports the status) and that a trainer's
-// CSV export and record page list the new level.
+// tiny local model; the answer's no-sources reminder opens the lesson on
+// hallucinations. Also checks that opening the quiz page is the only thing
+// that starts an attempt (GET only reports the status), that a trainer's
+// CSV export and record page list the new level, and that the dashboard,
+// quiz bank and lesson pages render from the real API.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -137,6 +139,12 @@ await main('e2e academy', async () => {
     assert(answer && answer.role === 'assistant' && answer.content.length > 0 && ['stop', 'length'].includes(answer.finish_reason),
       `the model answered: ${JSON.stringify(answer)}`);
     log(`chat works after the quiz (${answer.tokens.completion} tokens)`);
+    // the answer cites no sources: the reminder links the lesson on hallucinations
+    const hint = page.locator('.msg-assistant .msg-hint a[href="#/academy/lesson/halluzinationen"]');
+    await hint.waitFor();
+    await hint.click();
+    await page.getByRole('heading', { name: /Halluzination/, level: 1 }).waitFor();
+    log('the no-sources reminder opens the lesson on hallucinations');
 
     // ------------------------------------------------ the trainer's records show it
     const csv = await admin.raw('GET', '/api/trainer/export.csv');
@@ -148,8 +156,30 @@ await main('e2e academy', async () => {
     const rec = await admin.raw('GET', `/api/trainer/participants/${created.id}/record`);
     const html = await rec.text();
     assert(rec.status === 200 && html.includes('Paula Neu') && html.includes('Seepferdchen'), 'record page');
-    assertEq(pageErrors.length, 0, `no script errors in the page: ${pageErrors.join(' | ')}`);
     log('CSV export and record page list the level');
+
+    // ------------------------------------------------ the trainer's pages on the real API
+    const adminPage = await context.newPage();
+    adminPage.setDefaultTimeout(15000);
+    adminPage.on('pageerror', (e) => pageErrors.push(String(e)));
+    await page.getByRole('button', { name: 'Abmelden' }).click();
+    await page.getByRole('heading', { name: 'Anmelden', exact: true }).waitFor();
+    await adminPage.goto(srv.url + '/#/trainer/dashboard');
+    await adminPage.getByLabel('Benutzername', { exact: true }).fill('admin');
+    await adminPage.getByLabel('Passwort', { exact: true }).fill(ADMIN_PW);
+    await adminPage.getByRole('button', { name: 'Anmelden', exact: true }).click();
+    await adminPage.locator('figure.chart-card').nth(3).waitFor();
+    assertEq(await adminPage.locator('figure.chart-card svg[role=img]').count(), 4, 'four charts');
+    const levels = adminPage.locator('figure[data-chart=levels]');
+    await levels.getByRole('button', { name: 'Als Tabelle anzeigen' }).click();
+    await levels.getByRole('row', { name: /Seepferdchen\s*1/ }).waitFor();
+    await adminPage.goto(srv.url + '/#/trainer/questions');
+    await adminPage.locator('.question-item').first().waitFor();
+    assert(await adminPage.locator('.question-item').count() >= 7, 'the built-in quiz bank is listed');
+    await adminPage.goto(srv.url + '/#/trainer/lessons');
+    await adminPage.getByRole('button', { name: /^Lektion „Datenschutz/ }).waitFor();
+    assertEq(pageErrors.length, 0, `no script errors in the page: ${pageErrors.join(' | ')}`);
+    log('dashboard charts, quiz bank and lesson list render from the real API');
   } catch (e) {
     if (page) {
       const file = path.join(shots, 'failure.png');
