@@ -12,6 +12,9 @@ import { settingsView, keysView } from './js/views/account.js';
 import { adminView } from './js/views/admin.js';
 import { academyView } from './js/views/academy.js';
 import { trainerView } from './js/views/trainer.js';
+import { knowledgeView } from './js/views/knowledge.js';
+import { searchView } from './js/views/search.js';
+import { kt } from './js/knowledge_ui.js';
 
 const app = {
   session: null,       // answer of GET /api/session
@@ -33,6 +36,8 @@ function parseRoute(hash) {
   if (path === '/setup') return { name: 'setup', params: {} };
   if (path === '/settings') return { name: 'settings', params: {} };
   if (path === '/keys') return { name: 'keys', params: {} };
+  if ((m = /^\/knowledge(?:\/(\d+))?$/.exec(path))) return { name: 'knowledge', params: { id: m[1] || '' } };
+  if ((m = /^\/search(?:\?q=(.*))?$/.exec(path))) return { name: 'search', params: { q: m[1] ? decodeURIComponent(m[1]) : '' } };
   if ((m = /^\/trainer(?:\/(lessons|questions|dashboard))?$/.exec(path))) return { name: 'trainer', params: { tab: m[1] || 'participants' } };
   if ((m = /^\/admin(?:\/(\w+))?$/.exec(path))) return { name: 'admin', params: { tab: m[1] || 'users' } };
   if ((m = /^\/academy(?:\/(lesson|quiz)\/([\w-]+))?$/.exec(path))) return { name: 'academy', params: { sub: m[1] || '', id: m[2] || '' } };
@@ -48,6 +53,8 @@ const VIEWS = {
   admin: adminView,
   academy: academyView,
   trainer: trainerView,
+  knowledge: knowledgeView,
+  search: searchView,
 };
 
 function navigate(hash) {
@@ -142,6 +149,10 @@ function frame(routeName, content) {
       h('ul', null,
         navLink('#/', 'nav.chat', 'chat', routeName === 'chat'),
         navLink('#/academy', 'nav.academy', 'badge', routeName === 'academy'),
+        h('li', null, h('a', { href: '#/knowledge', class: 'nav-link', 'aria-current': routeName === 'knowledge' ? 'page' : undefined },
+          icon('book'), h('span', { class: 'nav-label' }, kt('nav_knowledge')))),
+        h('li', null, h('a', { href: '#/search', class: 'nav-link', 'aria-current': routeName === 'search' ? 'page' : undefined },
+          icon('search'), h('span', { class: 'nav-label' }, kt('nav_search')))),
         navLink('#/keys', 'nav.keys', 'key', routeName === 'keys'),
         navLink('#/settings', 'nav.settings', 'settings', routeName === 'settings'),
         ctx.isTrainer() ? navLink('#/trainer', 'nav.trainer', 'team', routeName === 'trainer') : null,

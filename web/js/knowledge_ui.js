@@ -143,12 +143,7 @@ export function sourceHref(s) {
 
 /** The sources under an answer: numbered like the citations [1], [2]. */
 export function sourcesBlock(m) {
-  if (m.no_sources) {
-    const hint = m.hint || {};
-    return h('aside', { class: 'kn-sources kn-nosources notice notice-warning', role: 'note' },
-      h('p', null, icon('info'), ' ', kt('no_sources'), ' ',
-        h('a', { href: `#/academy/lesson/${encodeURIComponent(hint.lesson || 'halluzinationen')}` }, kt('no_sources_lesson'))));
-  }
+  // without sources the chat shows the academy's hint (lesson "halluzinationen")
   const list = m.sources || [];
   if (!list.length) return null;
   return h('aside', { class: 'kn-sources', 'aria-label': kt('sources') },

@@ -7,6 +7,7 @@
 // rebuilt). Leaving the conversation stops a running answer.
 
 import { api, streamMessage, ApiError } from '../api.js';
+import { collectionPicker, sourcesBlock } from '../knowledge_ui.js';
 import { t, formatRelative } from '../i18n.js';
 import { h, clear, button, icon, openDialog, confirmDialog, field, toast, announce, copyWithFeedback } from '../dom.js';
 import { MarkdownView, renderMarkdown } from '../render.js';
@@ -91,13 +92,15 @@ export function chatView(ctx, params) {
   const sendBtn = button(t('chat.send'), { kind: 'primary', icon: 'send', iconOnly: true, type: 'submit', class: 'composer-send' });
   const stopBtn = button(t('chat.stop'), { kind: 'secondary', icon: 'stop', class: 'composer-stop', onclick: () => stopStream() });
   stopBtn.hidden = true;
+  const picker = collectionPicker(); // knowledge collections for grounded answers
   const composer = h('form', { class: 'composer', novalidate: true },
     notice,
     piiNotice,
     h('div', { class: 'composer-box' },
       h('label', { for: 'composer-input', class: 'visually-hidden' }, t('chat.input_label')),
       input, stopBtn, sendBtn),
-    h('p', { id: 'composer-hint', class: 'composer-hint muted small' }, t('chat.input_hint')));
+    h('div', { class: 'composer-foot' }, picker.el,
+      h('p', { id: 'composer-hint', class: 'composer-hint muted small' }, t('chat.input_hint'))));
 
   const main = h('section', { class: 'chat-main', 'aria-labelledby': 'chat-title' },
     h('div', { class: 'chat-head' }, sidebarToggle, titleEl, exportBtn, modelBox),
@@ -430,6 +433,7 @@ export function chatView(ctx, params) {
       h('h2', { class: 'visually-hidden' }, t('chat.answer_from', { name: modelName(m.model) })),
       assistantMeta(m.model, false),
       body,
+      sourcesBlock(m),
       finishNote(m.finish_reason),
       noSourcesHint(m),
       m.finish_reason === null && st.current && st.current.running && isLast
@@ -673,6 +677,7 @@ export function chatView(ctx, params) {
     let finish = null;
     let streamError = null;
     const requestBody = { content: mode === 'regenerate' ? '' : text, mode };
+    if (picker.selected().length) requestBody.collections = picker.selected();
     try {
       await streamMessage(conv.id, requestBody, {
         start: (d) => { if (d.model) answer.model = d.model; answer.id = d.assistant_message_id; },
