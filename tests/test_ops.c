@@ -341,6 +341,8 @@ TEST_TIMEOUT(ops_matmul_all_types_all_kernels, 240)
                 check_case(n_tok % 2 ? pool : NULL, type, rows, cols, n_tok, &st);
             }
             check_case(pool, type, 67, 512, 33, &st); /* several token tiles */
+            if (type == RH_TYPE_Q4_K) /* rows longer than the generation kernel's buffer */
+                check_case(pool, type, 3, 16640, 1, &st);
             if (rh_type_get(type)->blck == 32) { /* odd block counts: the kernels' tails */
                 check_case(pool, type, 5, 800, 1, &st);
                 check_case(NULL, type, 6, 32 * 37, 3, &st);

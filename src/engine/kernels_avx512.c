@@ -597,6 +597,83 @@ KQ_FNS(q4_k, 0)
 KQ_FNS(q5_k, 1)
 KQ_FNS(q6_k, 2)
 
+/* Q4_K generation (one token), the hot path of Q4_K_M models: the
+ * activation row is first copied into the order of the nibbles (per 128
+ * values: 0-31, 64-95 | 32-63, 96-127), so that one 512-bit load of 64 quant
+ * bytes gives 128 values (low nibbles, high nibbles) with no shuffling. */
+#define Q4K_GEN_MAXN 16384
+
+static void q4_k_gen_row(int64_t n, const uint8_t *w, const int8_t *ap, void *ar, float *out)
+{
+    const int64_t nb = n / 256;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i i02 = idx_w16(0, 2), i13 = idx_w16(1, 3), i46 = idx_w16(4, 6), i57 = idx_w16(5, 7);
+    const float *ad = rh_act_q8k_d(ar, n);
+    const int16_t *bsum = rh_act_q8k_bsum(ar, n);
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = w + (size_t)b * 144;
+        const int8_t *a8 = ap + b * 256;
+        uint64_t sc, mn;
+        k_scales(p + 4, &sc, &mn);
+        __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+        __m128i m8 = _mm_cvtsi64_si128((long long)mn);
+        __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+        __m512i q0 = _mm512_loadu_si512((const void *)(p + 16));
+        __m512i q1 = _mm512_loadu_si512((const void *)(p + 80));
+        __m512i s0 = _mm512_dpwssd_epi32(
+            _mm512_setzero_si512(),
+            _mm512_maddubs_epi16(_mm512_and_si512(q0, m4), _mm512_loadu_si512((const void *)a8)),
+            _mm512_permutexvar_epi16(i02, sc16));
+        __m512i s1 = _mm512_dpwssd_epi32(
+            _mm512_setzero_si512(),
+            _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
+                                 _mm512_loadu_si512((const void *)(a8 + 64))),
+            _mm512_permutexvar_epi16(i13, sc16));
+        s0 = _mm512_dpwssd_epi32(
+            s0,
+            _mm512_maddubs_epi16(_mm512_and_si512(q1, m4), _mm512_loadu_si512((const void *)(a8 + 128))),
+            _mm512_permutexvar_epi16(i46, sc16));
+        s1 = _mm512_dpwssd_epi32(
+            s1,
+            _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q1, 4), m4),
+                                 _mm512_loadu_si512((const void *)(a8 + 192))),
+            _mm512_permutexvar_epi16(i57, sc16));
+        float da = ad[b];
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
+                              _mm512_set1_ps(_cvtsh_ss(rh_k_rd16(p)) * da), acc);
+        __m256i mi = _mm256_madd_epi16(mn16, _mm256_loadu_si256((const __m256i *)(bsum + 16 * b)));
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_set1_ps(_cvtsh_ss(rh_k_rd16(p + 2)) * da),
+                               accm);
+    }
+    __m128 m = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
+    m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    *out = _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m);
+}
+
+static void mm_q4_k_gen(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                        int nt, float *y, int64_t ys)
+{
+    if (nt != 1 || n > Q4K_GEN_MAXN) {
+        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
+        return;
+    }
+    _Alignas(64) int8_t ap[Q4K_GEN_MAXN];
+    const int8_t *src = a;
+    for (int64_t h = 0; h < n / 128; h++) {
+        const int8_t *s8 = src + 128 * h;
+        int8_t *d8 = ap + 128 * h;
+        _mm256_store_si256((__m256i *)d8, _mm256_loadu_si256((const __m256i *)s8));
+        _mm256_store_si256((__m256i *)(d8 + 32), _mm256_loadu_si256((const __m256i *)(s8 + 64)));
+        _mm256_store_si256((__m256i *)(d8 + 64), _mm256_loadu_si256((const __m256i *)(s8 + 32)));
+        _mm256_store_si256((__m256i *)(d8 + 96), _mm256_loadu_si256((const __m256i *)(s8 + 96)));
+    }
+    for (int r = 0; r < nr; r++)
+        q4_k_gen_row(n, (const uint8_t *)w + (size_t)r * ws, ap, (void *)(uintptr_t)a, y + r);
+}
+
 /* ---- prompt processing: repacked weights ------------------------------------ *
  *
  * For many tokens, 16 weight rows are first repacked (in registers) so that one
@@ -970,7 +1047,7 @@ void rh_kernels_avx512_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_Q5_0] = mm_q5_0;
     ks->mm[RH_TYPE_Q4_1] = mm_q4_1;
     ks->mm[RH_TYPE_Q5_1] = mm_q5_1;
-    ks->mm[RH_TYPE_Q4_K] = mm_q4_k;
+    ks->mm[RH_TYPE_Q4_K] = mm_q4_k_gen;
     ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
     ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
     ks->mm_pp[RH_TYPE_Q8_0] = mm_pp_q8_0;
