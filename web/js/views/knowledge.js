@@ -95,9 +95,10 @@ export function knowledgeView(ctx, params) {
       return;
     }
     const cs = res.collections || [];
-    el.replaceChildren(
+    el.replaceChildren(...[
       h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, kt('knowledge_title')),
-        ctx.isAdmin() ? button(kt('new_collection'), { kind: 'primary', icon: 'plus', onclick: () => editCollection(null) }) : null),
+        h('a', { href: '#/search', class: 'btn btn-primary' }, icon('search'), h('span', { class: 'btn-label' }, kt('nav_search'))),
+        ctx.isAdmin() ? button(kt('new_collection'), { kind: 'secondary', icon: 'plus', onclick: () => editCollection(null) }) : null),
       res.dense ? h('p', { class: 'small muted' }, kt('dense')) : null,
       cs.length
         ? h('ul', { class: 'kn-coll-list' }, cs.map((c) => h('li', { class: 'card kn-coll' },
@@ -106,7 +107,7 @@ export function knowledgeView(ctx, params) {
           h('p', { class: 'small muted' }, `${formatNumber(c.documents)} ${kt('documents')} · ${formatNumber(c.chunks)} ${kt('chunks')}`,
             c.documents_error ? h('span', { class: 'kn-err' }, ` · ${formatNumber(c.documents_error)} ${kt('error')}`) : null,
             ' · ', kt('right_' + c.right)))))
-        : h('p', { class: 'muted' }, kt('docs_none')));
+        : h('p', { class: 'muted' }, kt('docs_none'))].filter(Boolean));
   }
 
   async function detailPage(id) {
@@ -146,10 +147,10 @@ export function knowledgeView(ctx, params) {
     const jobs = d.jobs || [];
     const docs = d.documents || [];
     const openJobs = jobs.filter((j) => j.status === 'queued' || j.status === 'running');
-    el.replaceChildren(
+    el.replaceChildren(...[
       h('p', null, h('a', { href: '#/knowledge' }, '← ', kt('collections'))),
       h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, c.name),
-        c.right === 'owner' ? button(kt('save'), { kind: 'ghost', icon: 'edit', onclick: () => editCollection(c) }) : null,
+        c.right === 'owner' ? button(kt('edit'), { kind: 'ghost', icon: 'edit', onclick: () => editCollection(c) }) : null,
         c.right === 'owner' ? button(kt('delete'), { kind: 'ghost', icon: 'trash', onclick: () => removeCollection(c) }) : null),
       c.description ? h('p', null, c.description) : null,
       canWrite ? h('section', { class: 'card kn-upload' },
@@ -174,7 +175,7 @@ export function knowledgeView(ctx, params) {
         h('summary', null, `${kt('jobs')} (${openJobs.length})`),
         h('ul', null, jobs.slice(0, 50).map((j) => h('li', { class: j.status === 'error' ? 'kn-err' : '' },
           h('strong', null, j.name), ' – ', statusText(j.status, j.message),
-          j.status === 'error' && j.message ? `: ${j.message}` : '')))) : null);
+          j.status === 'error' && j.message ? `: ${j.message}` : '')))) : null].filter(Boolean));
     if (openJobs.length) poll();
   }
 

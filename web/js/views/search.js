@@ -19,6 +19,7 @@ export function searchView(ctx, params) {
     h('div', { class: 'kn-search-row' }, input, button(kt('search_go'), { kind: 'primary', icon: 'search', type: 'submit' })),
     collBox);
   const el = h('section', { class: 'page kn-page' },
+    h('p', null, h('a', { href: '#/knowledge' }, '← ', kt('collections'))),
     h('h1', { tabindex: '-1' }, kt('search_title')), form, status, results);
 
   (async () => {
@@ -54,7 +55,7 @@ export function searchView(ctx, params) {
     const list = res.results || [];
     status.textContent = kt('results', { n: list.length });
     announce(kt('results', { n: list.length }));
-    results.replaceChildren(
+    results.replaceChildren(...[
       res.nothing_found && list.length ? h('p', { class: 'notice notice-warning' }, icon('info'), ' ', kt('search_weak')) : null,
       list.length
         ? h('ol', { class: 'kn-result-list' }, list.map((r) => h('li', { class: 'card kn-result' },
@@ -63,7 +64,7 @@ export function searchView(ctx, params) {
           h('p', { class: 'kn-result-meta small muted' },
             r.collection, r.section ? ' · ' + r.section : '', r.page ? ' · ' + kt('source_page', { n: r.page }) : '', ' · ', r.name),
           h('p', { class: 'kn-result-text' }, highlight(shorten(r.text || r.excerpt || ''), r.highlight)))))
-        : h('p', { class: 'muted' }, kt('search_none')));
+        : h('p', { class: 'muted' }, kt('search_none'))].filter(Boolean));
   }
 
   return { el, title: kt('nav_search'), focus: () => input.focus(), update: (p) => { if (p && p.q) { input.value = p.q; run(); } } };
