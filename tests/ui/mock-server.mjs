@@ -614,6 +614,9 @@ export function createServer(state, opts = {}) {
       }
     }
 
+    // ----- knowledge: no collections in the mock (the composer's picker stays hidden)
+    if (p === '/api/collections' && method === 'GET') return reply(200, { collections: [] });
+
     // ----- dashboard (trainers and admins)
     if (p === '/api/dashboard' && method === 'GET') {
       if (!['admin', 'trainer'].includes(user.role)) return fail(403, 'forbidden');
