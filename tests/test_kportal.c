@@ -280,9 +280,9 @@ static ssize_t f_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     fstream *s = cls;
     (void)pos;
-    const char *piece = s->f->pieces[s->i];
     if (s->i < 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
+    const char *piece = s->f->pieces[s->i];
     if (!piece) {
         s->i = -1;
         return snprintf(buf, max, "data: [DONE]\n\n");

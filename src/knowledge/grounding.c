@@ -195,7 +195,8 @@ static int dense_rank(kstore *ks, const int64_t *colls, size_t n_colls, const ch
             all[n_all++].coll = colls[i];
         }
     }
-    qsort(all, n_all, sizeof *all, by_dscore);
+    if (n_all)
+        qsort(all, n_all, sizeof *all, by_dscore);
     for (size_t i = 0; i < n_all && i < k2; i++) {
         cand *x = cand_find(c, all[i].h.chunk_id);
         if (!x) {
@@ -258,7 +259,8 @@ int rh_kretrieve(kstore *ks, rh_ksearcher *s, const int64_t *colls, size_t n_col
             rh_ksearch_hits_free(hits, nh);
         }
         /* one index over all collections: BM25 scores are comparable */
-        qsort(c.v, c.n, sizeof *c.v, by_bm25);
+        if (c.n)
+            qsort(c.v, c.n, sizeof *c.v, by_bm25);
         for (size_t i = 0; i < c.n; i++)
             c.v[i].rank_b = (int)i + 1;
     }
@@ -274,7 +276,8 @@ int rh_kretrieve(kstore *ks, rh_ksearcher *s, const int64_t *colls, size_t n_col
         if (o->dense_only && !x->rank_d)
             x->fused = -1;
     }
-    qsort(c.v, c.n, sizeof *c.v, by_fused);
+    if (c.n)
+        qsort(c.v, c.n, sizeof *c.v, by_fused);
     while (m < c.n && m < k && c.v[m].fused >= 0)
         m++;
     if (!m)
