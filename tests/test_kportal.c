@@ -701,6 +701,35 @@ TEST_TIMEOUT(kp_access_control_departments, 90)
     ASSERT(log && strstr(log, "/api/search"));
     ASSERT(!strstr(log, "geheimnis") && !strstr(log, "Zauberwort"));
     rh_free(log);
+    /* /v1 (OpenAI-compatible) does no retrieval: "collections" there is ignored */
+    ASSERT_EQ(call(&t, &a, "POST", "/api/keys", "{\"name\":\"k\"}", &r), 200);
+    char auth[200];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", json_string_value(json_object_get(r.j, "key")));
+    resp_free(&r);
+    client v1;
+    client_init(&v1);
+    snprintf(body, sizeof body,
+             "{\"model\":\"fake-model\",\"collections\":[%lld,%lld],\"messages\":[{\"role\":\"user\","
+             "\"content\":\"Was ist das Zauberwortxyz?\"}]}",
+             (long long)ca, (long long)cb);
+    ASSERT_EQ(call_raw(&t, &v1, "POST", "/v1/chat/completions", body, strlen(body), auth, &r), 200);
+    ASSERT(!strstr(r.body.data, "Jugendamtgeheimnis"));
+    resp_free(&r);
+    curl_easy_cleanup(v1.h);
+    ASSERT(!upstream_saw(&f, "Jugendamtgeheimnis"));
+    /* without the academy level for "knowledge" there is no knowledge at all */
+    snprintf(body, sizeof body, "{\"username\":\"carl\",\"password\":\"passwort1\",\"role\":\"user\",\"groups\":[%lld]}",
+             (long long)ga);
+    mk(&t, &admin, "/api/admin/users", body);
+    client cl;
+    client_init(&cl);
+    login(&t, &cl, "carl", "passwort1");
+    ASSERT_EQ(call(&t, &cl, "GET", "/api/collections", NULL, &r), 403);
+    ASSERT(strstr(r.body.data, "level_required"));
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &cl, "GET", "/api/search?q=Geb%C3%BChr", NULL, &r), 403);
+    resp_free(&r);
+    curl_easy_cleanup(cl.h);
     /* B sees their own */
     ASSERT_EQ(call(&t, &b, "GET", "/api/search?q=Zauberwortxyz", NULL, &r), 200);
     ASSERT_EQ(json_array_size(json_object_get(r.j, "results")), 1);

@@ -160,12 +160,16 @@ int rh_kworker_sync_folders(kstore *ks, const rh_kworker_opts *o, rh_error *err)
     if (rc)
         return rc;
     for (size_t i = 0; i < n && rc == RH_OK; i++) {
+        rh_error e;
+        /* vectors for chunks that have none (also collections filled by
+         * `rathaus ingest` or before the model was configured) */
+        if (o->emb && rh_kworker_embed(ks, o, cs[i].id, &e))
+            rh_warn("knowledge: vectors: %s", e.msg);
         if (!cs[i].folder || !*cs[i].folder)
             continue;
         rh_ingest_opts io = o->ingest;
         io.prune = 1;
         rh_ingest_summary sum;
-        rh_error e;
         rh_error_clear(&e);
         const char *p = cs[i].folder;
         int r = rh_ingest_paths(ks, cs[i].id, &p, 1, &io, NULL, NULL, &sum, &e);
