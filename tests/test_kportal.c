@@ -423,6 +423,7 @@ typedef struct client {
 typedef struct resp {
     long status;
     rh_buf body;
+    rh_buf hdr;
     json_t *j;
 } resp;
 
@@ -435,6 +436,7 @@ static size_t on_body(char *d, size_t s, size_t n, void *ud)
 static void resp_free(resp *r)
 {
     rh_buf_free(&r->body);
+    rh_buf_free(&r->hdr);
     json_decref(r->j);
     memset(r, 0, sizeof *r);
 }
@@ -446,12 +448,15 @@ static long call_raw(tsrv *t, client *c, const char *method, const char *path, c
     snprintf(url, sizeof url, "%s%s", t->base, path);
     memset(r, 0, sizeof *r);
     rh_buf_init(&r->body, 1 << 24);
+    rh_buf_init(&r->hdr, 1 << 16);
     curl_easy_reset(c->h);
     curl_easy_setopt(c->h, CURLOPT_COOKIEFILE, "");
     curl_easy_setopt(c->h, CURLOPT_URL, url);
     curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_body);
+    curl_easy_setopt(c->h, CURLOPT_HEADERDATA, &r->hdr);
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 20L);
     if (body) {
         curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
@@ -472,6 +477,7 @@ static long call_raw(tsrv *t, client *c, const char *method, const char *path, c
     curl_slist_free_all(sl);
     r->j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
     rh_buf_append(&r->body, "", 1);
+    rh_buf_append(&r->hdr, "", 1);
     return r->status;
 }
 
@@ -907,6 +913,91 @@ TEST_TIMEOUT(kp_upload_corrupt_and_hostile_files, 90)
     resp_free(&r);
     ASSERT_EQ(call(&t, &admin, "GET", "/api/search?q=Anwohnerparkausweise", NULL, &r), 200);
     ASSERT_EQ(json_array_size(json_object_get(r.j, "results")), 0);
+    resp_free(&r);
+    curl_easy_cleanup(admin.h);
+    srv_stop(&t);
+    MHD_stop_daemon(f.d);
+}
+
+/* A two-page PDF (Helvetica, one text line per page) with a correct xref. */
+static char *tiny_pdf(const char *p1, const char *p2, size_t *len)
+{
+    rh_buf b;
+    long off[8];
+    const char *txt[2] = {p1, p2};
+    rh_buf_init(&b, 1 << 20);
+    rh_buf_appends(&b, "%PDF-1.4\n");
+    off[1] = (long)b.len;
+    rh_buf_appends(&b, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+    off[2] = (long)b.len;
+    rh_buf_appends(&b, "2 0 obj\n<< /Type /Pages /Kids [4 0 R 6 0 R] /Count 2 >>\nendobj\n");
+    off[3] = (long)b.len;
+    rh_buf_appends(&b, "3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n");
+    for (int i = 0; i < 2; i++) {
+        char content[1200];
+        /* three lines: the same text (about 250 characters per page) */
+        snprintf(content, sizeof content, "BT /F1 10 Tf 60 720 Td (%s) Tj 0 -14 Td (%s) Tj 0 -14 Td (%s) Tj ET", txt[i],
+                 txt[i], txt[i]);
+        off[4 + 2 * i] = (long)b.len;
+        rh_buf_appendf(&b, "%d 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>\nendobj\n",
+                       4 + 2 * i, 5 + 2 * i);
+        off[5 + 2 * i] = (long)b.len;
+        rh_buf_appendf(&b, "%d 0 obj\n<< /Length %zu >>\nstream\n%s\nendstream\nendobj\n", 5 + 2 * i, strlen(content) + 1, content);
+    }
+    long xref = (long)b.len;
+    rh_buf_appends(&b, "xref\n0 8\n0000000000 65535 f \n");
+    for (int i = 1; i <= 7; i++)
+        rh_buf_appendf(&b, "%010ld 00000 n \n", off[i]);
+    rh_buf_appendf(&b, "trailer\n<< /Size 8 /Root 1 0 R >>\nstartxref\n%ld\n%%%%EOF\n", xref);
+    return rh_buf_take(&b, len);
+}
+
+TEST_TIMEOUT(kp_document_file_and_pdf_page, 60)
+{
+    fake_up f;
+    tsrv t;
+    client admin;
+    int64_t ga, gb;
+    resp r;
+    fake_start(&f, grounded_answer);
+    srv_start(&t, f.port, "max_upload_bytes = 2k\nchunk_size = 200\nchunk_overlap = 0");
+    setup_world(&t, &admin, &ga, &gb);
+    int64_t ca = mk(&t, &admin, "/api/collections", "{\"name\":\"Pdf\"}");
+    size_t len = 0;
+    char *pdf = tiny_pdf("Erste Seite mit allgemeinem Text der Satzung zu Gebuehren und Fristen.",
+                         "Zweite Seite nennt das Zweitseitenwort und regelt Ausnahmen.", &len);
+    upload(&t, &admin, ca, "satzung%20neu.pdf", pdf, len, 202);
+    rh_free(pdf);
+    const char *html = "<html><body><h1>Info</h1><p>Hinweisblatt zur Sperrzeit</p></body></html>";
+    upload(&t, &admin, ca, "info.html", html, strlen(html), 202);
+    char big[3000];
+    memset(big, 'a', sizeof big);
+    upload(&t, &admin, ca, "gross.txt", big, sizeof big, 413); /* over max_upload_bytes */
+    wait_jobs(&t, &admin, ca, &r);
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &admin, "GET", "/api/search?q=Zweitseitenwort", NULL, &r), 200);
+    json_t *hit = json_array_get(json_object_get(r.j, "results"), 0);
+    ASSERT(hit);
+    ASSERT_EQ(json_integer_value(json_object_get(hit, "page")), 2);
+    const char *url = json_string_value(json_object_get(hit, "url"));
+    ASSERT(url && strstr(url, "#page=2"));
+    ASSERT(json_array_size(json_object_get(hit, "highlight")) == 1);
+    char path[128];
+    snprintf(path, sizeof path, "%.*s", (int)(strchr(url, '#') - url), url);
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &admin, "GET", path, NULL, &r), 200);
+    ASSERT(strstr(r.hdr.data, "Content-Type: application/pdf"));
+    ASSERT(strstr(r.hdr.data, "Content-Disposition: inline; filename*=UTF-8''satzung%20neu.pdf"));
+    ASSERT(!memcmp(r.body.data, "%PDF", 4));
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &admin, "GET", "/api/search?q=Sperrzeit", NULL, &r), 200);
+    url = json_string_value(json_object_get(json_array_get(json_object_get(r.j, "results"), 0), "url"));
+    ASSERT(url && !strchr(url, '#'));
+    snprintf(path, sizeof path, "%s", url);
+    resp_free(&r);
+    ASSERT_EQ(call(&t, &admin, "GET", path, NULL, &r), 200);
+    ASSERT(strstr(r.hdr.data, "Content-Disposition: attachment")); /* HTML is never shown inline */
+    ASSERT(strstr(r.hdr.data, "X-Content-Type-Options: nosniff"));
     resp_free(&r);
     curl_easy_cleanup(admin.h);
     srv_stop(&t);

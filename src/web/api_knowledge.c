@@ -132,7 +132,7 @@ size_t web_body_limit(const web_server *w, const char *method, const char *url)
         const char *p = url + 17;
         while (*p >= '0' && *p <= '9')
             p++;
-        if (p > url + 17 && !strcmp(p, "/documents") && w->cfg->max_upload_bytes > lim)
+        if (p > url + 17 && !strcmp(p, "/documents"))
             lim = w->cfg->max_upload_bytes;
     }
     return lim;
