@@ -1064,3 +1064,81 @@ TEST_TIMEOUT(kp_folder_sync_add_change_delete, 90)
     srv_stop(&t);
     MHD_stop_daemon(f.d);
 }
+
+/* ------------------------------------------------------------ upstream embeddings */
+
+static enum MHD_Result emb_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                   const char *version, const char *upload, size_t *upload_size, void **ctx)
+{
+    (void)cls;
+    (void)version;
+    (void)method;
+    if (!*ctx) {
+        rh_buf *b = rh_calloc(1, sizeof *b);
+        rh_buf_init(b, 1 << 20);
+        *ctx = b;
+        return MHD_YES;
+    }
+    rh_buf *body = *ctx;
+    if (*upload_size) {
+        rh_buf_append(body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    /* one vector per input: [length of the text, 1, 0, 2] (not normalized) */
+    json_t *in = json_loadb(body->data ? body->data : "", body->len, 0, NULL);
+    json_t *data = json_array();
+    size_t i;
+    json_t *v;
+    int ok = !strcmp(url, "/v1/embeddings") && json_is_string(json_object_get(in, "model"));
+    json_array_foreach(json_object_get(in, "input"), i, v)
+        json_array_append_new(data, json_pack("{s:i, s:[f, f, f, f]}", "index", (int)i, "embedding",
+                                              (double)json_string_length(v), 1.0, 0.0, 2.0));
+    json_t *out = json_pack("{s:o}", "data", data);
+    char *s = json_dumps(out, 0);
+    json_decref(out);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result ret = MHD_queue_response(conn, ok ? 200 : 404, r);
+    MHD_destroy_response(r);
+    json_decref(in);
+    return ret;
+}
+
+TEST(kp_upstream_embeddings)
+{
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                                            NULL, NULL, emb_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, f_done,
+                                            NULL, MHD_OPTION_END);
+    ASSERT(d);
+    int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    rh_config cfg;
+    rh_error e;
+    char text[256];
+    config_defaults(&cfg);
+    snprintf(text, sizeof text, "[upstream emb]\nurl = http://127.0.0.1:%d/v1\nmodels = *\n", port);
+    ASSERT_EQ(config_parse_string(&cfg, text, "t", &e), RH_OK);
+    ASSERT_EQ(config_validate(&cfg, &e), RH_OK);
+    rh_kembedder *emb = NULL;
+    ASSERT(rh_kembedder_open("upstream:nope:m", &cfg, &emb, &e) != RH_OK); /* no such upstream */
+    ASSERT(strstr(e.msg, "nope"));
+    ASSERT(rh_kembedder_open("upstream:emb", &cfg, &emb, &e) != RH_OK);   /* no model */
+    ASSERT_EQ(rh_kembedder_open("upstream:emb:e5", &cfg, &emb, &e), RH_OK);
+    const char *texts[2] = {"abc", "Hundesteuer"};
+    float *v = NULL;
+    int dim = 0;
+    ASSERT_EQ(rh_kembed(emb, texts, 2, &v, &dim, &e), RH_OK);
+    ASSERT_EQ(dim, 4);
+    ASSERT_EQ(rh_kembedder_dim(emb), 4);
+    for (int i = 0; i < 2; i++) {
+        double n = 0;
+        for (int k = 0; k < 4; k++)
+            n += (double)v[i * 4 + k] * v[i * 4 + k];
+        ASSERT_NEAR(n, 1.0, 1e-5); /* normalized */
+    }
+    ASSERT_NEAR(v[0] / v[3], 3.0 / 2.0, 1e-5); /* [3,1,0,2] */
+    ASSERT_NEAR(v[4] / v[7], 11.0 / 2.0, 1e-5);
+    rh_free(v);
+    rh_kembedder_free(emb);
+    config_free(&cfg);
+    MHD_stop_daemon(d);
+}
