@@ -429,6 +429,13 @@ test('trainer: edit a lesson with a live preview, then restore the original', { 
   const prev = await page.eval(`({ img: $$('.lesson-preview img').length, text: $('.lesson-preview').textContent })`);
   assert.equal(prev.img, 0);
   assert.ok(prev.text.includes('<img src=x onerror=alert(1)>'));
+  // a Markdown file replaces the text (front matter gives title and duration)
+  await page.eval(`(() => { const dt = new DataTransfer();
+    dt.items.add(new File(['---\\nid: datenschutz\\ntitle: Aus der Datei\\nminutes: 9\\n---\\n\\n# Hausregeln\\n\\n**Nie** Namen eingeben.\\n'], 'regeln.md', { type: 'text/markdown' }));
+    const i = $('#le-file'); i.files = dt.files; i.dispatchEvent(new Event('change')); return true; })()`);
+  await page.waitFor(`$('.lesson-editor input[name=title]').value === 'Aus der Datei'`);
+  assert.equal(await page.eval(`$('.lesson-editor input[name=minutes]').value`), '9');
+  assert.ok((await page.eval(`$('.lesson-editor textarea').value`)).startsWith('# Hausregeln'));
   await page.eval(`setValue('.lesson-editor input[name=title]', 'Datenschutz bei uns'); $('.lesson-editor').requestSubmit(); true`);
   await page.waitFor(`btn('Lektion „Datenschutz bei uns“ bearbeiten') && $$('.lesson-admin-list .badge').length === 1`);
   assert.ok(state.audit.some((e) => e.action === 'academy_lesson_edit'));

@@ -1,7 +1,7 @@
 // views/trainer_content.js - trainers edit the academy's content:
 // lessons (#/trainer/lessons: Markdown with a live preview through the same
-// safe renderer participants see, save, restore the built-in text, add a
-// lesson to a level) and the quiz bank (#/trainer/questions: edit, add,
+// safe renderer participants see, replace the text by a .md file, save,
+// restore the built-in text, add a lesson to a level) and the quiz bank (#/trainer/questions: edit, add,
 // hide/delete and restore questions per level). API: docs/api.md
 // "Trainers"; the server validates everything again.
 
@@ -59,6 +59,22 @@ export async function lessonsPage(el, ctx) {
     let timer = 0;
     textarea.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(drawPreview, 200); });
     drawPreview();
+    // replace the text by a Markdown file (front matter as in content/academy/lessons/)
+    const fileInput = h('input', { type: 'file', id: 'le-file', accept: '.md,.markdown,.txt,text/markdown,text/plain', 'aria-describedby': 'le-file-help' });
+    fileInput.addEventListener('change', async () => {
+      const f = fileInput.files && fileInput.files[0];
+      if (!f) return;
+      if (f.size > 256 * 1024) { err.show(t('tcontent.file_too_large')); return; }
+      const parsed = parseLessonFile(await f.text());
+      if (parsed.title) title.querySelector('input').value = parsed.title;
+      if (parsed.minutes) minutes.querySelector('input').value = String(parsed.minutes);
+      textarea.value = parsed.markdown;
+      drawPreview();
+      err.show('');
+      toast(t('tcontent.file_loaded', { name: f.name }));
+    });
+    const fileField = h('div', { class: 'field' }, h('label', { for: 'le-file' }, t('tcontent.load_file')), fileInput,
+      h('p', { class: 'field-help', id: 'le-file-help' }, t('tcontent.load_file_help')));
     const save = button(t('common.save'), { kind: 'primary', type: 'submit' });
     const restore = id && l.edited
       ? button(l.builtin ? t('tcontent.restore') : t('tcontent.delete_lesson'), { kind: 'danger-ghost', onclick: async () => {
@@ -75,6 +91,7 @@ export async function lessonsPage(el, ctx) {
       id && l.updated_at ? h('p', { class: 'small muted' }, t('tcontent.changed_by', { name: l.updated_by || '–', date: formatDate(l.updated_at) })) : null,
       err,
       h('div', { class: 'grid-2' }, idField, levelField, title, minutes),
+      fileField,
       h('div', { class: 'editor-split' },
         text,
         h('div', { class: 'field' }, h('p', { class: 'label', id: 'le-prev' }, t('tcontent.preview')),
@@ -97,6 +114,21 @@ export async function lessonsPage(el, ctx) {
   }
 
   function reload() { clear(el); lessonsPage(el, ctx); }
+}
+
+/** A lesson file: optional front matter (---, key: value lines, ---), then Markdown. */
+export function parseLessonFile(text) {
+  const src = String(text).replace(/^\ufeff/, '').replace(/\r\n?/g, '\n');
+  const m = /^---\n([\s\S]*?)\n---[ \t]*(?:\n|$)/.exec(src);
+  if (!m) return { markdown: src };
+  const out = { markdown: src.slice(m[0].length).replace(/^\n+/, '') };
+  for (const line of m[1].split('\n')) {
+    const kv = /^([a-z_]+):\s*(.*?)\s*$/.exec(line);
+    if (!kv) continue;
+    if (kv[1] === 'title') out.title = kv[2];
+    if (kv[1] === 'minutes' && /^\d{1,4}$/.test(kv[2])) out.minutes = Number(kv[2]);
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ quiz bank
