@@ -854,10 +854,30 @@ TEST(acad_api_feedback_ownership_and_dashboard)
     ASSERT(strstr(B(&tr), "\"name\":\"(ohne Abteilung)\""));
     ASSERT(strstr(B(&tr), "\"id\":\"seepferdchen\",\"name\":\"Seepferdchen\",\"count\":2"));
     ASSERT(strstr(B(&tr), "\"assistants\":[]"));
+    ASSERT(strstr(B(&tr), "\"collections\":[]"));
+    ASSERT(!strstr(B(&tr), "\"id\":\"collections\""));
     /* 12 weeks, this week's counts at the end */
     const char *m = strstr(B(&tr), "\"messages\":[");
     ASSERT(m);
     ASSERT(!strncmp(m, "\"messages\":[0,0,0,0,0,0,0,0,0,0,0,2]", 36));
+    /* grounded answers: the collections they drew on, most used first */
+    {
+        int64_t a2, a3;
+        ASSERT_EQ(store_msg_add(t.st, conv, "assistant", "Mit Quellen", "m", now, &a2), RH_OK);
+        ASSERT_EQ(store_msg_add(t.st, conv, "assistant", "Auch", "m", now, &a3), RH_OK);
+        ASSERT_EQ(store_msg_set_sources(t.st, a2, "{\"sources\":[{\"collection_id\":7,\"collection\":\"Satzungen\"},"
+                                                  "{\"collection_id\":8,\"collection\":\"Formulare\"}],"
+                                                  "\"collections\":[7,8]}"),
+                  RH_OK);
+        ASSERT_EQ(store_msg_set_sources(t.st, a3, "{\"sources\":[{\"collection_id\":7,\"collection\":\"Satzungen\"}],"
+                                                  "\"collections\":[7,9]}"),
+                  RH_OK);
+        ASSERT_EQ(store_msg_set_sources(t.st, ans, "kaputt"), RH_OK); /* not JSON: ignored */
+        ASSERT_EQ(req(&t, &tr, "GET", "/api/dashboard", NULL, NULL), 200);
+        ASSERT(strstr(B(&tr), "\"collections\":[{\"id\":7,\"name\":\"Satzungen\",\"count\":2},"
+                              "{\"id\":8,\"name\":\"Formulare\",\"count\":1},{\"id\":9,\"name\":\"#9\",\"count\":1}]"));
+        ASSERT(strstr(B(&tr), "\"id\":\"collections\",\"type\":\"bar\""));
+    }
     cli_free(&a);
     cli_free(&b);
     cli_free(&tr);

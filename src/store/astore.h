@@ -163,6 +163,10 @@ int astore_dash_weekly(store *s, int64_t tenant, int64_t since, astore_rows *out
 int astore_dash_feedback(store *s, int64_t tenant, int64_t since, int64_t *answers, int64_t *up, int64_t *down);
 /* The newest negative feedback with a comment. */
 int astore_dash_negative(store *s, int64_t tenant, size_t limit, astore_feedbacks *out);
+/* The collections grounded answers drew on since `since`, most used first
+ * (at most 10): label = the collection's name as stored with the sources
+ * ("#ID" when unknown), week = the collection id, value = answers. */
+int astore_dash_collections(store *s, int64_t tenant, int64_t since, astore_rows *out);
 /* Enabled users per level (label NULL: no level). */
 int astore_dash_levels(store *s, int64_t tenant, astore_rows *out);
 void astore_rows_free(astore_rows *l);

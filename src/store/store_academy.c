@@ -903,6 +903,20 @@ int astore_dash_negative(store *s, int64_t tenant, size_t limit, astore_feedback
     return rc;
 }
 
+int astore_dash_collections(store *s, int64_t tenant, int64_t since, astore_rows *out)
+{
+    /* message_sources (migration 3) keeps a grounded answer's sources as
+     * JSON: {"sources": [{"collection_id", "collection", ...}], "collections": [ids]} */
+    return rows_query(s,
+                      "SELECT COALESCE(MAX((SELECT json_extract(p.value, '$.collection') FROM"
+                      " json_each(ms.sources, '$.sources') p WHERE json_extract(p.value, '$.collection_id') ="
+                      " c.value AND json_extract(p.value, '$.collection') <> '' LIMIT 1)), '#' || c.value),"
+                      " c.value, COUNT(*) FROM message_sources ms JOIN messages m ON m.id = ms.message_id,"
+                      " json_each(ms.sources, '$.collections') c WHERE m.tenant_id = ?1 AND m.created_at >= ?2"
+                      " AND json_valid(ms.sources) GROUP BY c.value ORDER BY 3 DESC, 2 LIMIT 10",
+                      tenant, since, out);
+}
+
 int astore_dash_levels(store *s, int64_t tenant, astore_rows *out)
 {
     return rows_query(s,

@@ -714,14 +714,16 @@ static enum MHD_Result api_dashboard(web_req *r)
     int64_t this_week = (now - ASTORE_WEEK_OFFSET) / ASTORE_WEEK;
     int64_t first = this_week - (DASH_WEEKS - 1);
     int64_t since = first * ASTORE_WEEK + ASTORE_WEEK_OFFSET;
-    astore_rows active = {0}, weekly = {0}, levels = {0};
+    astore_rows active = {0}, weekly = {0}, levels = {0}, colls = {0};
     astore_feedbacks neg = {0};
     int64_t answers = 0, up = 0, down = 0;
     if (!a || astore_dash_active(r->srv->st, STORE_TENANT_DEFAULT, since, &active) ||
         astore_dash_weekly(r->srv->st, STORE_TENANT_DEFAULT, since, &weekly) ||
         astore_dash_levels(r->srv->st, STORE_TENANT_DEFAULT, &levels) ||
         astore_dash_feedback(r->srv->st, STORE_TENANT_DEFAULT, since, &answers, &up, &down) ||
-        astore_dash_negative(r->srv->st, STORE_TENANT_DEFAULT, 10, &neg)) {
+        astore_dash_negative(r->srv->st, STORE_TENANT_DEFAULT, 10, &neg) ||
+        astore_dash_collections(r->srv->st, STORE_TENANT_DEFAULT, since, &colls)) {
+        astore_rows_free(&colls);
         astore_rows_free(&active);
         astore_rows_free(&weekly);
         astore_rows_free(&levels);
@@ -797,18 +799,39 @@ static enum MHD_Result api_dashboard(web_req *r)
         en ? "Feedback on answers" : "Rückmeldungen zu Antworten", "labels", en ? "helpful" : "hilfreich",
         en ? "not helpful" : "nicht hilfreich", en ? "no feedback" : "ohne Rückmeldung", "series", "name",
         en ? "Answers" : "Antworten", "values", (json_int_t)up, (json_int_t)down, (json_int_t)(answers - up - down));
-    json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:f, s:o}, s:o, s:[], s:[], s:o}",
+    /* the collections grounded answers used (a bar chart when there are any) */
+    json_t *coll_list = json_array(), *coll_labels = json_array(), *coll_values = json_array();
+    for (size_t i = 0; i < colls.n; i++) {
+        const char *nm = colls.items[i].label ? colls.items[i].label : "?";
+        json_array_append_new(coll_list, json_pack("{s:I, s:s, s:I}", "id", (json_int_t)colls.items[i].week, "name",
+                                                   nm, "count", (json_int_t)colls.items[i].value));
+        json_array_append_new(coll_labels, json_string(nm));
+        json_array_append_new(coll_values, json_integer(colls.items[i].value));
+    }
+    if (colls.n)
+        json_array_append_new(charts, json_pack("{s:s, s:s, s:s, s:o, s:[{s:s, s:o}]}", "id", "collections", "type",
+                                                "bar", "title",
+                                                en ? "Most used collections (answers with sources)"
+                                                   : "Meistgenutzte Wissenssammlungen (Antworten mit Quellen)",
+                                                "labels", coll_labels, "series", "name",
+                                                en ? "Answers" : "Antworten", "values", coll_values));
+    else {
+        json_decref(coll_labels);
+        json_decref(coll_values);
+    }
+    json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:f, s:o}, s:o, s:[], s:o, s:o}",
                           "weeks", weeks, "active_users", series, "active_users_total", active_total,
                           "conversations", convs, "messages", msgs, "feedback", "answers", (json_int_t)answers,
                           "rated", (json_int_t)(up + down), "up", (json_int_t)up, "down", (json_int_t)down, "rate",
-                          rate, "latest_negative", negs, "levels", lv_list, "assistants", "collections", "charts",
-                          charts);
+                          rate, "latest_negative", negs, "levels", lv_list, "assistants", "collections", coll_list,
+                          "charts", charts);
     json_decref(lv_labels);
     json_decref(lv_values);
     astore_rows_free(&active);
     astore_rows_free(&weekly);
     astore_rows_free(&levels);
     astore_feedbacks_free(&neg);
+    astore_rows_free(&colls);
     return web_json(r, 200, o);
 }
 
