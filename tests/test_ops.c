@@ -430,6 +430,82 @@ TEST(ops_matmul_threads_identical)
     rh_pool_free(pool);
 }
 
+/* rh_matmul_multi (Q/K/V, gate/up in one pass) writes exactly what separate
+ * rh_matmul calls write, also with mixed types of one activation kind and
+ * with types it must hand back to rh_matmul. */
+TEST(ops_matmul_multi_identical)
+{
+    int64_t cols = 1024, n_tok = 9, rows[3] = {301, 64, 72};
+    rh_pool *pool = rh_pool_new(2);
+    ASSERT(pool != NULL);
+    float *x = rh_malloc_array((size_t)(n_tok * cols), sizeof *x);
+    float *y0 = rh_malloc_array((size_t)(n_tok * 437), sizeof *y0);
+    float *y1 = rh_malloc_array((size_t)(n_tok * 437), sizeof *y1);
+    ASSERT(x && y0 && y1);
+    for (int64_t i = 0; i < n_tok * cols; i++)
+        x[i] = rng_gauss();
+    static const int mixes[][3] = {{RH_TYPE_Q8_0, RH_TYPE_Q8_0, RH_TYPE_Q8_0},
+                                   {RH_TYPE_Q4_K, RH_TYPE_Q4_K, RH_TYPE_Q6_K},
+                                   {RH_TYPE_Q4_0, RH_TYPE_Q4_K, RH_TYPE_F16},
+                                   {RH_TYPE_F16, RH_TYPE_F32, RH_TYPE_F16},
+                                   {RH_TYPE_Q3_K, RH_TYPE_Q4_K, RH_TYPE_Q6_K}};
+    for (size_t mi = 0; mi < sizeof mixes / sizeof mixes[0]; mi++) {
+        uint8_t *w[3];
+        size_t rs;
+        for (int i = 0; i < 3; i++) {
+            w[i] = random_weights(mixes[mi][i], rows[i], cols, &rs);
+            ASSERT(w[i] != NULL);
+        }
+        for (int64_t nt = 1; nt <= n_tok; nt += 8) {
+            rh_mm_item it[3];
+            int64_t off = 0;
+            for (int i = 0; i < 3; i++) {
+                rh_matmul(pool, mixes[mi][i], w[i], rows[i], cols, x, nt, y0 + off);
+                it[i] = (rh_mm_item){mixes[mi][i], w[i], rows[i], y1 + off};
+                off += rows[i] * nt;
+            }
+            memset(y1, 0, (size_t)off * sizeof *y1);
+            rh_matmul_multi(pool, it, 3, cols, x, nt);
+            ASSERT(memcmp(y0, y1, (size_t)off * sizeof *y0) == 0);
+        }
+        for (int i = 0; i < 3; i++)
+            rh_free(w[i]);
+    }
+    rh_free(x);
+    rh_free(y0);
+    rh_free(y1);
+    rh_pool_free(pool);
+}
+
+/* One token alone gives the same bits as the same token inside a batch
+ * (2-15 tokens) for the K-quant types: the generation kernel sums in the
+ * order of the batched tiles. */
+TEST(ops_matmul_single_equals_batched_kquant)
+{
+    int64_t rows = 37, cols = 2048, n_tok = 6;
+    float *x = rh_malloc_array((size_t)(n_tok * cols), sizeof *x);
+    float *yb = rh_malloc_array((size_t)(n_tok * rows), sizeof *yb);
+    float *y1 = rh_malloc_array((size_t)rows, sizeof *y1);
+    ASSERT(x && yb && y1);
+    for (int64_t i = 0; i < n_tok * cols; i++)
+        x[i] = rng_gauss();
+    static const int types[] = {RH_TYPE_Q4_K, RH_TYPE_Q5_K, RH_TYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        size_t rs;
+        uint8_t *w = random_weights(types[ti], rows, cols, &rs);
+        ASSERT(w != NULL);
+        rh_matmul(NULL, types[ti], w, rows, cols, x, n_tok, yb);
+        for (int64_t t = 0; t < n_tok; t++) {
+            rh_matmul(NULL, types[ti], w, rows, cols, x + t * cols, 1, y1);
+            ASSERT(memcmp(y1, yb + t * rows, (size_t)rows * sizeof *y1) == 0);
+        }
+        rh_free(w);
+    }
+    rh_free(x);
+    rh_free(yb);
+    rh_free(y1);
+}
+
 /* Without memory for scratch buffers the product is still right. */
 TEST(ops_matmul_no_memory)
 {

@@ -611,7 +611,6 @@ static void q4_k_gen_row(int64_t n, const uint8_t *w, const int8_t *ap, void *ar
     const float *ad = rh_act_q8k_d(ar, n);
     const int16_t *bsum = rh_act_q8k_bsum(ar, n);
     __m512 acc = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * 144;
         const int8_t *a8 = ap + b * 256;
@@ -640,17 +639,21 @@ static void q4_k_gen_row(int64_t n, const uint8_t *w, const int8_t *ap, void *ar
             _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q1, 4), m4),
                                  _mm512_loadu_si512((const void *)(a8 + 192))),
             _mm512_permutexvar_epi16(i57, sc16));
+        /* s0 lanes: values 4j.. of chunks 0|1 (+2|3), low nibbles; s1 the
+         * high nibbles. Regroup the (exact) integer sums into the lanes of
+         * kq_tile (lane j < 8: low nibbles of all chunks, j >= 8: high) and
+         * apply the scales as it does, so that one token alone gives the
+         * same bits as the same token in a batch. */
+        __m512i t1 = _mm512_shuffle_i64x2(s0, s1, 0x44), t2 = _mm512_shuffle_i64x2(s0, s1, 0xEE);
         float da = ad[b];
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
-                              _mm512_set1_ps(_cvtsh_ss(rh_k_rd16(p)) * da), acc);
+        __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(t1, t2)),
+                                   _mm512_set1_ps(_cvtsh_ss(rh_k_rd16(p)) * da));
         __m256i mi = _mm256_madd_epi16(mn16, _mm256_loadu_si256((const __m256i *)(bsum + 16 * b)));
-        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_set1_ps(_cvtsh_ss(rh_k_rd16(p + 2)) * da),
-                               accm);
+        __m512 mf = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(mi));
+        sum = _mm512_fnmadd_ps(mf, _mm512_set1_ps(_cvtsh_ss(rh_k_rd16(p + 2)) * da), sum);
+        acc = _mm512_add_ps(acc, sum);
     }
-    __m128 m = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
-    m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    *out = _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m);
+    *out = _mm512_reduce_add_ps(acc);
 }
 
 static void mm_q4_k_gen(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,

@@ -189,6 +189,23 @@ static void compute_task(void *ctx, int ith, int nth)
     }
 }
 
+/* Chunk size for `rows` rows split among nth threads (a multiple of 8, so
+ * that tile boundaries, and with them the results, never depend on it). */
+static int64_t chunk_rows(int64_t rows, int nth, int64_t n_tok)
+{
+    /* Work items: 8-16 per thread for balance (the last ones decide when
+     * all threads are done), fewer rows when many tokens share each row (so
+     * that a chunk's weights stay in cache). */
+    int64_t target = (int64_t)nth * (n_tok == 1 ? 16 : 8);
+    int64_t chunk = (rows + target - 1) / target;
+    chunk = (chunk + 7) & ~(int64_t)7;
+    if (n_tok > 1 && chunk > 64)
+        chunk = 64;
+    if (chunk < 8)
+        chunk = 8;
+    return chunk;
+}
+
 void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t cols,
                const float *x, int64_t n_tok, float *y)
 {
@@ -253,18 +270,8 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
             j.deq = scratch;
     }
 
-    /* Work items: 8-16 per thread for balance (the last ones decide when
-     * all threads are done), fewer rows when many tokens share each row (so
-     * that a chunk's weights stay in cache). */
-    int64_t target = (int64_t)nth * (n_tok == 1 ? 16 : 8);
-    int64_t chunk = (rows + target - 1) / target;
-    chunk = (chunk + 7) & ~(int64_t)7;
-    if (n_tok > 1 && chunk > 64)
-        chunk = 64;
-    if (chunk < 8)
-        chunk = 8;
-    j.chunk = chunk;
-    j.n_chunks = (rows + chunk - 1) / chunk;
+    j.chunk = chunk_rows(rows, nth, n_tok);
+    j.n_chunks = (rows + j.chunk - 1) / j.chunk;
 
     if (j.abuf) {
         if (n_tok == 1 || nth == 1)
@@ -278,6 +285,117 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
         rh_pool_run(pool, compute_task, &j);
     if (own)
         rh_free_aligned(own);
+}
+
+/* ---- several matrices, one input ------------------------------------------- */
+
+#define MULTI_MAX 4
+
+typedef struct multi_job {
+    int n;
+    rh_mm_fn mm[MULTI_MAX];
+    const uint8_t *W[MULTI_MAX];
+    size_t w_stride[MULTI_MAX];
+    int64_t rows[MULTI_MAX];
+    float *y[MULTI_MAX];
+    int64_t first[MULTI_MAX + 1]; /* first chunk of each matrix; first[n] = total */
+    int64_t chunk, cols, n_tok;
+    const void *act;
+    size_t a_stride;
+    _Alignas(64) atomic_long next;
+} multi_job;
+
+static void multi_task(void *ctx, int ith, int nth)
+{
+    multi_job *j = ctx;
+    (void)ith;
+    (void)nth;
+    int m = 0;
+    for (;;) {
+        int64_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= j->first[j->n])
+            break;
+        while (c >= j->first[m + 1])
+            m++;
+        int64_t r0 = (c - j->first[m]) * j->chunk;
+        int64_t nr = j->rows[m] - r0 < j->chunk ? j->rows[m] - r0 : j->chunk;
+        j->mm[m](j->cols, j->W[m] + (size_t)r0 * j->w_stride[m], j->w_stride[m], (int)nr, j->act,
+                 j->a_stride, (int)j->n_tok, j->y[m] + r0, j->rows[m]);
+    }
+}
+
+void rh_matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_t cols,
+                     const float *x, int64_t n_tok)
+{
+    if (n_items <= 0 || n_tok <= 0)
+        return;
+    const rh_kernel_set *ks = kernels();
+    int nth = rh_pool_size(pool);
+    int act = rh_act_kind(items[0].wtype);
+    /* One pass only when all matrices take the same activations through a
+     * tile kernel and no repacking prompt kernel would be chosen. */
+    int ok = n_items <= MULTI_MAX && act != RH_ACT_NONE &&
+             (act == RH_ACT_F32 || ks->quant[act] != NULL);
+    int64_t total_rows = 0;
+    for (int i = 0; ok && i < n_items; i++) {
+        int wt = items[i].wtype;
+        const rh_type_info *ti = rh_type_get(wt);
+        int pp_min = ks->pp_min[wt] ? ks->pp_min[wt] : RH_PP_MIN_TOK;
+        if (!ti || !ti->can_dequant || rh_act_kind(wt) != act || !ks->mm[wt] ||
+            rh_row_size(wt, cols) == 0 || items[i].rows <= 0 ||
+            (n_tok >= pp_min && ks->mm_pp[wt]))
+            ok = 0;
+        else
+            total_rows += items[i].rows;
+    }
+    multi_job j;
+    uint8_t *abuf = NULL;
+    if (ok && act != RH_ACT_F32) {
+        j.a_stride = rh_act_row_size(act, cols);
+        abuf = rh_pool_scratch(pool, j.a_stride * (size_t)n_tok);
+        ok = abuf != NULL;
+    }
+    if (!ok) {
+        for (int i = 0; i < n_items; i++)
+            rh_matmul(pool, items[i].wtype, items[i].W, items[i].rows, cols, x, n_tok,
+                      items[i].y);
+        return;
+    }
+    if (act == RH_ACT_F32) {
+        j.a_stride = (size_t)cols * 4;
+        j.act = x;
+    } else {
+        mm_job q = {0};
+        q.quant = ks->quant[act];
+        q.x = x;
+        q.cols = cols;
+        q.n_tok = n_tok;
+        q.abuf = abuf;
+        q.a_stride = j.a_stride;
+        if (n_tok == 1 || nth == 1)
+            quant_task(&q, 0, 1);
+        else
+            rh_pool_run(pool, quant_task, &q);
+        j.act = abuf;
+    }
+    j.n = n_items;
+    j.cols = cols;
+    j.n_tok = n_tok;
+    j.chunk = chunk_rows(total_rows, nth, n_tok);
+    j.first[0] = 0;
+    for (int i = 0; i < n_items; i++) {
+        j.mm[i] = ks->mm[items[i].wtype];
+        j.W[i] = items[i].W;
+        j.w_stride[i] = rh_row_size(items[i].wtype, cols);
+        j.rows[i] = items[i].rows;
+        j.y[i] = items[i].y;
+        j.first[i + 1] = j.first[i] + (items[i].rows + j.chunk - 1) / j.chunk;
+    }
+    atomic_init(&j.next, 0);
+    if (nth == 1 || j.first[n_items] == 1)
+        multi_task(&j, 0, 1);
+    else
+        rh_pool_run(pool, multi_task, &j);
 }
 
 /* ---- memory bandwidth ------------------------------------------------------ */

@@ -168,23 +168,68 @@ static void precondition_q8(float *dst, const float *x, int64_t n)
 /* y = W.x. For F16/BF16 weights the reference multiplies activations
  * rounded to the weight's type; doing the same here keeps us within its
  * rounding (idempotent if the kernel rounds as well). */
-void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y)
+/* How the activations are prepared for weights of this type (see below). */
+enum { PREP_NONE, PREP_F16, PREP_BF16, PREP_Q8 };
+
+static int prep_kind(const rhm_mat *w)
 {
-    int64_t cnt = n * w->cols;
-    if (w->type == RH_TYPE_F16) {
+    if (w->type == RH_TYPE_F16)
+        return PREP_F16;
+    if (w->type == RH_TYPE_BF16)
+        return PREP_BF16;
+    if ((w->type == RH_TYPE_Q8_0 || w->type == RH_TYPE_Q4_0 || w->type == RH_TYPE_Q5_0) &&
+        w->cols % 32 == 0)
+        return PREP_Q8;
+    return PREP_NONE;
+}
+
+/* For F16/BF16 weights the reference multiplies activations rounded to the
+ * weight's type; doing the same here keeps us within its rounding
+ * (idempotent if the kernel rounds as well). Returns x or c->xr. */
+static const float *prep_input(rh_ctx *c, int kind, const float *x, int64_t cnt)
+{
+    switch (kind) {
+    case PREP_F16:
         for (int64_t i = 0; i < cnt; i++)
             c->xr[i] = round_h(x[i]);
-        x = c->xr;
-    } else if (w->type == RH_TYPE_BF16) {
+        return c->xr;
+    case PREP_BF16:
         for (int64_t i = 0; i < cnt; i++)
             c->xr[i] = rh_bf16_to_fp32(rh_fp32_to_bf16(x[i]));
-        x = c->xr;
-    } else if ((w->type == RH_TYPE_Q8_0 || w->type == RH_TYPE_Q4_0 || w->type == RH_TYPE_Q5_0) &&
-               w->cols % 32 == 0) {
+        return c->xr;
+    case PREP_Q8:
         precondition_q8(c->xr, x, cnt);
-        x = c->xr;
+        return c->xr;
+    default:
+        return x;
     }
+}
+
+/* y = W.x. */
+void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y)
+{
+    x = prep_input(c, prep_kind(w), x, n * w->cols);
     rh_matmul(c->pool, w->type, w->data, w->rows, w->cols, x, n, y);
+}
+
+/* y[i] = W[i].x for up to 3 matrices with the same input (Q/K/V, gate/up):
+ * one preparation, one quantization and one pool run when they allow it;
+ * the results are the same as from separate rhm_matmul calls. */
+static void rhm_matmul_n(rh_ctx *c, const rhm_mat *const *w, float *const *y, int k,
+                         const float *x, int64_t n)
+{
+    int kind = prep_kind(w[0]);
+    for (int i = 1; i < k; i++)
+        if (prep_kind(w[i]) != kind || w[i]->cols != w[0]->cols) {
+            for (int m = 0; m < k; m++)
+                rhm_matmul(c, w[m], x, n, y[m]);
+            return;
+        }
+    x = prep_input(c, kind, x, n * w[0]->cols);
+    rh_mm_item it[3];
+    for (int i = 0; i < k; i++)
+        it[i] = (rh_mm_item){w[i]->type, w[i]->data, w[i]->rows, y[i]};
+    rh_matmul_multi(c->pool, it, k, w[0]->cols, x, n);
 }
 
 void rhm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
@@ -338,9 +383,9 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
         job.layer = il;
         for (int t = 0; t < n; t++)
             rhm_rmsnorm(c->h + t * E, c->x + t * E, ly->norm1, E, eps);
-        rhm_matmul(c, &ly->wq, c->h, n, c->q);
-        rhm_matmul(c, &ly->wk, c->h, n, c->k);
-        rhm_matmul(c, &ly->wv, c->h, n, c->v);
+        const rhm_mat *qkv[3] = {&ly->wq, &ly->wk, &ly->wv};
+        float *const qkv_y[3] = {c->q, c->k, c->v};
+        rhm_matmul_n(c, qkv, qkv_y, 3, c->h, n);
         rhm_add_bias(c->q, ly->bq, Q, n);
         rhm_add_bias(c->k, ly->bk, KV, n);
         rhm_add_bias(c->v, ly->bv, KV, n);
@@ -369,8 +414,9 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
 
         for (int t = 0; t < n; t++)
             rhm_rmsnorm(c->h + t * E, c->x + t * E, ly->norm2, E, eps);
-        rhm_matmul(c, &ly->ffn_gate, c->h, n, c->g);
-        rhm_matmul(c, &ly->ffn_up, c->h, n, c->u);
+        const rhm_mat *gu[2] = {&ly->ffn_gate, &ly->ffn_up};
+        float *const gu_y[2] = {c->g, c->u};
+        rhm_matmul_n(c, gu, gu_y, 2, c->h, n);
         for (int64_t i = 0; i < (int64_t)n * F; i++) {
             float g = c->g[i];
             c->g[i] = g / (1.0f + expf(-g)) * c->u[i];

@@ -36,6 +36,19 @@ int rh_ops_force_kernels(const char *name);
 void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t cols,
                const float *x, int64_t n_tok, float *y);
 
+/* Several products with the same input x (n_tok rows of cols floats), e.g.
+ * the Q, K and V projections: the activations are quantized once and all
+ * rows of all matrices are shared out in one pool run. Each y is exactly
+ * what rh_matmul would write (same kernels, same per-row arithmetic). */
+typedef struct rh_mm_item {
+    int wtype;
+    const void *W;
+    int64_t rows;
+    float *y; /* n_tok rows of `rows` floats */
+} rh_mm_item;
+void rh_matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_t cols,
+                     const float *x, int64_t n_tok);
+
 /* Row r of a matrix of any type, dequantized to f32 (embedding lookup). */
 void rh_get_row(int wtype, const void *W, int64_t cols, int64_t r, float *out);
 
