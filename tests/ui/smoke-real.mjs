@@ -44,7 +44,7 @@ try {
   const snap = async (name) => { if (shots) await page.screenshot(path.join(shots, name + '.png')); };
   const admin = await page.eval(`!!$('.mainnav a[href="#/admin"]')`);
   const routes = ['#/', '#/academy', '#/settings', '#/keys'];
-  if (admin) routes.push('#/trainer', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit');
+  if (admin) routes.push('#/trainer', '#/trainer/lessons', '#/trainer/questions', '#/trainer/dashboard', '#/admin/users', '#/admin/groups', '#/admin/status', '#/admin/audit');
   for (const r of routes) {
     await page.eval(`location.hash = ${JSON.stringify(r)}; true`);
     await new Promise((res) => setTimeout(res, 800));
