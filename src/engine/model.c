@@ -645,6 +645,7 @@ int rh_ctx_new(rh_model *m, int n_ctx, int n_seq, rh_pool *pool, rh_ctx **out, r
     size_t B = (size_t)c->n_batch, E = (size_t)in->n_embd, F = (size_t)in->n_ff;
     size_t Q = (size_t)m->q_dim, KV = (size_t)m->kv_dim;
     c->seq_len = rh_calloc((size_t)c->n_seq, sizeof *c->seq_len);
+    c->len_tmp = rh_calloc((size_t)c->n_seq, sizeof *c->len_tmp);
     c->x = rh_malloc_array(B * E, sizeof(float));
     c->h = rh_malloc_array(B * E, sizeof(float));
     c->o = rh_malloc_array(B * E, sizeof(float));
@@ -662,7 +663,8 @@ int rh_ctx_new(rh_model *m, int n_ctx, int n_seq, rh_pool *pool, rh_ctx **out, r
     size_t group = (size_t)(in->n_head / in->n_head_kv);
     c->scores = rh_malloc_array((size_t)c->n_threads * group * (size_t)c->score_len, sizeof(float));
     c->qh = rh_malloc_array((size_t)c->n_threads * Q, sizeof(float));
-    if (!c->seq_len || !c->x || !c->h || !c->o || !c->hid || !c->q || !c->att || !c->k || !c->v ||
+    if (!c->seq_len || !c->len_tmp || !c->x || !c->h || !c->o || !c->hid || !c->q || !c->att ||
+        !c->k || !c->v ||
         !c->g || !c->u || !c->xr || !c->rope || !c->scores || !c->qh) {
         rc = rh_error_set(err, RH_ENOMEM, "out of memory allocating working buffers");
         goto out;
@@ -690,7 +692,8 @@ void rh_ctx_free(rh_ctx *c)
     if (!c)
         return;
     void *p[] = {c->seq_len, c->k_cache, c->v_cache, c->x, c->h, c->q, c->k, c->v, c->att,
-                 c->g, c->u, c->o, c->scores, c->hid, c->rope, c->xr, c->qh};
+                 c->g, c->u, c->o, c->scores, c->hid, c->rope, c->xr, c->qh,
+                 c->len_tmp, c->want};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         rh_free(p[i]);
     rh_free(c);

@@ -352,6 +352,26 @@ static void run_pool(rh_ctx *c, void (*fn)(void *, int, int), void *arg)
         fn(arg, 0, 1);
 }
 
+/* SwiGLU g = silu(g) * u over n values, split among the threads in
+ * blocks of 64 (each value computed exactly as by one thread). */
+typedef struct swiglu_job {
+    float *g;
+    const float *u;
+    int64_t n;
+} swiglu_job;
+
+static void swiglu_task(void *arg, int ith, int nth)
+{
+    const swiglu_job *j = arg;
+    int64_t nblk = (j->n + 63) / 64;
+    int64_t b0 = nblk * ith / nth, b1 = nblk * (ith + 1) / nth;
+    int64_t i1 = b1 * 64 < j->n ? b1 * 64 : j->n;
+    for (int64_t i = b0 * 64; i < i1; i++) {
+        float g = j->g[i];
+        j->g[i] = g / (1.0f + expf(-g)) * j->u[i];
+    }
+}
+
 /* ---- forward ---------------------------------------------------------- */
 
 /* One chunk of at most n_batch tokens. `n_out` receives the number of rows
@@ -417,10 +437,8 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
         const rhm_mat *gu[2] = {&ly->ffn_gate, &ly->ffn_up};
         float *const gu_y[2] = {c->g, c->u};
         rhm_matmul_n(c, gu, gu_y, 2, c->h, n);
-        for (int64_t i = 0; i < (int64_t)n * F; i++) {
-            float g = c->g[i];
-            c->g[i] = g / (1.0f + expf(-g)) * c->u[i];
-        }
+        swiglu_job sj = {c->g, c->u, (int64_t)n * F};
+        run_pool(c, swiglu_task, &sj);
         rhm_matmul(c, &ly->ffn_down, c->g, n, c->o);
         for (int64_t i = 0; i < (int64_t)n * E; i++)
             c->x[i] += c->o[i];
@@ -454,12 +472,17 @@ int rhm_decoder_run(rh_ctx *c, const rh_batch *b, float *logits, float *hidden, 
 
     /* Validate everything before touching the cache: tokens in range, each
      * position at most the sequence's current length (no gaps). */
-    len = rh_malloc_array((size_t)c->n_seq, sizeof *len);
-    want = rh_calloc((size_t)b->n, 1);
-    if (!len || !want) {
-        rc = rh_error_set(err, RH_ENOMEM, "out of memory");
-        goto out;
+    if ((size_t)b->n > c->want_cap) {
+        uint8_t *nw = rh_realloc(c->want, (size_t)b->n);
+        if (!nw) {
+            rc = rh_error_set(err, RH_ENOMEM, "out of memory");
+            goto out;
+        }
+        c->want = nw;
+        c->want_cap = (size_t)b->n;
     }
+    len = c->len_tmp;
+    want = c->want;
     memcpy(len, c->seq_len, (size_t)c->n_seq * sizeof *len);
     for (int i = 0; i < b->n; i++) {
         int32_t tk = b->tok[i], p = b->pos[i], s = b->seq[i];
@@ -505,8 +528,6 @@ int rhm_decoder_run(rh_ctx *c, const rh_batch *b, float *logits, float *hidden, 
             hidden += (size_t)n_out * (size_t)E;
     }
 out:
-    rh_free(len);
-    rh_free(want);
     return rc;
 }
 

@@ -62,6 +62,11 @@ struct rh_ctx {
     float *hid;          /* n_batch x n_embd: gathered rows for the head */
     float *xr;           /* n_batch x max(n_embd, q_dim, n_ff): rounded activations */
     float *rope;         /* n_batch x n_rot: cos/sin pairs per token */
+    /* rh_decode's validation buffers, kept between calls (no allocation
+     * per generated token): sequence lengths and the logits flags */
+    int32_t *len_tmp;    /* n_seq */
+    uint8_t *want;       /* want_cap, grown on demand */
+    size_t want_cap;
 };
 
 /* fp16 <-> f32 as the cache stores them (table based, exact). */
