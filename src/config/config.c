@@ -436,11 +436,12 @@ int config_parse_string(rh_config *c, const char *text, const char *name, rh_err
             if (!strncmp(sec, "upstream", 8) && (sec[8] == ' ' || sec[8] == '\t')) {
                 snprintf(section, sizeof section, "upstream %s", trim(sec + 9));
             } else if (!strcmp(sec, "server") || !strcmp(sec, "data") || !strcmp(sec, "chat") ||
-                       !strcmp(sec, "security") || !strcmp(sec, "log") || !strcmp(sec, "academy")) {
+                       !strcmp(sec, "security") || !strcmp(sec, "log") || !strcmp(sec, "academy") ||
+                       !strcmp(sec, "knowledge")) {
                 snprintf(section, sizeof section, "%s", sec);
             } else {
                 rc = rh_error_set(err, RH_EFORMAT,
-                                  "%s:%d: unknown section [%s] (known: server, data, chat, security, log, academy, upstream NAME)",
+                                  "%s:%d: unknown section [%s] (known: server, data, chat, security, log, academy, knowledge, upstream NAME)",
                                   name, lineno, sec);
                 goto out;
             }
