@@ -477,6 +477,48 @@ TEST(ops_matmul_multi_identical)
     rh_pool_free(pool);
 }
 
+/* rh_matmul_glu = two rh_matmul calls and rh_silu_mul, bit for bit. */
+TEST(ops_matmul_glu_identical)
+{
+    int64_t rows = 203, cols = 512, n_tok = 5;
+    rh_pool *pool = rh_pool_new(2);
+    ASSERT(pool != NULL);
+    float *x = rh_malloc_array((size_t)(n_tok * cols), sizeof *x);
+    float *g0 = rh_malloc_array((size_t)(n_tok * rows), sizeof *g0);
+    float *u0 = rh_malloc_array((size_t)(n_tok * rows), sizeof *u0);
+    float *g1 = rh_malloc_array((size_t)(n_tok * rows), sizeof *g1);
+    float *u1 = rh_malloc_array((size_t)(n_tok * rows), sizeof *u1);
+    ASSERT(x && g0 && u0 && g1 && u1);
+    for (int64_t i = 0; i < n_tok * cols; i++)
+        x[i] = rng_gauss();
+    static const int mixes[][2] = {{RH_TYPE_Q8_0, RH_TYPE_Q8_0}, {RH_TYPE_Q4_K, RH_TYPE_Q6_K},
+                                   {RH_TYPE_Q4_K, RH_TYPE_Q8_0}};
+    for (size_t mi = 0; mi < sizeof mixes / sizeof mixes[0]; mi++) {
+        size_t rs;
+        uint8_t *wg = random_weights(mixes[mi][0], rows, cols, &rs);
+        uint8_t *wu = random_weights(mixes[mi][1], rows, cols, &rs);
+        ASSERT(wg && wu);
+        for (int64_t nt = 1; nt <= n_tok; nt += 4) {
+            rh_matmul(pool, mixes[mi][0], wg, rows, cols, x, nt, g0);
+            rh_matmul(pool, mixes[mi][1], wu, rows, cols, x, nt, u0);
+            rh_silu_mul(g0, u0, rows * nt);
+            rh_mm_item g = {mixes[mi][0], wg, rows, g1}, u = {mixes[mi][1], wu, rows, u1};
+            rh_matmul_glu(pool, &g, &u, cols, x, nt);
+            ASSERT(memcmp(g0, g1, (size_t)(nt * rows) * sizeof *g0) == 0);
+            /* not a no-op: silu changed the values */
+            ASSERT(memcmp(g0, u0, (size_t)(nt * rows) * sizeof *g0) != 0);
+        }
+        rh_free(wg);
+        rh_free(wu);
+    }
+    rh_free(x);
+    rh_free(g0);
+    rh_free(u0);
+    rh_free(g1);
+    rh_free(u1);
+    rh_pool_free(pool);
+}
+
 /* One token alone gives the same bits as the same token inside a batch
  * (2-15 tokens) for the K-quant types: the generation kernel sums in the
  * order of the batched tiles. */

@@ -8,6 +8,7 @@
  * (rh_dequantize_row) and an f32 dot product; if even the scratch memory
  * for that cannot be had, a block-by-block path that allocates nothing.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -300,6 +301,7 @@ typedef struct multi_job {
     float *y[MULTI_MAX];
     int64_t first[MULTI_MAX + 1]; /* first chunk of each matrix; first[n] = total */
     int64_t chunk, cols, n_tok;
+    int glu; /* matrices 0 and 1 (same rows) chunk by chunk, then y0 = silu(y0) * y1 */
     const void *act;
     size_t a_stride;
     _Alignas(64) atomic_long next;
@@ -321,11 +323,45 @@ static void multi_task(void *ctx, int ith, int nth)
         int64_t nr = j->rows[m] - r0 < j->chunk ? j->rows[m] - r0 : j->chunk;
         j->mm[m](j->cols, j->W[m] + (size_t)r0 * j->w_stride[m], j->w_stride[m], (int)nr, j->act,
                  j->a_stride, (int)j->n_tok, j->y[m] + r0, j->rows[m]);
+        if (j->glu) {
+            j->mm[1](j->cols, j->W[1] + (size_t)r0 * j->w_stride[1], j->w_stride[1], (int)nr,
+                     j->act, j->a_stride, (int)j->n_tok, j->y[1] + r0, j->rows[1]);
+            for (int64_t t = 0; t < j->n_tok; t++)
+                rh_silu_mul(j->y[0] + t * j->rows[0] + r0, j->y[1] + t * j->rows[0] + r0, nr);
+        }
     }
 }
 
+void rh_silu_mul(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = g[i];
+        g[i] = v / (1.0f + expf(-v)) * u[i];
+    }
+}
+
+static void matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_t cols,
+                         const float *x, int64_t n_tok, int glu);
+
 void rh_matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_t cols,
                      const float *x, int64_t n_tok)
+{
+    matmul_multi(pool, items, n_items, cols, x, n_tok, 0);
+}
+
+void rh_matmul_glu(rh_pool *pool, const rh_mm_item *gate, const rh_mm_item *up, int64_t cols,
+                   const float *x, int64_t n_tok)
+{
+    rh_mm_item it[2] = {*gate, *up};
+    if (gate->rows != up->rows) {
+        memset(gate->y, 0, (size_t)(gate->rows * n_tok) * sizeof(float));
+        return;
+    }
+    matmul_multi(pool, it, 2, cols, x, n_tok, 1);
+}
+
+static void matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_t cols,
+                         const float *x, int64_t n_tok, int glu)
 {
     if (n_items <= 0 || n_tok <= 0)
         return;
@@ -359,6 +395,8 @@ void rh_matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_
         for (int i = 0; i < n_items; i++)
             rh_matmul(pool, items[i].wtype, items[i].W, items[i].rows, cols, x, n_tok,
                       items[i].y);
+        if (glu)
+            rh_silu_mul(items[0].y, items[1].y, items[0].rows * n_tok);
         return;
     }
     if (act == RH_ACT_F32) {
@@ -378,10 +416,11 @@ void rh_matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_
             rh_pool_run(pool, quant_task, &q);
         j.act = abuf;
     }
-    j.n = n_items;
+    j.n = glu ? 1 : n_items; /* glu: the chunks of matrix 0 drive both */
+    j.glu = glu;
     j.cols = cols;
     j.n_tok = n_tok;
-    j.chunk = chunk_rows(total_rows, nth, n_tok);
+    j.chunk = chunk_rows(glu ? items[0].rows : total_rows, nth, n_tok);
     j.first[0] = 0;
     for (int i = 0; i < n_items; i++) {
         j.mm[i] = ks->mm[items[i].wtype];
@@ -392,7 +431,7 @@ void rh_matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_
         j.first[i + 1] = j.first[i] + (items[i].rows + j.chunk - 1) / j.chunk;
     }
     atomic_init(&j.next, 0);
-    if (nth == 1 || j.first[n_items] == 1)
+    if (nth == 1 || j.first[j.n] == 1)
         multi_task(&j, 0, 1);
     else
         rh_pool_run(pool, multi_task, &j);

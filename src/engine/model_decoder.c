@@ -212,24 +212,31 @@ void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y
     rh_matmul(c->pool, w->type, w->data, w->rows, w->cols, x, n, y);
 }
 
-/* y[i] = W[i].x for up to 3 matrices with the same input (Q/K/V, gate/up):
- * one preparation, one quantization and one pool run when they allow it;
- * the results are the same as from separate rhm_matmul calls. */
+/* y[i] = W[i].x for up to 3 matrices with the same input (Q/K/V), or with
+ * glu: y[0] = silu(W[0].x) * W[1].x (gate/up): one preparation, one
+ * quantization and one pool run when they allow it; the results are the
+ * same as from separate rhm_matmul calls. */
 static void rhm_matmul_n(rh_ctx *c, const rhm_mat *const *w, float *const *y, int k,
-                         const float *x, int64_t n)
+                         const float *x, int64_t n, int glu)
 {
     int kind = prep_kind(w[0]);
     for (int i = 1; i < k; i++)
-        if (prep_kind(w[i]) != kind || w[i]->cols != w[0]->cols) {
+        if (prep_kind(w[i]) != kind || w[i]->cols != w[0]->cols ||
+            (glu && w[i]->rows != w[0]->rows)) {
             for (int m = 0; m < k; m++)
                 rhm_matmul(c, w[m], x, n, y[m]);
+            if (glu)
+                rh_silu_mul(y[0], y[1], n * w[0]->rows);
             return;
         }
     x = prep_input(c, kind, x, n * w[0]->cols);
     rh_mm_item it[3];
     for (int i = 0; i < k; i++)
         it[i] = (rh_mm_item){w[i]->type, w[i]->data, w[i]->rows, y[i]};
-    rh_matmul_multi(c->pool, it, k, w[0]->cols, x, n);
+    if (glu)
+        rh_matmul_glu(c->pool, &it[0], &it[1], w[0]->cols, x, n);
+    else
+        rh_matmul_multi(c->pool, it, k, w[0]->cols, x, n);
 }
 
 void rhm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
@@ -352,26 +359,6 @@ static void run_pool(rh_ctx *c, void (*fn)(void *, int, int), void *arg)
         fn(arg, 0, 1);
 }
 
-/* SwiGLU g = silu(g) * u over n values, split among the threads in
- * blocks of 64 (each value computed exactly as by one thread). */
-typedef struct swiglu_job {
-    float *g;
-    const float *u;
-    int64_t n;
-} swiglu_job;
-
-static void swiglu_task(void *arg, int ith, int nth)
-{
-    const swiglu_job *j = arg;
-    int64_t nblk = (j->n + 63) / 64;
-    int64_t b0 = nblk * ith / nth, b1 = nblk * (ith + 1) / nth;
-    int64_t i1 = b1 * 64 < j->n ? b1 * 64 : j->n;
-    for (int64_t i = b0 * 64; i < i1; i++) {
-        float g = j->g[i];
-        j->g[i] = g / (1.0f + expf(-g)) * j->u[i];
-    }
-}
-
 /* ---- forward ---------------------------------------------------------- */
 
 /* One chunk of at most n_batch tokens. `n_out` receives the number of rows
@@ -381,7 +368,7 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
 {
     const rh_model *m = c->m;
     const rh_model_info *in = &m->info;
-    int64_t E = in->n_embd, Q = m->q_dim, KV = m->kv_dim, F = in->n_ff;
+    int64_t E = in->n_embd, Q = m->q_dim, KV = m->kv_dim;
     int hd = in->head_dim;
     float eps = in->norm_eps;
 
@@ -405,7 +392,7 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
             rhm_rmsnorm(c->h + t * E, c->x + t * E, ly->norm1, E, eps);
         const rhm_mat *qkv[3] = {&ly->wq, &ly->wk, &ly->wv};
         float *const qkv_y[3] = {c->q, c->k, c->v};
-        rhm_matmul_n(c, qkv, qkv_y, 3, c->h, n);
+        rhm_matmul_n(c, qkv, qkv_y, 3, c->h, n, 0);
         rhm_add_bias(c->q, ly->bq, Q, n);
         rhm_add_bias(c->k, ly->bk, KV, n);
         rhm_add_bias(c->v, ly->bv, KV, n);
@@ -436,9 +423,7 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
             rhm_rmsnorm(c->h + t * E, c->x + t * E, ly->norm2, E, eps);
         const rhm_mat *gu[2] = {&ly->ffn_gate, &ly->ffn_up};
         float *const gu_y[2] = {c->g, c->u};
-        rhm_matmul_n(c, gu, gu_y, 2, c->h, n);
-        swiglu_job sj = {c->g, c->u, (int64_t)n * F};
-        run_pool(c, swiglu_task, &sj);
+        rhm_matmul_n(c, gu, gu_y, 2, c->h, n, 1);
         rhm_matmul(c, &ly->ffn_down, c->g, n, c->o);
         for (int64_t i = 0; i < (int64_t)n * E; i++)
             c->x[i] += c->o[i];

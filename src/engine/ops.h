@@ -49,6 +49,15 @@ typedef struct rh_mm_item {
 void rh_matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_t cols,
                      const float *x, int64_t n_tok);
 
+/* SwiGLU feed-forward input: gate->y = silu(gate . x) * (up . x), the
+ * two products and the activation in one pass (each work item computes its
+ * rows of both and applies silu(g)*u to them). gate and up must have the
+ * same rows (else gate->y is zeroed); up->y is scratch of the same size. */
+void rh_matmul_glu(rh_pool *pool, const rh_mm_item *gate, const rh_mm_item *up, int64_t cols,
+                   const float *x, int64_t n_tok);
+/* g[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u, as rh_matmul_glu does it. */
+void rh_silu_mul(float *g, const float *u, int64_t n);
+
 /* Row r of a matrix of any type, dequantized to f32 (embedding lookup). */
 void rh_get_row(int wtype, const void *W, int64_t cols, int64_t r, float *out);
 
