@@ -684,12 +684,20 @@ TEST_TIMEOUT(kp_access_control_departments, 90)
     resp_free(&r);
     ASSERT_EQ(atomic_load(&f.requests), 0);
     snprintf(body, sizeof body,
-             "{\"content\":\"Wie hoch ist die Gebühr für die Baugenehmigung und die Kitagebühr Zauberwortxyz?\","
-             "\"collections\":[%lld]}",
+             "{\"content\":\"Wie hoch ist die Gebühr für die Baugenehmigung und die Frist?\",\"collections\":[%lld]}",
              (long long)ca);
     ASSERT_EQ(call(&t, &a, "POST", path, body, &r), 200);
     char *src = sse_event(r.body.data, "sources");
     ASSERT(src && strstr(src, "Bauamtgeheimnis") && !strstr(src, "Jugendamtgeheimnis"));
+    rh_free(src);
+    resp_free(&r);
+    /* asking for B's words with A's collection: nothing found, nothing of B */
+    snprintf(body, sizeof body,
+             "{\"content\":\"Was bedeutet Zauberwortxyz und die Kitagebühr?\",\"collections\":[%lld]}", (long long)ca);
+    ASSERT_EQ(call(&t, &a, "POST", path, body, &r), 200);
+    src = sse_event(r.body.data, "sources");
+    ASSERT(src && strstr(src, "\"no_sources\":true") && !strstr(src, "Jugendamtgeheimnis"));
+    ASSERT(strstr(r.body.data, RH_NOTHING_FOUND));
     rh_free(src);
     resp_free(&r);
     ASSERT(upstream_saw(&f, "Bauamtgeheimnis"));

@@ -42,7 +42,7 @@ void config_defaults(rh_config *c)
     c->chunk_size = 1200;
     c->chunk_overlap = 200;
     c->retrieval_k = 6;
-    c->relevance_threshold = 0.30;
+    c->relevance_threshold = 0.35;
     c->max_upload_bytes = 64u * 1024 * 1024;
 }
 

@@ -25,6 +25,8 @@ typedef struct qterms {
     unsigned char found[MAX_QTERMS];
     double w[MAX_QTERMS]; /* weight of each term (1, or its IDF in the index) */
     size_t n;
+    size_t n_orig;        /* t[0..n_orig) the question's terms, the rest the
+                             search's expansion (synonyms, statute words) */
 } qterms;
 
 static int collect_q(void *ctx, const char *tok, size_t n, size_t start, size_t end, int colocated)
@@ -63,12 +65,18 @@ static double relevance_with(rh_kan *doc_an, const qterms *q0, const char *text)
         return 0;
     memset(q.found, 0, sizeof q.found);
     rh_kan_run(doc_an, text, strlen(text), mark_found, &q);
-    double f = 0, all = 0;
-    for (size_t i = 0; i < q.n; i++) {
+    double f = 0, all = 0, x = 0;
+    for (size_t i = 0; i < q.n_orig; i++) {
         f += q.found[i] ? q.w[i] : 0;
         all += q.w[i];
     }
-    return all > 0 ? f / all : 0;
+    /* an expansion term found stands in for missing words of the question
+     * ("Kamera" -> "Videoüberwachung"), at most for all of them */
+    for (size_t i = q.n_orig; i < q.n; i++)
+        x += q.found[i] ? q.w[i] : 0;
+    if (x > all - f)
+        x = all - f;
+    return all > 0 ? (f + x) / all : 0;
 }
 
 static int query_terms(const char *query, qterms *q)
@@ -79,6 +87,7 @@ static int query_terms(const char *query, qterms *q)
         return RH_ENOMEM;
     rh_kan_run(a, query, strlen(query), collect_q, q);
     rh_kan_free(a);
+    q->n_orig = q->n;
     return RH_OK;
 }
 
@@ -287,6 +296,29 @@ int rh_kretrieve(kstore *ks, rh_ksearcher *s, const int64_t *colls, size_t n_col
     if (!p || !q || query_terms(query, q) || rh_kan_new(RH_KAN_STEM | RH_KAN_COMPOUND, &dan, err)) {
         rc = rh_error_set(err, RH_ENOMEM, "out of memory");
         goto out;
+    }
+    /* the search's expansion terms ("videouberwach" for "Kameras") */
+    if (!o->dense_only) {
+        rh_ksearch_opts so;
+        rh_ksearch_opts_default(&so);
+        so.tenant = o->tenant;
+        char *me = NULL, *se = NULL;
+        if (rh_ksearch_explain(s, query, &so, &me, &se, NULL) == RH_OK && se) {
+            for (const char *x = strchr(se, '"'); x && q->n < MAX_QTERMS; x = strchr(x, '"')) {
+                const char *e = strchr(x + 1, '"');
+                if (!e)
+                    break;
+                size_t l = (size_t)(e - x - 1);
+                if (l && l <= RH_KAN_TERM_MAX) {
+                    memcpy(q->t[q->n], x + 1, l);
+                    q->t[q->n][l] = '\0';
+                    q->w[q->n++] = 1;
+                }
+                x = e + 1;
+            }
+        }
+        rh_free(me);
+        rh_free(se);
     }
     /* rare terms count more: IDF over the whole index (a term missing from
      * every document - "Apfelkuchen" - weighs most) */
