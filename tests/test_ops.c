@@ -520,25 +520,32 @@ TEST(ops_matmul_glu_identical)
 }
 
 /* One token alone gives the same bits as the same token inside a batch
- * (2-15 tokens) for the K-quant types: the generation kernel sums in the
- * order of the batched tiles. */
-TEST(ops_matmul_single_equals_batched_kquant)
+ * (2-7 tokens) for Q8_0 and the K-quant types: the generation kernels sum
+ * in the order of the batched tiles. */
+TEST(ops_matmul_single_equals_batched)
 {
     int64_t rows = 37, cols = 2048, n_tok = 6;
-    float *x = rh_malloc_array((size_t)(n_tok * cols), sizeof *x);
+    float *x = rh_malloc_array((size_t)(n_tok * 2080), sizeof *x);
     float *yb = rh_malloc_array((size_t)(n_tok * rows), sizeof *yb);
     float *y1 = rh_malloc_array((size_t)rows, sizeof *y1);
     ASSERT(x && yb && y1);
-    for (int64_t i = 0; i < n_tok * cols; i++)
+    for (int64_t i = 0; i < n_tok * 2080; i++)
         x[i] = rng_gauss();
-    static const int types[] = {RH_TYPE_Q4_K, RH_TYPE_Q5_K, RH_TYPE_Q6_K};
+    static const int types[] = {RH_TYPE_Q8_0, RH_TYPE_Q4_K, RH_TYPE_Q5_K, RH_TYPE_Q6_K};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         size_t rs;
         uint8_t *w = random_weights(types[ti], rows, cols, &rs);
         ASSERT(w != NULL);
-        rh_matmul(NULL, types[ti], w, rows, cols, x, n_tok, yb);
+        /* 2080 values: 65 blocks of 32, so the odd trailing blocks count too */
+        int64_t c = types[ti] == RH_TYPE_Q8_0 ? 2080 : cols;
+        if (c != cols) {
+            rh_free(w);
+            w = random_weights(types[ti], rows, c, &rs);
+            ASSERT(w != NULL);
+        }
+        rh_matmul(NULL, types[ti], w, rows, c, x, n_tok, yb);
         for (int64_t t = 0; t < n_tok; t++) {
-            rh_matmul(NULL, types[ti], w, rows, cols, x + t * cols, 1, y1);
+            rh_matmul(NULL, types[ti], w, rows, c, x + t * c, 1, y1);
             ASSERT(memcmp(y1, yb + t * rows, (size_t)rows * sizeof *y1) == 0);
         }
         rh_free(w);
