@@ -11,24 +11,13 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "store/sqlite_util.h"
 
-static int db_err(kstore *ks, rh_error *err, const char *what)
-{
-    return rh_error_set(err, RH_EIO, "knowledge store: %s: %s", what,
-                        sqlite3_errmsg(kstore__db(ks)));
-}
+static int db_err(kstore *ks, rh_error *err, const char *what) { return store__kerr(kstore__db(ks), err, what); }
 
 static int prep(kstore *ks, const char *sql, sqlite3_stmt **st, rh_error *err)
 {
-    if (sqlite3_prepare_v2(kstore__db(ks), sql, -1, st, NULL) != SQLITE_OK)
-        return db_err(ks, err, "prepare");
-    return RH_OK;
-}
-
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? rh_strdup((const char *)t) : NULL;
+    return store__kprep(kstore__db(ks), sql, st, err);
 }
 
 static int ids_push(kp_ids *ids, int64_t v)
@@ -73,9 +62,9 @@ static int coll_from_row(kstore *ks, sqlite3_stmt *st, kp_collection *c, rh_erro
 {
     memset(c, 0, sizeof *c);
     c->id = sqlite3_column_int64(st, 0);
-    c->name = col_dup(st, 1);
-    c->description = col_dup(st, 2);
-    c->folder = col_dup(st, 3);
+    c->name = store__col_str(st, 1);
+    c->description = store__col_str(st, 2);
+    c->folder = store__col_str(st, 3);
     c->created_at = sqlite3_column_int64(st, 4);
     c->created_by = sqlite3_column_int64(st, 5);
     c->documents = sqlite3_column_int64(st, 6);
@@ -165,16 +154,7 @@ int kp_collection_get(kstore *ks, int64_t tenant, int64_t id, kp_collection *out
     return rc;
 }
 
-static int exec1(kstore *ks, const char *sql, rh_error *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(kstore__db(ks), sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = rh_error_set(err, RH_EIO, "knowledge store: %s", msg ? msg : "SQL failed");
-        sqlite3_free(msg);
-        return rc;
-    }
-    return RH_OK;
-}
+static int exec1(kstore *ks, const char *sql, rh_error *err) { return store__kexec(kstore__db(ks), sql, err); }
 
 int kp_collection_create(kstore *ks, int64_t tenant, const char *name, const char *description,
                          int64_t created_by, int64_t *id, rh_error *err)
@@ -378,12 +358,12 @@ int kp_document_by_id(kstore *ks, int64_t tenant, int64_t id, kstore_doc *out, r
     if (s == SQLITE_ROW) {
         out->id = sqlite3_column_int64(st, 0);
         out->collection_id = sqlite3_column_int64(st, 1);
-        out->title = col_dup(st, 2);
-        out->path = col_dup(st, 3);
-        out->type = col_dup(st, 4);
-        out->sha256 = col_dup(st, 5);
-        out->status = col_dup(st, 6);
-        out->error = col_dup(st, 7);
+        out->title = store__col_str(st, 2);
+        out->path = store__col_str(st, 3);
+        out->type = store__col_str(st, 4);
+        out->sha256 = store__col_str(st, 5);
+        out->status = store__col_str(st, 6);
+        out->error = store__col_str(st, 7);
         out->size = sqlite3_column_int64(st, 8);
         out->mtime = sqlite3_column_int64(st, 9);
         out->ingested_at = sqlite3_column_int64(st, 10);
@@ -427,11 +407,11 @@ static int job_from_row(sqlite3_stmt *st, kp_job *j, rh_error *err)
     j->id = sqlite3_column_int64(st, 0);
     j->tenant = sqlite3_column_int64(st, 1);
     j->collection_id = sqlite3_column_int64(st, 2);
-    j->kind = col_dup(st, 3);
-    j->path = col_dup(st, 4);
-    j->name = col_dup(st, 5);
-    j->status = col_dup(st, 6);
-    j->message = col_dup(st, 7);
+    j->kind = store__col_str(st, 3);
+    j->path = store__col_str(st, 4);
+    j->name = store__col_str(st, 5);
+    j->status = store__col_str(st, 6);
+    j->message = store__col_str(st, 7);
     j->n_chunks = sqlite3_column_int64(st, 8);
     j->attempts = sqlite3_column_int64(st, 9);
     j->created_at = sqlite3_column_int64(st, 10);
@@ -691,7 +671,7 @@ int kp_vector_missing(kstore *ks, int64_t tenant, int64_t coll, const char *mode
     }
     while (cnt < limit && (s = sqlite3_step(st)) == SQLITE_ROW) {
         iv[cnt] = sqlite3_column_int64(st, 0);
-        if (!(tv[cnt] = col_dup(st, 1))) {
+        if (!(tv[cnt] = store__col_str(st, 1))) {
             rc = rh_error_set(err, RH_ENOMEM, "out of memory");
             goto out;
         }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "store/sqlite_util.h"
 #include "knowledge/fts_tokenizer.h"
 
 #define KSTORE_SCHEMA 1
@@ -66,33 +67,13 @@ static const char *const schema =
     " model TEXT NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL);"
     "CREATE INDEX IF NOT EXISTS kvectors_coll ON kvectors(collection_id, model);";
 
-static int db_err(kstore *ks, rh_error *err, const char *what)
-{
-    return rh_error_set(err, RH_EIO, "knowledge store: %s: %s", what, sqlite3_errmsg(ks->db));
-}
+static int db_err(kstore *ks, rh_error *err, const char *what) { return store__kerr(ks->db, err, what); }
 
-static int exec(kstore *ks, const char *sql, rh_error *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(ks->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = rh_error_set(err, RH_EIO, "knowledge store: %s", msg ? msg : "SQL failed");
-        sqlite3_free(msg);
-        return rc;
-    }
-    return RH_OK;
-}
+static int exec(kstore *ks, const char *sql, rh_error *err) { return store__kexec(ks->db, sql, err); }
 
 static int prep(kstore *ks, const char *sql, sqlite3_stmt **st, rh_error *err)
 {
-    if (sqlite3_prepare_v2(ks->db, sql, -1, st, NULL) != SQLITE_OK)
-        return db_err(ks, err, "prepare");
-    return RH_OK;
-}
-
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? rh_strdup((const char *)t) : NULL;
+    return store__kprep(ks->db, sql, st, err);
 }
 
 int kstore_open(const char *path, kstore **out, rh_error *err)
@@ -218,12 +199,12 @@ static void doc_from_row(sqlite3_stmt *st, kstore_doc *d)
 {
     d->id = sqlite3_column_int64(st, 0);
     d->collection_id = sqlite3_column_int64(st, 1);
-    d->title = col_dup(st, 2);
-    d->path = col_dup(st, 3);
-    d->type = col_dup(st, 4);
-    d->sha256 = col_dup(st, 5);
-    d->status = col_dup(st, 6);
-    d->error = col_dup(st, 7);
+    d->title = store__col_str(st, 2);
+    d->path = store__col_str(st, 3);
+    d->type = store__col_str(st, 4);
+    d->sha256 = store__col_str(st, 5);
+    d->status = store__col_str(st, 6);
+    d->error = store__col_str(st, 7);
     d->size = sqlite3_column_int64(st, 8);
     d->mtime = sqlite3_column_int64(st, 9);
     d->ingested_at = sqlite3_column_int64(st, 10);
@@ -605,10 +586,10 @@ int kstore_chunk_get(kstore *ks, int64_t tenant, kstore_hit *h, rh_error *err)
     sqlite3_bind_int64(st, 1, tenant);
     sqlite3_bind_int64(st, 2, h->chunk_id);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        h->path = col_dup(st, 0);
-        h->title = col_dup(st, 1);
-        h->heading = col_dup(st, 2);
-        h->text = col_dup(st, 3);
+        h->path = store__col_str(st, 0);
+        h->title = store__col_str(st, 1);
+        h->heading = store__col_str(st, 2);
+        h->text = store__col_str(st, 3);
         h->page_from = sqlite3_column_int(st, 4);
         h->page_to = sqlite3_column_int(st, 5);
         h->ordinal = sqlite3_column_int(st, 6);

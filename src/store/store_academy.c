@@ -11,64 +11,18 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "store/sqlite_util.h"
 
 #define LOCK(s) store__lock(s)
 #define UNLOCK(s) store__unlock(s)
 
-static sqlite3_stmt *prep(store *s, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(store__db(s), sql, -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    return st;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? rh_strdup((const char *)t) : NULL;
-}
-
-static int map_rc(int src)
-{
-    switch (src & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return RH_OK;
-    case SQLITE_NOMEM:
-        return RH_ENOMEM;
-    case SQLITE_CONSTRAINT:
-        return RH_EEXIST;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return RH_EBUSY;
-    default:
-        return RH_EIO;
-    }
-}
+static sqlite3_stmt *prep(store *s, const char *sql) { return store__prep(store__db(s), sql); }
 
 /* Step a statement without rows and finalize it; need_change: RH_ENOTFOUND
  * when no row changed. Caller holds the lock. */
 static int run(store *s, sqlite3_stmt *st, int need_change)
 {
-    if (!st)
-        return RH_EIO;
-    int src = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (src != SQLITE_DONE && src != SQLITE_ROW)
-        return map_rc(src);
-    if (need_change && sqlite3_changes(store__db(s)) == 0)
-        return RH_ENOTFOUND;
-    return RH_OK;
+    return store__run(store__db(s), st, need_change);
 }
 
 static int exec(store *s, const char *sql)
@@ -76,19 +30,7 @@ static int exec(store *s, const char *sql)
     return sqlite3_exec(store__db(s), sql, NULL, NULL, NULL) == SQLITE_OK ? RH_OK : RH_EIO;
 }
 
-static void *push(void **items, size_t *n, size_t size)
-{
-    void *ni = rh_realloc_array(*items, *n + 1, size);
-    if (!ni)
-        return NULL;
-    *items = ni;
-    void *slot = (char *)ni + *n * size;
-    memset(slot, 0, size);
-    (*n)++;
-    return slot;
-}
-
-#define PUSH(list) push((void **)&(list)->items, &(list)->n, sizeof *(list)->items)
+#define PUSH(list) store__list_push((void **)&(list)->items, &(list)->n, sizeof *(list)->items)
 
 /* ------------------------------------------------------------ levels */
 
@@ -111,10 +53,10 @@ static int level_get_locked(store *s, int64_t user_id, astore_level *out)
     sqlite3_bind_int64(st, 1, user_id);
     int rc = RH_ENOTFOUND;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        out->level = col_str(st, 0);
+        out->level = store__col_str(st, 0);
         out->awarded_at = sqlite3_column_int64(st, 1);
-        out->awarded_by = col_str(st, 2);
-        out->via = col_str(st, 3);
+        out->awarded_by = store__col_str(st, 2);
+        out->via = store__col_str(st, 3);
         rc = out->level && out->via ? RH_OK : RH_ENOMEM;
         if (rc)
             astore_level_clear(out);
@@ -147,10 +89,10 @@ int astore_level_set(store *s, int64_t tenant, int64_t user_id, const char *leve
                      " ON CONFLICT(user_id) DO UPDATE SET level = excluded.level,"
                      " awarded_at = excluded.awarded_at, awarded_by = excluded.awarded_by, via = excluded.via");
         if (st) {
-            bind_text(st, 1, level);
+            store__bind_text(st, 1, level);
             sqlite3_bind_int64(st, 2, now);
-            bind_text(st, 3, actor);
-            bind_text(st, 4, via);
+            store__bind_text(st, 3, actor);
+            store__bind_text(st, 4, via);
             sqlite3_bind_int64(st, 5, user_id);
             sqlite3_bind_int64(st, 6, tenant);
         }
@@ -169,12 +111,12 @@ int astore_level_set(store *s, int64_t tenant, int64_t user_id, const char *leve
         if (st) {
             sqlite3_bind_int64(st, 1, tenant);
             sqlite3_bind_int64(st, 2, user_id);
-            bind_text(st, 3, action);
-            bind_text(st, 4, level);
-            bind_text(st, 5, have ? cur.level : NULL);
-            bind_text(st, 6, via);
-            bind_text(st, 7, actor);
-            bind_text(st, 8, reason);
+            store__bind_text(st, 3, action);
+            store__bind_text(st, 4, level);
+            store__bind_text(st, 5, have ? cur.level : NULL);
+            store__bind_text(st, 6, via);
+            store__bind_text(st, 7, actor);
+            store__bind_text(st, 8, reason);
             sqlite3_bind_int64(st, 9, now);
         }
         rc = run(s, st, 0);
@@ -226,12 +168,12 @@ int astore_level_log(store *s, int64_t user_id, astore_events *out)
             break;
         }
         e->id = sqlite3_column_int64(st, 0);
-        e->action = col_str(st, 1);
-        e->level = col_str(st, 2);
-        e->previous = col_str(st, 3);
-        e->via = col_str(st, 4);
-        e->actor = col_str(st, 5);
-        e->reason = col_str(st, 6);
+        e->action = store__col_str(st, 1);
+        e->level = store__col_str(st, 2);
+        e->previous = store__col_str(st, 3);
+        e->via = store__col_str(st, 4);
+        e->actor = store__col_str(st, 5);
+        e->reason = store__col_str(st, 6);
         e->at = sqlite3_column_int64(st, 7);
     }
     sqlite3_finalize(st);
@@ -252,7 +194,7 @@ int astore_lesson_complete(store *s, int64_t tenant, int64_t user_id, const char
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
         sqlite3_bind_int64(st, 2, user_id);
-        bind_text(st, 3, lesson_id);
+        store__bind_text(st, 3, lesson_id);
         sqlite3_bind_int64(st, 4, now);
     }
     int rc = run(s, st, 0);
@@ -285,7 +227,7 @@ int astore_lessons_done(store *s, int64_t user_id, astore_dones *out)
     sqlite3_bind_int64(st, 1, user_id);
     while (sqlite3_step(st) == SQLITE_ROW) {
         astore_done *d = PUSH(out);
-        if (!d || !(d->lesson_id = col_str(st, 0))) {
+        if (!d || !(d->lesson_id = store__col_str(st, 0))) {
             rc = RH_ENOMEM;
             break;
         }
@@ -328,8 +270,8 @@ static int read_attempt(sqlite3_stmt *st, astore_attempt *a)
 {
     memset(a, 0, sizeof *a);
     a->id = sqlite3_column_int64(st, 0);
-    a->level = col_str(st, 1);
-    a->plan = col_str(st, 2);
+    a->level = store__col_str(st, 1);
+    a->plan = store__col_str(st, 2);
     a->started_at = sqlite3_column_int64(st, 3);
     a->finished_at = sqlite3_column_int64(st, 4);
     a->correct = sqlite3_column_int(st, 5);
@@ -352,8 +294,8 @@ int astore_attempt_start(store *s, int64_t tenant, int64_t user_id, const char *
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
         sqlite3_bind_int64(st, 2, user_id);
-        bind_text(st, 3, level);
-        bind_text(st, 4, plan);
+        store__bind_text(st, 3, level);
+        store__bind_text(st, 4, plan);
         sqlite3_bind_int64(st, 5, now);
     }
     int rc = run(s, st, 0);
@@ -371,7 +313,7 @@ static int attempt_one(store *s, const char *sql, int64_t user_id, const char *l
     int rc = RH_EIO;
     if (st) {
         sqlite3_bind_int64(st, 1, user_id);
-        bind_text(st, 2, level);
+        store__bind_text(st, 2, level);
         rc = sqlite3_step(st) == SQLITE_ROW ? read_attempt(st, out) : RH_ENOTFOUND;
         sqlite3_finalize(st);
     }
@@ -455,13 +397,13 @@ int astore_lesson_put(store *s, int64_t tenant, const astore_lesson *l)
                                " updated_at = excluded.updated_at");
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
-        bind_text(st, 2, l->lesson_id);
-        bind_text(st, 3, l->level);
+        store__bind_text(st, 2, l->lesson_id);
+        store__bind_text(st, 3, l->level);
         sqlite3_bind_int(st, 4, l->order);
-        bind_text(st, 5, l->title);
+        store__bind_text(st, 5, l->title);
         sqlite3_bind_int(st, 6, l->minutes);
-        bind_text(st, 7, l->markdown);
-        bind_text(st, 8, l->updated_by);
+        store__bind_text(st, 7, l->markdown);
+        store__bind_text(st, 8, l->updated_by);
         sqlite3_bind_int64(st, 9, l->updated_at);
     }
     int rc = run(s, st, 0);
@@ -475,7 +417,7 @@ int astore_lesson_delete(store *s, int64_t tenant, const char *lesson_id)
     sqlite3_stmt *st = prep(s, "DELETE FROM academy_lessons WHERE tenant_id = ? AND lesson_id = ?");
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
-        bind_text(st, 2, lesson_id);
+        store__bind_text(st, 2, lesson_id);
     }
     int rc = run(s, st, 1);
     UNLOCK(s);
@@ -517,13 +459,13 @@ int astore_lesson_list(store *s, int64_t tenant, astore_lessons *out)
             rc = RH_ENOMEM;
             break;
         }
-        x->lesson_id = col_str(st, 0);
-        x->level = col_str(st, 1);
+        x->lesson_id = store__col_str(st, 0);
+        x->level = store__col_str(st, 1);
         x->order = sqlite3_column_int(st, 2);
-        x->title = col_str(st, 3);
+        x->title = store__col_str(st, 3);
         x->minutes = sqlite3_column_int(st, 4);
-        x->markdown = col_str(st, 5);
-        x->updated_by = col_str(st, 6);
+        x->markdown = store__col_str(st, 5);
+        x->updated_by = store__col_str(st, 6);
         x->updated_at = sqlite3_column_int64(st, 7);
         if (!x->lesson_id || !x->level || !x->title || !x->markdown) {
             rc = RH_ENOMEM;
@@ -549,10 +491,10 @@ int astore_question_put(store *s, int64_t tenant, const astore_question *q)
                                " updated_by = excluded.updated_by, updated_at = excluded.updated_at");
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
-        bind_text(st, 2, q->question_id);
-        bind_text(st, 3, q->level);
-        bind_text(st, 4, q->body);
-        bind_text(st, 5, q->updated_by);
+        store__bind_text(st, 2, q->question_id);
+        store__bind_text(st, 3, q->level);
+        store__bind_text(st, 4, q->body);
+        store__bind_text(st, 5, q->updated_by);
         sqlite3_bind_int64(st, 6, q->updated_at);
     }
     int rc = run(s, st, 0);
@@ -566,7 +508,7 @@ int astore_question_delete(store *s, int64_t tenant, const char *question_id)
     sqlite3_stmt *st = prep(s, "DELETE FROM academy_questions WHERE tenant_id = ? AND question_id = ?");
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
-        bind_text(st, 2, question_id);
+        store__bind_text(st, 2, question_id);
     }
     int rc = run(s, st, 1);
     UNLOCK(s);
@@ -607,10 +549,10 @@ int astore_question_list(store *s, int64_t tenant, astore_questions *out)
             rc = RH_ENOMEM;
             break;
         }
-        x->question_id = col_str(st, 0);
-        x->level = col_str(st, 1);
-        x->body = col_str(st, 2);
-        x->updated_by = col_str(st, 3);
+        x->question_id = store__col_str(st, 0);
+        x->level = store__col_str(st, 1);
+        x->body = store__col_str(st, 2);
+        x->updated_by = store__col_str(st, 3);
         x->updated_at = sqlite3_column_int64(st, 4);
         if (!x->question_id || !x->level || (sqlite3_column_type(st, 2) != SQLITE_NULL && !x->body)) {
             rc = RH_ENOMEM;
@@ -640,8 +582,8 @@ int astore_feedback_set(store *s, int64_t tenant, int64_t user_id, int64_t messa
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
         sqlite3_bind_int64(st, 2, user_id);
-        bind_text(st, 3, rating);
-        bind_text(st, 4, comment ? comment : "");
+        store__bind_text(st, 3, rating);
+        store__bind_text(st, 4, comment ? comment : "");
         sqlite3_bind_int64(st, 5, now);
         sqlite3_bind_int64(st, 6, message_id);
         sqlite3_bind_int64(st, 7, user_id);
@@ -676,8 +618,8 @@ static int read_feedbacks(store *s, sqlite3_stmt *st, astore_feedbacks *out)
             break;
         }
         f->message_id = sqlite3_column_int64(st, 0);
-        f->rating = col_str(st, 1);
-        f->comment = col_str(st, 2);
+        f->rating = store__col_str(st, 1);
+        f->comment = store__col_str(st, 2);
         f->at = sqlite3_column_int64(st, 3);
         if (!f->rating || !f->comment) {
             rc = RH_ENOMEM;
@@ -760,17 +702,17 @@ int astore_participants_list(store *s, int64_t tenant, int64_t user_id, astore_p
             break;
         }
         p->user_id = sqlite3_column_int64(st, 0);
-        p->username = col_str(st, 1);
-        p->display_name = col_str(st, 2);
-        p->role = col_str(st, 3);
+        p->username = store__col_str(st, 1);
+        p->display_name = store__col_str(st, 2);
+        p->role = store__col_str(st, 3);
         p->disabled = sqlite3_column_int(st, 4);
-        p->groups = col_str(st, 5);
-        p->level = col_str(st, 6);
+        p->groups = store__col_str(st, 5);
+        p->level = store__col_str(st, 6);
         p->level_at = sqlite3_column_int64(st, 7);
-        p->level_by = col_str(st, 8);
-        p->level_via = col_str(st, 9);
+        p->level_by = store__col_str(st, 8);
+        p->level_via = store__col_str(st, 9);
         p->lessons_done = sqlite3_column_int64(st, 10);
-        p->quiz_level = col_str(st, 11);
+        p->quiz_level = store__col_str(st, 11);
         p->quiz_percent = sqlite3_column_int(st, 12);
         p->quiz_passed = sqlite3_column_int(st, 13);
         p->quiz_at = sqlite3_column_int64(st, 14);
@@ -821,7 +763,7 @@ static int rows_query(store *s, const char *sql, int64_t tenant, int64_t since, 
             rc = RH_ENOMEM;
             break;
         }
-        r->label = col_str(st, 0);
+        r->label = store__col_str(st, 0);
         r->week = sqlite3_column_int64(st, 1);
         r->value = sqlite3_column_int64(st, 2);
     }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "store/sqlite_util.h"
 
 struct store {
     sqlite3 *db;
@@ -115,89 +116,26 @@ static const char *const migrations[] = {
 
 int store_latest_version(void) { return N_MIGRATIONS; }
 
-static int map_rc(int src)
-{
-    switch (src & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return RH_OK;
-    case SQLITE_NOMEM:
-        return RH_ENOMEM;
-    case SQLITE_CONSTRAINT:
-        return RH_EEXIST;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return RH_EBUSY;
-    default:
-        return RH_EIO;
-    }
-}
-
 static int exec(store *s, const char *sql, rh_error *err)
 {
     char *msg = NULL;
     int src = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
     if (src != SQLITE_OK) {
-        int rc = rh_error_set(err, map_rc(src), "database: %s", msg ? msg : sqlite3_errstr(src));
+        int rc = rh_error_set(err, store__map_rc(src), "database: %s", msg ? msg : sqlite3_errstr(src));
         sqlite3_free(msg);
         return rc;
     }
     return RH_OK;
 }
 
-static sqlite3_stmt *prep(store *s, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    return st;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? rh_strdup((const char *)t) : NULL;
-}
+static sqlite3_stmt *prep(store *s, const char *sql) { return store__prep(s->db, sql); }
 
 /* Run a statement that returns no rows; RH_ENOTFOUND when it changed none
  * and `need_change` is set. */
-static int run(store *s, sqlite3_stmt *st, int need_change)
-{
-    if (!st)
-        return RH_EIO;
-    int src = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (src != SQLITE_DONE && src != SQLITE_ROW)
-        return map_rc(src);
-    if (need_change && sqlite3_changes(s->db) == 0)
-        return RH_ENOTFOUND;
-    return RH_OK;
-}
+static int run(store *s, sqlite3_stmt *st, int need_change) { return store__run(s->db, st, need_change); }
 
 #define LOCK(s) pthread_mutex_lock(&(s)->lock)
 #define UNLOCK(s) pthread_mutex_unlock(&(s)->lock)
-
-/* Append one zeroed item to a list; NULL on OOM. */
-static void *list_push(void **items, size_t *n, size_t size)
-{
-    void *ni = rh_realloc_array(*items, *n + 1, size);
-    if (!ni)
-        return NULL;
-    *items = ni;
-    void *slot = (char *)ni + *n * size;
-    memset(slot, 0, size);
-    (*n)++;
-    return slot;
-}
 
 static int read_version(store *s, int *v)
 {
@@ -313,8 +251,8 @@ int store_has_column(store *s, const char *table, const char *column)
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
     if (st) {
-        bind_text(st, 1, table);
-        bind_text(st, 2, column);
+        store__bind_text(st, 1, table);
+        store__bind_text(st, 2, column);
         found = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_finalize(st);
     }
@@ -332,10 +270,10 @@ static void read_user(sqlite3_stmt *st, store_user *u)
     memset(u, 0, sizeof *u);
     u->id = sqlite3_column_int64(st, 0);
     u->tenant_id = sqlite3_column_int64(st, 1);
-    u->username = col_str(st, 2);
-    u->display_name = col_str(st, 3);
-    u->role = col_str(st, 4);
-    u->lang = col_str(st, 5);
+    u->username = store__col_str(st, 2);
+    u->display_name = store__col_str(st, 3);
+    u->role = store__col_str(st, 4);
+    u->lang = store__col_str(st, 5);
     u->disabled = sqlite3_column_int(st, 6);
     u->created_at = sqlite3_column_int64(st, 7);
     u->last_login_at = sqlite3_column_int64(st, 8);
@@ -354,7 +292,7 @@ static int load_groups(store *s, store_user *u)
     sqlite3_bind_int64(st, 1, u->id);
     int rc = RH_OK;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t *g = list_push((void **)&u->groups, &u->n_groups, sizeof *g);
+        int64_t *g = store__list_push((void **)&u->groups, &u->n_groups, sizeof *g);
         if (!g) {
             rc = RH_ENOMEM;
             break;
@@ -429,16 +367,16 @@ static int insert_user(store *s, int64_t tenant, const char *username, const cha
     if (!st)
         return rh_error_set(err, RH_EIO, "database: %s", sqlite3_errmsg(s->db));
     sqlite3_bind_int64(st, 1, tenant);
-    bind_text(st, 2, username);
-    bind_text(st, 3, display_name ? display_name : "");
-    bind_text(st, 4, hash);
-    bind_text(st, 5, role);
+    store__bind_text(st, 2, username);
+    store__bind_text(st, 3, display_name ? display_name : "");
+    store__bind_text(st, 4, hash);
+    store__bind_text(st, 5, role);
     int src = sqlite3_step(st);
     sqlite3_finalize(st);
     if (src != SQLITE_DONE) {
         if ((src & 0xff) == SQLITE_CONSTRAINT)
             return rh_error_set(err, RH_EEXIST, "user '%s' exists already or the role is invalid", username);
-        return rh_error_set(err, map_rc(src), "database: %s", sqlite3_errmsg(s->db));
+        return rh_error_set(err, store__map_rc(src), "database: %s", sqlite3_errmsg(s->db));
     }
     if (id)
         *id = sqlite3_last_insert_rowid(s->db);
@@ -521,11 +459,11 @@ int store_user_by_name(store *s, int64_t tenant, const char *username, store_use
         goto out;
     }
     sqlite3_bind_int64(st, 1, tenant);
-    bind_text(st, 2, username);
+    store__bind_text(st, 2, username);
     if (sqlite3_step(st) == SQLITE_ROW) {
         read_user(st, out);
         rc = user_ok(out) ? load_groups(s, out) : RH_ENOMEM;
-        if (!rc && password_hash && !(*password_hash = col_str(st, 9)))
+        if (!rc && password_hash && !(*password_hash = store__col_str(st, 9)))
             rc = RH_ENOMEM;
         if (rc)
             store_user_free(out);
@@ -544,7 +482,7 @@ int store_user_password_hash(store *s, int64_t id, char **password_hash)
     if (st) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW)
-            rc = (*password_hash = col_str(st, 0)) ? RH_OK : RH_ENOMEM;
+            rc = (*password_hash = store__col_str(st, 0)) ? RH_OK : RH_ENOMEM;
         sqlite3_finalize(st);
     } else {
         rc = RH_EIO;
@@ -565,7 +503,7 @@ int store_user_list_all(store *s, int64_t tenant, store_users *out)
     }
     sqlite3_bind_int64(st, 1, tenant);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        store_user *u = list_push((void **)&out->items, &out->n, sizeof *u);
+        store_user *u = store__list_push((void **)&out->items, &out->n, sizeof *u);
         if (!u) {
             rc = RH_ENOMEM;
             break;
@@ -594,10 +532,10 @@ int store_user_update(store *s, int64_t tenant, int64_t id, const char *display_
                                " updated_at = CAST(strftime('%s','now') AS INTEGER)"
                                " WHERE tenant_id = ? AND id = ?");
     if (st) {
-        bind_text(st, 1, display_name);
-        bind_text(st, 2, role);
-        bind_text(st, 3, lang);
-        bind_text(st, 4, lang);
+        store__bind_text(st, 1, display_name);
+        store__bind_text(st, 2, role);
+        store__bind_text(st, 3, lang);
+        store__bind_text(st, 4, lang);
         sqlite3_bind_int(st, 5, disabled);
         sqlite3_bind_int(st, 6, disabled);
         sqlite3_bind_int64(st, 7, tenant);
@@ -613,7 +551,7 @@ int store_user_set_password(store *s, int64_t id, const char *password_hash)
     LOCK(s);
     sqlite3_stmt *st = prep(s, "UPDATE users SET password_hash = ?, updated_at = CAST(strftime('%s','now') AS INTEGER) WHERE id = ?");
     if (st) {
-        bind_text(st, 1, password_hash);
+        store__bind_text(st, 1, password_hash);
         sqlite3_bind_int64(st, 2, id);
     }
     int rc = run(s, st, 1);
@@ -709,7 +647,7 @@ int store_group_create(store *s, int64_t tenant, const char *name, int64_t *id)
     sqlite3_stmt *st = prep(s, "INSERT INTO groups(tenant_id, name, created_at) VALUES(?, ?, CAST(strftime('%s','now') AS INTEGER))");
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
-        bind_text(st, 2, name);
+        store__bind_text(st, 2, name);
     }
     int rc = run(s, st, 0);
     if (!rc && id)
@@ -732,8 +670,8 @@ int store_group_list_all(store *s, int64_t tenant, store_groups *out)
     }
     sqlite3_bind_int64(st, 1, tenant);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        store_group *g = list_push((void **)&out->items, &out->n, sizeof *g);
-        if (!g || !(g->name = col_str(st, 1))) {
+        store_group *g = store__list_push((void **)&out->items, &out->n, sizeof *g);
+        if (!g || !(g->name = store__col_str(st, 1))) {
             rc = RH_ENOMEM;
             break;
         }
@@ -760,7 +698,7 @@ int store_group_get(store *s, int64_t tenant, int64_t id, store_group *out)
         if (sqlite3_step(st) == SQLITE_ROW) {
             out->id = sqlite3_column_int64(st, 0);
             out->members = sqlite3_column_int64(st, 2);
-            rc = (out->name = col_str(st, 1)) ? RH_OK : RH_ENOMEM;
+            rc = (out->name = store__col_str(st, 1)) ? RH_OK : RH_ENOMEM;
         }
         sqlite3_finalize(st);
     } else {
@@ -775,7 +713,7 @@ int store_group_rename(store *s, int64_t tenant, int64_t id, const char *name)
     LOCK(s);
     sqlite3_stmt *st = prep(s, "UPDATE groups SET name = ? WHERE tenant_id = ? AND id = ?");
     if (st) {
-        bind_text(st, 1, name);
+        store__bind_text(st, 1, name);
         sqlite3_bind_int64(st, 2, tenant);
         sqlite3_bind_int64(st, 3, id);
     }
@@ -807,12 +745,12 @@ int store_session_create(store *s, int64_t tenant, const char *token_hash, const
                                " VALUES(?,?,?,?,?,?,?)");
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
-        bind_text(st, 2, token_hash);
-        bind_text(st, 3, csrf);
+        store__bind_text(st, 2, token_hash);
+        store__bind_text(st, 3, csrf);
         sqlite3_bind_int64(st, 4, user_id);
         sqlite3_bind_int64(st, 5, now);
         sqlite3_bind_int64(st, 6, now);
-        bind_text(st, 7, ip);
+        store__bind_text(st, 7, ip);
     }
     int rc = run(s, st, 0);
     UNLOCK(s);
@@ -829,7 +767,7 @@ int store_session_lookup(store *s, const char *token_hash, int64_t now, long idl
         rc = RH_EIO;
         goto out;
     }
-    bind_text(st, 1, token_hash);
+    store__bind_text(st, 1, token_hash);
     if (sqlite3_step(st) == SQLITE_ROW) {
         memset(out, 0, sizeof *out);
         out->id = sqlite3_column_int64(st, 0);
@@ -868,7 +806,7 @@ int store_session_delete(store *s, const char *token_hash)
     LOCK(s);
     sqlite3_stmt *st = prep(s, "DELETE FROM sessions WHERE token_hash = ?");
     if (st)
-        bind_text(st, 1, token_hash);
+        store__bind_text(st, 1, token_hash);
     int rc = run(s, st, 0);
     UNLOCK(s);
     return rc;
@@ -891,7 +829,7 @@ int store_session_delete_others(store *s, int64_t user_id, const char *keep_hash
     sqlite3_stmt *st = prep(s, "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?");
     if (st) {
         sqlite3_bind_int64(st, 1, user_id);
-        bind_text(st, 2, keep_hash ? keep_hash : "");
+        store__bind_text(st, 2, keep_hash ? keep_hash : "");
     }
     int rc = run(s, st, 0);
     UNLOCK(s);
@@ -940,9 +878,9 @@ int store_apikey_create(store *s, int64_t tenant, int64_t user_id, const char *n
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
         sqlite3_bind_int64(st, 2, user_id);
-        bind_text(st, 3, name);
-        bind_text(st, 4, key_hash);
-        bind_text(st, 5, prefix);
+        store__bind_text(st, 3, name);
+        store__bind_text(st, 4, key_hash);
+        store__bind_text(st, 5, prefix);
         sqlite3_bind_int64(st, 6, now);
     }
     int rc = run(s, st, 0);
@@ -956,8 +894,8 @@ static int read_key(sqlite3_stmt *st, store_apikey *k)
 {
     k->id = sqlite3_column_int64(st, 0);
     k->user_id = sqlite3_column_int64(st, 1);
-    k->name = col_str(st, 2);
-    k->prefix = col_str(st, 3);
+    k->name = store__col_str(st, 2);
+    k->prefix = store__col_str(st, 3);
     k->created_at = sqlite3_column_int64(st, 4);
     k->last_used_at = sqlite3_column_int64(st, 5);
     k->revoked = sqlite3_column_int(st, 6);
@@ -978,7 +916,7 @@ int store_apikey_list_user(store *s, int64_t user_id, store_apikeys *out)
     }
     sqlite3_bind_int64(st, 1, user_id);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        store_apikey *k = list_push((void **)&out->items, &out->n, sizeof *k);
+        store_apikey *k = store__list_push((void **)&out->items, &out->n, sizeof *k);
         if (!k || (rc = read_key(st, k))) {
             rc = RH_ENOMEM;
             break;
@@ -1015,7 +953,7 @@ int store_apikey_lookup(store *s, const char *key_hash, int64_t now, store_apike
         rc = RH_EIO;
         goto out;
     }
-    bind_text(st, 1, key_hash);
+    store__bind_text(st, 1, key_hash);
     if (sqlite3_step(st) == SQLITE_ROW) {
         rc = read_key(st, out);
         if (rc)
@@ -1062,9 +1000,9 @@ static int read_conv(sqlite3_stmt *st, store_conv *c)
 {
     c->id = sqlite3_column_int64(st, 0);
     c->user_id = sqlite3_column_int64(st, 1);
-    c->title = col_str(st, 2);
-    c->model = col_str(st, 3);
-    c->system_prompt = col_str(st, 4);
+    c->title = store__col_str(st, 2);
+    c->model = store__col_str(st, 3);
+    c->system_prompt = store__col_str(st, 4);
     c->created_at = sqlite3_column_int64(st, 5);
     c->updated_at = sqlite3_column_int64(st, 6);
     return c->title ? RH_OK : RH_ENOMEM;
@@ -1079,9 +1017,9 @@ int store_conv_create(store *s, int64_t tenant, int64_t user_id, const char *tit
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
         sqlite3_bind_int64(st, 2, user_id);
-        bind_text(st, 3, title ? title : "");
-        bind_text(st, 4, model);
-        bind_text(st, 5, system_prompt);
+        store__bind_text(st, 3, title ? title : "");
+        store__bind_text(st, 4, model);
+        store__bind_text(st, 5, system_prompt);
         sqlite3_bind_int64(st, 6, now);
         sqlite3_bind_int64(st, 7, now);
     }
@@ -1122,11 +1060,11 @@ int store_conv_list(store *s, int64_t user_id, const char *q, size_t limit, stor
         goto out;
     }
     sqlite3_bind_int64(st, 1, user_id);
-    bind_text(st, 2, pat);
-    bind_text(st, 3, pat);
+    store__bind_text(st, 2, pat);
+    store__bind_text(st, 3, pat);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)(limit ? limit : 1000));
     while (sqlite3_step(st) == SQLITE_ROW) {
-        store_conv *c = list_push((void **)&out->items, &out->n, sizeof *c);
+        store_conv *c = store__list_push((void **)&out->items, &out->n, sizeof *c);
         if (!c || read_conv(st, c)) {
             rc = RH_ENOMEM;
             break;
@@ -1171,9 +1109,9 @@ int store_conv_update(store *s, int64_t user_id, int64_t id, const char *title,
                                " system_prompt = COALESCE(?, system_prompt), model = COALESCE(?, model),"
                                " updated_at = ? WHERE user_id = ? AND id = ?");
     if (st) {
-        bind_text(st, 1, title);
-        bind_text(st, 2, system_prompt);
-        bind_text(st, 3, model);
+        store__bind_text(st, 1, title);
+        store__bind_text(st, 2, system_prompt);
+        store__bind_text(st, 3, model);
         sqlite3_bind_int64(st, 4, now);
         sqlite3_bind_int64(st, 5, user_id);
         sqlite3_bind_int64(st, 6, id);
@@ -1219,9 +1157,9 @@ int store_msg_add(store *s, int64_t conv_id, const char *role, const char *conte
     sqlite3_stmt *st = prep(s, "INSERT INTO messages(tenant_id, conversation_id, role, content, model, created_at)"
                                " SELECT tenant_id, id, ?, ?, ?, ? FROM conversations WHERE id = ?");
     if (st) {
-        bind_text(st, 1, role);
-        bind_text(st, 2, content ? content : "");
-        bind_text(st, 3, model);
+        store__bind_text(st, 1, role);
+        store__bind_text(st, 2, content ? content : "");
+        store__bind_text(st, 3, model);
         sqlite3_bind_int64(st, 4, now);
         sqlite3_bind_int64(st, 5, conv_id);
     }
@@ -1247,10 +1185,10 @@ int store_msg_finish(store *s, int64_t id, const char *content, int64_t prompt_t
     sqlite3_stmt *st = prep(s, "UPDATE messages SET content = ?, prompt_tokens = ?, completion_tokens = ?,"
                                " finish_reason = ? WHERE id = ?");
     if (st) {
-        bind_text(st, 1, content ? content : "");
+        store__bind_text(st, 1, content ? content : "");
         sqlite3_bind_int64(st, 2, prompt_tokens);
         sqlite3_bind_int64(st, 3, completion_tokens);
-        bind_text(st, 4, finish_reason);
+        store__bind_text(st, 4, finish_reason);
         sqlite3_bind_int64(st, 5, id);
     }
     int rc = run(s, st, 1);
@@ -1271,18 +1209,18 @@ int store_msg_list(store *s, int64_t conv_id, store_msgs *out)
     }
     sqlite3_bind_int64(st, 1, conv_id);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        store_msg *m = list_push((void **)&out->items, &out->n, sizeof *m);
+        store_msg *m = store__list_push((void **)&out->items, &out->n, sizeof *m);
         if (!m) {
             rc = RH_ENOMEM;
             break;
         }
         m->id = sqlite3_column_int64(st, 0);
-        m->role = col_str(st, 1);
-        m->content = col_str(st, 2);
-        m->model = col_str(st, 3);
+        m->role = store__col_str(st, 1);
+        m->content = store__col_str(st, 2);
+        m->model = store__col_str(st, 3);
         m->prompt_tokens = sqlite3_column_int64(st, 4);
         m->completion_tokens = sqlite3_column_int64(st, 5);
-        m->finish_reason = col_str(st, 6);
+        m->finish_reason = store__col_str(st, 6);
         m->created_at = sqlite3_column_int64(st, 7);
         if (!m->role || !m->content) {
             rc = RH_ENOMEM;
@@ -1328,7 +1266,7 @@ int store_msg_sources(store *s, int64_t msg_id, char **json)
     }
     sqlite3_bind_int64(st, 1, msg_id);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        *json = col_str(st, 0);
+        *json = store__col_str(st, 0);
         rc = *json ? RH_OK : RH_ENOMEM;
     }
     sqlite3_finalize(st);
@@ -1361,11 +1299,11 @@ int store_audit_add(store *s, int64_t tenant, const char *actor, const char *act
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
         sqlite3_bind_int64(st, 2, now);
-        bind_text(st, 3, actor);
-        bind_text(st, 4, action);
-        bind_text(st, 5, target);
-        bind_text(st, 6, detail);
-        bind_text(st, 7, ip);
+        store__bind_text(st, 3, actor);
+        store__bind_text(st, 4, action);
+        store__bind_text(st, 5, target);
+        store__bind_text(st, 6, detail);
+        store__bind_text(st, 7, ip);
     }
     int rc = run(s, st, 0);
     UNLOCK(s);
@@ -1403,18 +1341,18 @@ int store_audit_list(store *s, int64_t tenant, int64_t before, size_t limit, sto
     sqlite3_bind_int64(st, 3, before);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        store_audit *a = list_push((void **)&out->items, &out->n, sizeof *a);
+        store_audit *a = store__list_push((void **)&out->items, &out->n, sizeof *a);
         if (!a) {
             rc = RH_ENOMEM;
             break;
         }
         a->id = sqlite3_column_int64(st, 0);
         a->time = sqlite3_column_int64(st, 1);
-        a->actor = col_str(st, 2);
-        a->action = col_str(st, 3);
-        a->target = col_str(st, 4);
-        a->detail = col_str(st, 5);
-        a->ip = col_str(st, 6);
+        a->actor = store__col_str(st, 2);
+        a->action = store__col_str(st, 3);
+        a->target = store__col_str(st, 4);
+        a->detail = store__col_str(st, 5);
+        a->ip = store__col_str(st, 6);
         if (!a->action) {
             rc = RH_ENOMEM;
             break;
@@ -1436,9 +1374,9 @@ int store_setting_get(store *s, const char *key, char **value)
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT value FROM settings WHERE key = ?");
     if (st) {
-        bind_text(st, 1, key);
+        store__bind_text(st, 1, key);
         if (sqlite3_step(st) == SQLITE_ROW)
-            rc = (*value = col_str(st, 0)) ? RH_OK : RH_ENOMEM;
+            rc = (*value = store__col_str(st, 0)) ? RH_OK : RH_ENOMEM;
         sqlite3_finalize(st);
     } else {
         rc = RH_EIO;
@@ -1453,8 +1391,8 @@ int store_setting_set(store *s, const char *key, const char *value)
     sqlite3_stmt *st = prep(s, "INSERT INTO settings(key, value) VALUES(?, ?)"
                                " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     if (st) {
-        bind_text(st, 1, key);
-        bind_text(st, 2, value);
+        store__bind_text(st, 1, key);
+        store__bind_text(st, 2, value);
     }
     int rc = run(s, st, 0);
     UNLOCK(s);
