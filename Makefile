@@ -130,6 +130,7 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@RATHAUS_BIN=$(abspath $(BIN)) scripts/bench.sh
 	@RATHAUS_BIN=$(abspath $(BIN)) scripts/bench_portal.sh
+	@RATHAUS_BIN=$(abspath $(BIN)) scripts/bench_knowledge.sh
 
 FUZZ_TIME ?= 30
 fuzz: deps
