@@ -24,6 +24,7 @@
 #include "test.h"
 #include "web/auth.h"
 #include "web/web.h"
+#include "web_client.h"
 
 /* ------------------------------------------------------------ units */
 
@@ -353,40 +354,8 @@ TEST(acad_store_tables_have_tenant)
 
 /* ------------------------------------------------------------ server */
 
-typedef struct asrv {
-    rh_config cfg;
-    store *st;
-    backend *be;
-    chat_service *chat;
-    web_server *web;
-    char base[64];
-} asrv;
-
-static void srv_up(asrv *t, const char *conf)
-{
-    rh_error e;
-    auth_set_fast_hashing(1);
-    rh_log_set_level(getenv("DBG") ? RH_LOG_DEBUG : RH_LOG_ERROR);
-    config_defaults(&t->cfg);
-    char text[2048];
-    snprintf(text, sizeof text, "listen = 127.0.0.1:0\ndata_dir = %s\n%s", test_tmpdir(), conf ? conf : "");
-    if (config_parse_string(&t->cfg, text, "test", &e) || config_validate(&t->cfg, &e))
-        FAIL("config: %s", e.msg);
-    if (store_open(":memory:", &t->st, &e) || backend_create_default(&t->cfg, &t->be, &e) ||
-        chat_service_create(t->be, t->cfg.workers, t->cfg.queue_max, &t->chat, &e) ||
-        web_start(&t->cfg, t->st, t->chat, &t->web, &e))
-        FAIL("start: %s", e.msg);
-    snprintf(t->base, sizeof t->base, "http://127.0.0.1:%d", web_port(t->web));
-}
-
-static void srv_down(asrv *t)
-{
-    web_stop(t->web);
-    chat_service_destroy(t->chat);
-    backend_destroy(t->be);
-    store_close(t->st);
-    config_free(&t->cfg);
-}
+/* the portal in-process (web_client.h) */
+typedef wc_server asrv;
 
 typedef struct cli {
     CURL *h;
@@ -395,42 +364,15 @@ typedef struct cli {
     rh_buf body, hdr;
 } cli;
 
-static size_t on_data(char *d, size_t s, size_t n, void *ud)
-{
-    rh_buf_append(ud, d, s * n);
-    return s * n;
-}
-
 static long req(asrv *t, cli *c, const char *method, const char *path, const char *body, const char *extra_hdr)
 {
-    char url[512], ch[200];
-    snprintf(url, sizeof url, "%s%s", t->base, path);
     rh_buf_free(&c->body);
     rh_buf_free(&c->hdr);
     rh_buf_init(&c->body, 1 << 22);
     rh_buf_init(&c->hdr, 1 << 16);
-    curl_easy_reset(c->h);
-    curl_easy_setopt(c->h, CURLOPT_COOKIEFILE, "");
-    curl_easy_setopt(c->h, CURLOPT_URL, url);
-    curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &c->body);
-    curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c->h, CURLOPT_HEADERDATA, &c->hdr);
-    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 20L);
-    if (body)
-        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-    struct curl_slist *sl = curl_slist_append(NULL, "Content-Type: application/json");
-    if (c->csrf[0]) {
-        snprintf(ch, sizeof ch, "X-CSRF-Token: %s", c->csrf);
-        sl = curl_slist_append(sl, ch);
-    }
-    if (extra_hdr)
-        sl = curl_slist_append(sl, extra_hdr);
-    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, sl);
-    curl_easy_perform(c->h);
-    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
-    curl_slist_free_all(sl);
+    wc_req rq = {.base = t->base, .method = method, .path = path, .body = body, .csrf = c->csrf,
+                 .hdr = extra_hdr, .body_out = &c->body, .hdr_out = &c->hdr};
+    c->status = wc_perform(c->h, &rq);
     return c->status;
 }
 
@@ -441,13 +383,7 @@ static void grab_csrf(asrv *t, cli *c)
 {
     c->csrf[0] = '\0';
     ASSERT_EQ(req(t, c, "GET", "/api/session", NULL, NULL), 200);
-    const char *p = strstr(B(c), "\"csrf\":\"");
-    ASSERT(p);
-    p += 8;
-    size_t n = strcspn(p, "\"");
-    ASSERT(n < sizeof c->csrf);
-    memcpy(c->csrf, p, n);
-    c->csrf[n] = '\0';
+    wc_csrf_parse(B(c), c->csrf, sizeof c->csrf);
 }
 
 static void cli_init(cli *c)
@@ -476,9 +412,7 @@ static int64_t user_login(asrv *t, cli *c, const char *name, const char *role, c
     if (store_user_create(t->st, STORE_TENANT_DEFAULT, name, name, hash, role, &id, &e))
         FAIL("user: %s", e.msg);
     if (level)
-        ASSERT_EQ(astore_level_set(t->st, STORE_TENANT_DEFAULT, id, level, "award", "trainer", "test", "setup",
-                                   (int64_t)time(NULL)),
-                  RH_OK);
+        wc_award(t->st, id, level, "setup");
     cli_init(c);
     grab_csrf(t, c);
     snprintf(body, sizeof body, "{\"username\":\"%s\",\"password\":\"passwort1\"}", name);
@@ -488,20 +422,10 @@ static int64_t user_login(asrv *t, cli *c, const char *name, const char *role, c
     return id;
 }
 
-/* An API key for the user straight in the store; the key text in `key`. */
-static void make_key(asrv *t, int64_t uid, char key[AUTH_APIKEY_MAX])
-{
-    char prefix[16], hash[AUTH_TOKEN_HEX];
-    int64_t id;
-    auth_apikey_new(key, prefix, hash);
-    ASSERT_EQ(store_apikey_create(t->st, STORE_TENANT_DEFAULT, uid, "k", hash, prefix, (int64_t)time(NULL), &id),
-              RH_OK);
-}
-
 TEST(acad_api_capability_matrix_per_level)
 {
     asrv t;
-    srv_up(&t, NULL);
+    wc_server_start(&t, NULL);
     static const char *const levels[] = {NULL, "seepferdchen", "bronze", "silber", "gold"};
     for (int lv = 0; lv < 5; lv++) {
         cli c;
@@ -544,7 +468,7 @@ TEST(acad_api_capability_matrix_per_level)
         ASSERT_EQ(req(&t, &c, "POST", "/api/keys", "{\"name\":\"n\"}", NULL), keys ? 200 : 403);
         if (!keys)
             ASSERT(strstr(B(&c), "\"level\":\"gold\""));
-        make_key(&t, uid, key);
+        wc_apikey(t.st, uid, key);
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
         c.csrf[0] = '\0';
         ASSERT_EQ(req(&t, &c, "GET", "/v1/models", NULL, auth), keys ? 200 : 403);
@@ -563,7 +487,7 @@ TEST(acad_api_capability_matrix_per_level)
     int64_t aid = user_login(&t, &adm, "chefin", "admin", NULL);
     ASSERT_EQ(req(&t, &adm, "GET", "/api/conversations", NULL, NULL), 200);
     ASSERT_EQ(req(&t, &adm, "POST", "/api/keys", "{\"name\":\"n\"}", NULL), 200);
-    make_key(&t, aid, key);
+    wc_apikey(t.st, aid, key);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
     ASSERT_EQ(req(&t, &adm, "GET", "/v1/models", NULL, auth), 200);
     cli_free(&adm);
@@ -573,7 +497,7 @@ TEST(acad_api_capability_matrix_per_level)
     ASSERT_EQ(req(&t, &tr, "GET", "/api/trainer/participants", NULL, NULL), 200);
     ASSERT_EQ(req(&t, &tr, "GET", "/api/conversations", NULL, NULL), 403);
     cli_free(&tr);
-    srv_down(&t);
+    wc_server_stop(&t);
 }
 
 TEST(acad_api_gating_off)
@@ -581,17 +505,17 @@ TEST(acad_api_gating_off)
     asrv t;
     cli c;
     char key[AUTH_APIKEY_MAX], auth[200];
-    srv_up(&t, "academy_gating = off\n");
+    wc_server_start(&t, "academy_gating = off\n");
     int64_t uid = user_login(&t, &c, "frei", "user", NULL);
     ASSERT_EQ(req(&t, &c, "GET", "/api/conversations", NULL, NULL), 200);
     ASSERT_EQ(req(&t, &c, "POST", "/api/keys", "{\"name\":\"n\"}", NULL), 200);
-    make_key(&t, uid, key);
+    wc_apikey(t.st, uid, key);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
     ASSERT_EQ(req(&t, &c, "GET", "/v1/models", NULL, auth), 200);
     ASSERT_EQ(req(&t, &c, "GET", "/api/academy", NULL, NULL), 200);
     ASSERT(strstr(B(&c), "\"gating\":false"));
     cli_free(&c);
-    srv_down(&t);
+    wc_server_stop(&t);
 }
 
 /* Answers for the user's open attempt: all correct, or all wrong. */
@@ -635,7 +559,7 @@ TEST(acad_api_quiz_rules)
     asrv t;
     cli c, adm;
     char ans[8192];
-    srv_up(&t, "quiz_retry_minutes = 30\n");
+    wc_server_start(&t, "quiz_retry_minutes = 30\n");
     int64_t uid = user_login(&t, &c, "lena", "user", NULL);
     /* GET only shows the status (no state change on GET) */
     ASSERT_EQ(req(&t, &c, "GET", "/api/academy/quiz/seepferdchen", NULL, NULL), 200);
@@ -727,7 +651,7 @@ TEST(acad_api_quiz_rules)
     ASSERT(strstr(B(&adm), "\"action\":\"academy_award\""));
     cli_free(&adm);
     cli_free(&c);
-    srv_down(&t);
+    wc_server_stop(&t);
 }
 
 TEST(acad_api_award_revoke_records)
@@ -735,7 +659,7 @@ TEST(acad_api_award_revoke_records)
     asrv t;
     cli tr, u, adm;
     char path[128];
-    srv_up(&t, NULL);
+    wc_server_start(&t, NULL);
     user_login(&t, &tr, "trainer1", "trainer", NULL);
     int64_t uid = user_login(&t, &u, "max", "user", NULL);
     ASSERT_EQ(store_user_update(t.st, STORE_TENANT_DEFAULT, uid, "Max <script>alert(1)</script> & \"Co\"", NULL,
@@ -814,7 +738,7 @@ TEST(acad_api_award_revoke_records)
     cli_free(&adm);
     cli_free(&u);
     cli_free(&tr);
-    srv_down(&t);
+    wc_server_stop(&t);
 }
 
 TEST(acad_api_feedback_ownership_and_dashboard)
@@ -823,7 +747,7 @@ TEST(acad_api_feedback_ownership_and_dashboard)
     cli a, b, tr;
     char path[128];
     int64_t conv, q, ans;
-    srv_up(&t, NULL);
+    wc_server_start(&t, NULL);
     int64_t ua = user_login(&t, &a, "anna", "user", "seepferdchen");
     user_login(&t, &b, "bert", "user", "seepferdchen");
     int64_t now = (int64_t)time(NULL);
@@ -881,7 +805,7 @@ TEST(acad_api_feedback_ownership_and_dashboard)
     cli_free(&a);
     cli_free(&b);
     cli_free(&tr);
-    srv_down(&t);
+    wc_server_stop(&t);
 }
 
 TEST(acad_api_pii_check_and_block_on_send)
@@ -890,7 +814,7 @@ TEST(acad_api_pii_check_and_block_on_send)
     cli c;
     char path[128];
     int64_t conv;
-    srv_up(&t, "pii_check = block\n");
+    wc_server_start(&t, "pii_check = block\n");
     int64_t uid = user_login(&t, &c, "paul", "user", "seepferdchen");
     ASSERT_EQ(req(&t, &c, "POST", "/api/pii-check", "{\"text\":\"Grüße, IBAN DE02120300000000202051\"}", NULL), 200);
     ASSERT(strstr(B(&c), "\"mode\":\"block\""));
@@ -916,9 +840,9 @@ TEST(acad_api_pii_check_and_block_on_send)
     ASSERT_EQ(req(&t, &c, "POST", path, "{\"content\":\"Erkläre § 35 VwVfG\"}", NULL), 409);
     ASSERT(strstr(B(&c), "no_model"));
     cli_free(&c);
-    srv_down(&t);
+    wc_server_stop(&t);
     /* warn mode: never blocks */
-    srv_up(&t, "pii_check = warn\n");
+    wc_server_start(&t, "pii_check = warn\n");
     uid = user_login(&t, &c, "paul", "user", "seepferdchen");
     ASSERT_EQ(store_conv_create(t.st, STORE_TENANT_DEFAULT, uid, "t", NULL, NULL, (int64_t)time(NULL), &conv),
               RH_OK);
@@ -928,14 +852,14 @@ TEST(acad_api_pii_check_and_block_on_send)
     ASSERT(strstr(B(&c), "\"mode\":\"warn\""));
     ASSERT(strstr(B(&c), "\"kind\":\"iban\""));
     cli_free(&c);
-    srv_down(&t);
+    wc_server_stop(&t);
 }
 
 TEST(acad_api_trainer_edits_lessons)
 {
     asrv t;
     cli tr, u;
-    srv_up(&t, NULL);
+    wc_server_start(&t, NULL);
     user_login(&t, &tr, "trainer1", "trainer", NULL);
     user_login(&t, &u, "uwe", "user", NULL);
     const char *body = "{\"title\":\"Datenschutz (Hausregeln)\",\"markdown\":\"# Unsere Regeln\\n\\nNie Namen.\"}";
@@ -966,7 +890,7 @@ TEST(acad_api_trainer_edits_lessons)
     ASSERT_EQ(req(&t, &tr, "PUT", "/api/trainer/lessons/Bad%20Id", body, NULL), 404);
     cli_free(&u);
     cli_free(&tr);
-    srv_down(&t);
+    wc_server_stop(&t);
 }
 
 /* Random text made of the characters the detectors look at, in buffers
@@ -1000,7 +924,7 @@ TEST(acad_api_trainer_edits_question_bank)
     asrv t;
     cli tr, u, adm;
     char body[2048];
-    srv_up(&t, "quiz_questions = 0\n");
+    wc_server_start(&t, "quiz_questions = 0\n");
     user_login(&t, &tr, "trainer2", "trainer", NULL);
     user_login(&t, &u, "ute", "user", NULL);
     ASSERT_EQ(req(&t, &u, "GET", "/api/trainer/questions", NULL, NULL), 403);
@@ -1085,7 +1009,7 @@ TEST(acad_api_trainer_edits_question_bank)
     cli_free(&adm);
     cli_free(&u);
     cli_free(&tr);
-    srv_down(&t);
+    wc_server_stop(&t);
 }
 
 TEST(acad_pii_and_front_matter_survive_random_input)

@@ -33,6 +33,7 @@
 #include "test.h"
 #include "web/auth.h"
 #include "web/web.h"
+#include "web_client.h"
 
 /* ------------------------------------------------------------ unit parts */
 
@@ -376,44 +377,22 @@ static int upstream_saw(fake_up *f, const char *s)
 /* ------------------------------------------------------------ portal */
 
 typedef struct tsrv {
-    rh_config cfg;
-    store *st;
-    backend *be;
-    chat_service *chat;
-    web_server *web;
-    char base[64];
+    wc_server s; /* the portal in-process (web_client.h) */
     char access_log[512];
 } tsrv;
 
 static void srv_start(tsrv *t, int up_port, const char *extra)
 {
-    rh_error e;
-    auth_set_fast_hashing(1);
-    rh_log_set_level(getenv("DBG") ? RH_LOG_DEBUG : RH_LOG_ERROR);
-    config_defaults(&t->cfg);
     char text[4096];
     snprintf(t->access_log, sizeof t->access_log, "%s/access.log", test_tmpdir());
     snprintf(text, sizeof text,
              "listen = 127.0.0.1:0\ndata_dir = %s/data\naccess_log = %s\nknowledge_roots = %s/roots\n%s\n"
              "[upstream up]\nurl = http://127.0.0.1:%d/v1\nmodels = fake-model\ntimeout = 10\n",
              test_tmpdir(), t->access_log, test_tmpdir(), extra ? extra : "", up_port);
-    if (config_parse_string(&t->cfg, text, "test", &e) || config_validate(&t->cfg, &e))
-        FAIL("config: %s", e.msg);
-    if (store_open(":memory:", &t->st, &e) || backend_create_default(&t->cfg, &t->be, &e) ||
-        chat_service_create(t->be, t->cfg.workers, t->cfg.queue_max, &t->chat, &e) ||
-        web_start(&t->cfg, t->st, t->chat, &t->web, &e))
-        FAIL("start: %s", e.msg);
-    snprintf(t->base, sizeof t->base, "http://127.0.0.1:%d", web_port(t->web));
+    wc_server_start_text(&t->s, text);
 }
 
-static void srv_stop(tsrv *t)
-{
-    web_stop(t->web);
-    chat_service_destroy(t->chat);
-    backend_destroy(t->be);
-    store_close(t->st);
-    config_free(&t->cfg);
-}
+static void srv_stop(tsrv *t) { wc_server_stop(&t->s); }
 
 typedef struct client {
     CURL *h;
@@ -427,12 +406,6 @@ typedef struct resp {
     json_t *j;
 } resp;
 
-static size_t on_body(char *d, size_t s, size_t n, void *ud)
-{
-    rh_buf_append(ud, d, s * n);
-    return s * n;
-}
-
 static void resp_free(resp *r)
 {
     rh_buf_free(&r->body);
@@ -444,37 +417,13 @@ static void resp_free(resp *r)
 static long call_raw(tsrv *t, client *c, const char *method, const char *path, const void *body, size_t blen,
                      const char *extra_hdr, resp *r)
 {
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", t->base, path);
     memset(r, 0, sizeof *r);
     rh_buf_init(&r->body, 1 << 24);
     rh_buf_init(&r->hdr, 1 << 16);
-    curl_easy_reset(c->h);
-    curl_easy_setopt(c->h, CURLOPT_COOKIEFILE, "");
-    curl_easy_setopt(c->h, CURLOPT_URL, url);
-    curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_body);
-    curl_easy_setopt(c->h, CURLOPT_HEADERDATA, &r->hdr);
-    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 20L);
-    if (body) {
-        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)blen);
-    }
-    struct curl_slist *sl = curl_slist_append(NULL, extra_hdr ? "Content-Type: application/octet-stream"
-                                                              : "Content-Type: application/json");
-    char ch[200];
-    if (c->csrf[0]) {
-        snprintf(ch, sizeof ch, "X-CSRF-Token: %s", c->csrf);
-        sl = curl_slist_append(sl, ch);
-    }
-    if (extra_hdr)
-        sl = curl_slist_append(sl, extra_hdr);
-    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, sl);
-    curl_easy_perform(c->h);
-    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(sl);
+    wc_req rq = {.base = t->s.base, .method = method, .path = path, .body = body, .body_len = blen, .has_len = 1,
+                 .content_type = extra_hdr ? "application/octet-stream" : NULL, .csrf = c->csrf, .hdr = extra_hdr,
+                 .body_out = &r->body, .hdr_out = &r->hdr};
+    r->status = wc_perform(c->h, &rq);
     r->j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
     rh_buf_append(&r->body, "", 1);
     rh_buf_append(&r->hdr, "", 1);
@@ -585,9 +534,7 @@ static void setup_world(tsrv *t, client *admin, int64_t *ga, int64_t *gb)
                  "{\"username\":\"%s\",\"password\":\"passwort1\",\"role\":\"user\",\"groups\":[%lld]}", names[i],
                  (long long)(i ? *gb : *ga));
         int64_t uid = mk(t, admin, "/api/admin/users", body);
-        ASSERT_EQ(astore_level_set(t->st, STORE_TENANT_DEFAULT, uid, "gold", "award", "trainer", "test", "test",
-                                   (int64_t)time(NULL)),
-                  RH_OK);
+        wc_award(t->s.st, uid, "gold", "test");
     }
 }
 

@@ -25,6 +25,7 @@
 #include "test.h"
 #include "web/auth.h"
 #include "web/web.h"
+#include "web_client.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -354,12 +355,7 @@ TEST(px_cli_user_level_disable_enable)
 /* ------------------------------------------------------------ /v1 */
 
 typedef struct tsrv {
-    rh_config cfg;
-    store *st;
-    backend *be;
-    chat_service *chat;
-    web_server *web;
-    char base[64];
+    wc_server s; /* the portal in-process (web_client.h) */
     char auth[200];
 } tsrv;
 
@@ -371,25 +367,11 @@ static size_t on_body(char *d, size_t s, size_t n, void *ud)
 /* One request; the body goes into `out` (NUL-terminated). */
 static long call(tsrv *t, const char *method, const char *path, const char *body, const char *hdr, rh_buf *out)
 {
-    char url[512];
-    long status = 0;
-    snprintf(url, sizeof url, "%s%s", t->base, path);
     rh_buf_init(out, 1 << 24);
     CURL *h = curl_easy_init();
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    struct curl_slist *sl = curl_slist_append(NULL, "Content-Type: application/json");
-    if (hdr)
-        sl = curl_slist_append(sl, hdr);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, sl);
-    curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(sl);
+    wc_req rq = {.base = t->s.base, .method = method, .path = path, .body = body, .hdr = hdr, .timeout = 60L,
+                 .on_body = on_body, .body_ud = out};
+    long status = wc_perform(h, &rq);
     curl_easy_cleanup(h);
     rh_buf_append(out, "", 1);
     return status;
@@ -398,36 +380,16 @@ static long call(tsrv *t, const char *method, const char *path, const char *body
 static void srv_start(tsrv *t, const char *conf)
 {
     rh_error e;
-    char text[2048], key[AUTH_APIKEY_MAX], prefix[16], hash[AUTH_TOKEN_HEX];
-    int64_t uid, kid;
-    auth_set_fast_hashing(1);
-    rh_log_set_level(getenv("DBG") ? RH_LOG_DEBUG : RH_LOG_ERROR);
-    config_defaults(&t->cfg);
-    snprintf(text, sizeof text, "listen = 127.0.0.1:0\ndata_dir = %s\n%s", test_tmpdir(), conf ? conf : "");
-    if (config_parse_string(&t->cfg, text, "test", &e) || config_validate(&t->cfg, &e))
-        FAIL("config: %s", e.msg);
-    if (store_open(":memory:", &t->st, &e) || backend_create_default(&t->cfg, &t->be, &e) ||
-        chat_service_create(t->be, t->cfg.workers, t->cfg.queue_max, &t->chat, &e) ||
-        web_start(&t->cfg, t->st, t->chat, &t->web, &e))
-        FAIL("start: %s", e.msg);
-    snprintf(t->base, sizeof t->base, "http://127.0.0.1:%d", web_port(t->web));
-    ASSERT_EQ(store_user_create(t->st, STORE_TENANT_DEFAULT, "robot", "Robot", "x", "user", &uid, &e), RH_OK);
-    ASSERT_EQ(astore_level_set(t->st, STORE_TENANT_DEFAULT, uid, "gold", "award", "trainer", "test", "test",
-                               (int64_t)time(NULL)), RH_OK);
-    auth_apikey_new(key, prefix, hash);
-    ASSERT_EQ(store_apikey_create(t->st, STORE_TENANT_DEFAULT, uid, "k", hash, prefix, (int64_t)time(NULL), &kid),
-              RH_OK);
+    char key[AUTH_APIKEY_MAX];
+    int64_t uid;
+    wc_server_start(&t->s, conf);
+    ASSERT_EQ(store_user_create(t->s.st, STORE_TENANT_DEFAULT, "robot", "Robot", "x", "user", &uid, &e), RH_OK);
+    wc_award(t->s.st, uid, "gold", "test");
+    wc_apikey(t->s.st, uid, key);
     snprintf(t->auth, sizeof t->auth, "Authorization: Bearer %s", key);
 }
 
-static void srv_stop(tsrv *t)
-{
-    web_stop(t->web);
-    chat_service_destroy(t->chat);
-    backend_destroy(t->be);
-    store_close(t->st);
-    config_free(&t->cfg);
-}
+static void srv_stop(tsrv *t) { wc_server_stop(&t->s); }
 
 TEST(px_v1_pii_block)
 {

@@ -24,6 +24,7 @@
 #include "store/astore.h"
 #include "web/auth.h"
 #include "web/web.h"
+#include "web_client.h"
 
 /* ------------------------------------------------------------ fake upstream */
 
@@ -150,40 +151,8 @@ static void fake_start(fake_up *f, int mode)
 
 /* ------------------------------------------------------------ portal */
 
-typedef struct tsrv {
-    rh_config cfg;
-    store *st;
-    backend *be;
-    chat_service *chat;
-    web_server *web;
-    char base[64];
-} tsrv;
-
-static void srv_start(tsrv *t, const char *conf)
-{
-    rh_error e;
-    auth_set_fast_hashing(1);
-    rh_log_set_level(getenv("DBG") ? RH_LOG_DEBUG : RH_LOG_ERROR);
-    config_defaults(&t->cfg);
-    char text[2048];
-    snprintf(text, sizeof text, "listen = 127.0.0.1:0\ndata_dir = %s\n%s", test_tmpdir(), conf ? conf : "");
-    if (config_parse_string(&t->cfg, text, "test", &e) || config_validate(&t->cfg, &e))
-        FAIL("config: %s", e.msg);
-    if (store_open(":memory:", &t->st, &e) || backend_create_default(&t->cfg, &t->be, &e) ||
-        chat_service_create(t->be, t->cfg.workers, t->cfg.queue_max, &t->chat, &e) ||
-        web_start(&t->cfg, t->st, t->chat, &t->web, &e))
-        FAIL("start: %s", e.msg);
-    snprintf(t->base, sizeof t->base, "%s://127.0.0.1:%d", t->cfg.tls_cert ? "https" : "http", web_port(t->web));
-}
-
-static void srv_stop(tsrv *t)
-{
-    web_stop(t->web);
-    chat_service_destroy(t->chat);
-    backend_destroy(t->be);
-    store_close(t->st);
-    config_free(&t->cfg);
-}
+/* the portal in-process (web_client.h) */
+typedef wc_server tsrv;
 
 /* ------------------------------------------------------------ client */
 
@@ -209,13 +178,6 @@ static size_t on_body(char *d, size_t s, size_t n, void *ud)
     return s * n;
 }
 
-static size_t on_hdr(char *d, size_t s, size_t n, void *ud)
-{
-    resp *r = ud;
-    rh_buf_append(&r->hdr, d, s * n);
-    return s * n;
-}
-
 static void client_init(client *c)
 {
     memset(c, 0, sizeof *c);
@@ -235,40 +197,14 @@ static void resp_free(resp *r)
 static long call(tsrv *t, client *c, const char *method, const char *path, const char *body, const char **hdrs,
                  resp *r)
 {
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", t->base, path);
     int abort_after_delta = r->abort_after_delta;
     memset(r, 0, sizeof *r);
     r->abort_after_delta = abort_after_delta;
     rh_buf_init(&r->body, 1 << 22);
     rh_buf_init(&r->hdr, 1 << 16);
-    curl_easy_reset(c->h);
-    curl_easy_setopt(c->h, CURLOPT_COOKIEFILE, ""); /* reset turned the engine off */
-    curl_easy_setopt(c->h, CURLOPT_URL, url);
-    curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_hdr);
-    curl_easy_setopt(c->h, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c->h, CURLOPT_SSL_VERIFYPEER, 0L); /* the TLS test's own certificate */
-    curl_easy_setopt(c->h, CURLOPT_SSL_VERIFYHOST, 0L);
-    if (c->iface)
-        curl_easy_setopt(c->h, CURLOPT_INTERFACE, c->iface);
-    if (body)
-        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-    struct curl_slist *sl = curl_slist_append(NULL, "Content-Type: application/json");
-    char ch[200];
-    if (c->csrf[0]) {
-        snprintf(ch, sizeof ch, "X-CSRF-Token: %s", c->csrf);
-        sl = curl_slist_append(sl, ch);
-    }
-    for (int i = 0; hdrs && hdrs[i]; i++)
-        sl = curl_slist_append(sl, hdrs[i]);
-    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, sl);
-    curl_easy_perform(c->h);
-    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(sl);
+    wc_req rq = {.base = t->base, .method = method, .path = path, .body = body, .csrf = c->csrf, .hdrs = hdrs,
+                 .iface = c->iface, .on_body = on_body, .body_ud = r, .hdr_out = &r->hdr};
+    r->status = wc_perform(c->h, &rq);
     return r->status;
 }
 
@@ -280,13 +216,7 @@ static void refresh_csrf(tsrv *t, client *c)
     resp r;
     c->csrf[0] = '\0';
     ASSERT_EQ(call(t, c, "GET", "/api/session", NULL, NULL, &r), 200);
-    const char *p = strstr(body_of(&r), "\"csrf\":\"");
-    ASSERT(p);
-    p += 8;
-    size_t n = strcspn(p, "\"");
-    ASSERT(n < sizeof c->csrf);
-    memcpy(c->csrf, p, n);
-    c->csrf[n] = '\0';
+    wc_csrf_parse(body_of(&r), c->csrf, sizeof c->csrf);
     resp_free(&r);
 }
 
@@ -327,9 +257,7 @@ static void create_user(tsrv *t, client *admin, const char *name, const char *ro
     if (call(t, admin, "POST", "/api/admin/users", body, NULL, &r) != 200)
         FAIL("create user: %ld %s", r.status, body_of(&r));
     /* the academy gates chat and API keys by level: these tests' users hold them all */
-    ASSERT_EQ(astore_level_set(t->st, STORE_TENANT_DEFAULT, json_id(&r), "gold", "award", "trainer", "test", "test",
-                               (int64_t)time(NULL)),
-              RH_OK);
+    wc_award(t->st, json_id(&r), "gold", "test");
     resp_free(&r);
 }
 
@@ -340,7 +268,7 @@ TEST(web_security_headers_static_health)
     tsrv t;
     client c;
     resp r;
-    srv_start(&t, NULL);
+    wc_server_start(&t, NULL);
     client_init(&c);
     ASSERT_EQ(call(&t, &c, "GET", "/", NULL, NULL, &r), 200);
     const char *h = r.hdr.data;
@@ -374,7 +302,7 @@ TEST(web_security_headers_static_health)
     ASSERT(strstr(body_of(&r), "rathaus_queue_length 0"));
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 typedef struct race_arg {
@@ -401,7 +329,7 @@ static void *race_setup(void *p)
 TEST(web_setup_only_once_even_racing)
 {
     tsrv t;
-    srv_start(&t, NULL);
+    wc_server_start(&t, NULL);
     for (int round = 0; round < 1; round++) {
         race_arg a[4] = {{&t, "anna", 0}, {&t, "bert", 0}, {&t, "carl", 0}, {&t, "dora", 0}};
         pthread_t th[4];
@@ -431,7 +359,7 @@ TEST(web_setup_only_once_even_racing)
     ASSERT(strstr(body_of(&r), "\"setup_required\":false"));
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 TEST(web_login_logout_and_cookie_flags)
@@ -439,7 +367,7 @@ TEST(web_login_logout_and_cookie_flags)
     tsrv t;
     client a, c;
     resp r;
-    srv_start(&t, NULL);
+    wc_server_start(&t, NULL);
     client_init(&a);
     client_init(&c);
     setup_admin(&t, &a);
@@ -470,10 +398,10 @@ TEST(web_login_logout_and_cookie_flags)
     resp_free(&r);
     client_free(&a);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 
     /* behind a trusted proxy that says https: __Host- cookies, Secure, HSTS */
-    srv_start(&t, "trusted_proxy = 127.0.0.1\n");
+    wc_server_start(&t, "trusted_proxy = 127.0.0.1\n");
     client_init(&c);
     const char *https[] = {"X-Forwarded-Proto: https", "X-Forwarded-For: 203.0.113.9", NULL};
     ASSERT_EQ(call(&t, &c, "GET", "/api/session", NULL, https, &r), 200);
@@ -482,7 +410,7 @@ TEST(web_login_logout_and_cookie_flags)
     ASSERT(strstr(r.hdr.data, "Strict-Transport-Security: max-age="));
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 TEST(web_csrf_required)
@@ -490,7 +418,7 @@ TEST(web_csrf_required)
     tsrv t;
     client c;
     resp r;
-    srv_start(&t, NULL);
+    wc_server_start(&t, NULL);
     client_init(&c);
     /* login without the pre-session token */
     ASSERT_EQ(call(&t, &c, "POST", "/api/setup", "{\"username\":\"admin\",\"password\":\"geheim123\"}", NULL, &r), 403);
@@ -512,7 +440,7 @@ TEST(web_csrf_required)
     ASSERT(strstr(body_of(&r), "\"title\":\"Test\""));
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 TEST(web_body_limit_and_bad_json)
@@ -520,7 +448,7 @@ TEST(web_body_limit_and_bad_json)
     tsrv t;
     client c;
     resp r;
-    srv_start(&t, "max_body_bytes = 1024\n");
+    wc_server_start(&t, "max_body_bytes = 1024\n");
     client_init(&c);
     setup_admin(&t, &c);
     char big[5000];
@@ -550,7 +478,7 @@ TEST(web_body_limit_and_bad_json)
     ASSERT(strstr(body_of(&r), "not a valid JSON object")); /* the user's language now */
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 TEST(web_authorization_between_users)
@@ -558,7 +486,7 @@ TEST(web_authorization_between_users)
     tsrv t;
     client admin, a, b;
     resp r;
-    srv_start(&t, NULL);
+    wc_server_start(&t, NULL);
     client_init(&admin);
     client_init(&a);
     client_init(&b);
@@ -626,14 +554,14 @@ TEST(web_authorization_between_users)
     client_free(&admin);
     client_free(&a);
     client_free(&b);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 TEST(web_login_rate_limit_per_user_and_address)
 {
     tsrv t;
     client admin, c, other;
-    srv_start(&t, "login_max_failures = 3\n");
+    wc_server_start(&t, "login_max_failures = 3\n");
     client_init(&admin);
     client_init(&c);
     client_init(&other);
@@ -648,7 +576,7 @@ TEST(web_login_rate_limit_per_user_and_address)
     client_free(&admin);
     client_free(&c);
     client_free(&other);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 static char conf_buf[1024];
@@ -681,7 +609,7 @@ TEST(web_chat_streams_from_upstream)
     client c;
     resp r;
     fake_start(&f, 0);
-    srv_start(&t, up_conf(NULL, f.port, 0));
+    wc_server_start(&t, up_conf(NULL, f.port, 0));
     client_init(&c);
     setup_admin(&t, &c);
     ASSERT_EQ(call(&t, &c, "GET", "/api/models", NULL, NULL, &r), 200);
@@ -731,7 +659,7 @@ TEST(web_chat_streams_from_upstream)
     ASSERT(strstr(body_of(&r), "route=\"/api/conversations/:id/messages\",status=\"200\"} 3"));
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
     MHD_stop_daemon(f.d);
 }
 
@@ -743,7 +671,7 @@ TEST(web_chat_fails_over_to_second_upstream)
     resp r;
     fake_start(&bad, 2); /* answers 500 */
     fake_start(&good, 0);
-    srv_start(&t, up_conf(NULL, bad.port, good.port));
+    wc_server_start(&t, up_conf(NULL, bad.port, good.port));
     client_init(&c);
     setup_admin(&t, &c);
     int64_t id = new_conv(&t, &c, "{\"model\":\"fake-model\"}");
@@ -774,7 +702,7 @@ TEST(web_chat_fails_over_to_second_upstream)
     ASSERT(strstr(body_of(&r), "nicht erreichbar"));
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 static int wait_for(atomic_int *v, int want, int ms)
@@ -794,7 +722,7 @@ TEST(web_chat_cancel_on_disconnect_and_stop)
     client c;
     resp r;
     fake_start(&f, 1); /* slow: 100 chunks, 5 s */
-    srv_start(&t, up_conf(NULL, f.port, 0));
+    wc_server_start(&t, up_conf(NULL, f.port, 0));
     client_init(&c);
     setup_admin(&t, &c);
     int64_t id = new_conv(&t, &c, "{}");
@@ -818,7 +746,7 @@ TEST(web_chat_cancel_on_disconnect_and_stop)
     }
     ASSERT(ok);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
     MHD_stop_daemon(f.d);
 }
 
@@ -844,7 +772,7 @@ TEST(web_chat_queue_full_and_stop_endpoint)
     client c, c2;
     resp r;
     fake_start(&f, 1);
-    srv_start(&t, up_conf("queue_max = 1\nworkers = 1\n", f.port, 0));
+    wc_server_start(&t, up_conf("queue_max = 1\nworkers = 1\n", f.port, 0));
     client_init(&c);
     client_init(&c2);
     setup_admin(&t, &c);
@@ -879,7 +807,7 @@ TEST(web_chat_queue_full_and_stop_endpoint)
     resp_free(&r);
     client_free(&c);
     client_free(&c2);
-    srv_stop(&t);
+    wc_server_stop(&t);
     MHD_stop_daemon(f.d);
 }
 
@@ -890,7 +818,7 @@ TEST(web_v1_openai_api_with_keys)
     client c, k;
     resp r;
     fake_start(&f, 0);
-    srv_start(&t, up_conf("apikey_rate_per_min = 5\n", f.port, 0));
+    wc_server_start(&t, up_conf("apikey_rate_per_min = 5\n", f.port, 0));
     client_init(&c);
     client_init(&k);
     setup_admin(&t, &c);
@@ -947,7 +875,7 @@ TEST(web_v1_openai_api_with_keys)
     resp_free(&r);
     client_free(&c);
     client_free(&k);
-    srv_stop(&t);
+    wc_server_stop(&t);
     MHD_stop_daemon(f.d);
 }
 
@@ -965,7 +893,7 @@ TEST_TIMEOUT(web_local_model_answers, 120)
     tsrv t;
     client c;
     resp r;
-    srv_start(&t, conf);
+    wc_server_start(&t, conf);
     client_init(&c);
     setup_admin(&t, &c);
     ASSERT_EQ(call(&t, &c, "GET", "/api/models", NULL, NULL, &r), 200);
@@ -987,7 +915,7 @@ TEST_TIMEOUT(web_local_model_answers, 120)
     ASSERT(ml.items[1].completion_tokens <= 6);
     store_msg_list_free(&ml);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 TEST(web_builtin_tls)
@@ -1004,7 +932,7 @@ TEST(web_builtin_tls)
     tsrv t;
     client c;
     resp r;
-    srv_start(&t, conf);
+    wc_server_start(&t, conf);
     ASSERT(!strncmp(t.base, "https://", 8));
     client_init(&c);
     ASSERT_EQ(call(&t, &c, "GET", "/api/session", NULL, NULL, &r), 200);
@@ -1017,7 +945,7 @@ TEST(web_builtin_tls)
     ASSERT(strstr(body_of(&r), "\"username\":\"admin\"")); /* the __Host- session cookie works */
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 TEST(web_shutdown_ends_running_streams)
@@ -1026,7 +954,7 @@ TEST(web_shutdown_ends_running_streams)
     tsrv t;
     client c;
     fake_start(&f, 1);
-    srv_start(&t, up_conf(NULL, f.port, 0));
+    wc_server_start(&t, up_conf(NULL, f.port, 0));
     client_init(&c);
     setup_admin(&t, &c);
     int64_t id = new_conv(&t, &c, "{}");
@@ -1144,7 +1072,7 @@ TEST(web_upstream_model_list_from_upstream)
     char conf[256];
     fake_start(&f, 0);
     snprintf(conf, sizeof conf, "[upstream any]\nurl = http://127.0.0.1:%d/v1\nmodels = *\n", f.port);
-    srv_start(&t, conf);
+    wc_server_start(&t, conf);
     client_init(&c);
     setup_admin(&t, &c);
     ASSERT_EQ(call(&t, &c, "GET", "/api/models", NULL, NULL, &r), 200);
@@ -1164,7 +1092,7 @@ TEST(web_upstream_model_list_from_upstream)
     ASSERT(strstr(body_of(&r), "event: done"));
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
     MHD_stop_daemon(f.d);
 }
 
@@ -1187,7 +1115,7 @@ TEST(web_modules_can_add_routes)
     tsrv t;
     client c;
     resp r;
-    srv_start(&t, NULL);
+    wc_server_start(&t, NULL);
     client_init(&c);
     ASSERT_EQ(call(&t, &c, "GET", "/api/test-ext/7", NULL, NULL, &r), 401);
     resp_free(&r);
@@ -1204,7 +1132,7 @@ TEST(web_modules_can_add_routes)
     ASSERT_EQ(call(&t, &c, "DELETE", "/api/test-ext/8", NULL, NULL, &r), 405);
     resp_free(&r);
     client_free(&c);
-    srv_stop(&t);
+    wc_server_stop(&t);
 }
 
 TEST(web_limiter_keeps_blocking_counters_under_a_flood)
