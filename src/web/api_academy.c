@@ -574,6 +574,26 @@ static enum MHD_Result quiz_refuse(web_req *r, quiz_state qs, json_t *missing)
     return acad_error(r, 409, qs.reason, NULL);
 }
 
+/* The quiz state of level `li` for the user (lessons and ranks read):
+ * missing lessons appended to `missing`, the user's rank in *rank.
+ * -1 when the lessons or the progress cannot be read. */
+static int quiz_eval(web_req *r, const academy *a, int li, json_t *missing, int *rank, quiz_state *qs)
+{
+    acad_lessons v;
+    astore_dones d;
+    if (acad_lessons_load(r, a, &v))
+        return -1;
+    if (astore_lessons_done(r->srv->st, r->user.id, &d)) {
+        acad_lessons_free(&v);
+        return -1;
+    }
+    *rank = academy_user_rank(a, r->srv->st, r->user.id);
+    *qs = quiz_check(r, a, &v, &d, *rank, li, missing);
+    astore_dones_free(&d);
+    acad_lessons_free(&v);
+    return 0;
+}
+
 /* GET: the quiz's status for the user, without changing anything. */
 static enum MHD_Result api_quiz_status_in(web_req *r, const academy *a)
 {
@@ -582,20 +602,14 @@ static enum MHD_Result api_quiz_status_in(web_req *r, const academy *a)
     if (li < 0)
         return web_error(r, 404, "not_found");
     const char *lid = a->levels[li].id;
-    acad_lessons v;
-    astore_dones d;
     astore_attempt att;
-    if (acad_lessons_load(r, a, &v))
-        return web_error(r, 500, "internal");
-    if (astore_lessons_done(r->srv->st, r->user.id, &d)) {
-        acad_lessons_free(&v);
+    json_t *missing = json_array();
+    int rank;
+    quiz_state qs;
+    if (quiz_eval(r, a, li, missing, &rank, &qs)) {
+        json_decref(missing);
         return web_error(r, 500, "internal");
     }
-    json_t *missing = json_array();
-    int rank = academy_user_rank(a, r->srv->st, r->user.id);
-    quiz_state qs = quiz_check(r, a, &v, &d, rank, li, missing);
-    astore_dones_free(&d);
-    acad_lessons_free(&v);
     json_t *last = json_null();
     if (astore_attempt_last(r->srv->st, r->user.id, lid, &att) == RH_OK) {
         last = json_pack("{s:i, s:i, s:i, s:b, s:o}", "score", att.correct, "total", att.total, "percent",
@@ -621,18 +635,13 @@ static enum MHD_Result api_quiz_start_in(web_req *r, const academy *a)
     if (li < 0)
         return web_error(r, 404, "not_found");
     const char *lid = a->levels[li].id;
-    acad_lessons v;
-    astore_dones d;
-    if (acad_lessons_load(r, a, &v))
-        return web_error(r, 500, "internal");
-    if (astore_lessons_done(r->srv->st, r->user.id, &d)) {
-        acad_lessons_free(&v);
+    json_t *missing = json_array();
+    int rank;
+    quiz_state qs;
+    if (quiz_eval(r, a, li, missing, &rank, &qs)) {
+        json_decref(missing);
         return web_error(r, 500, "internal");
     }
-    json_t *missing = json_array();
-    quiz_state qs = quiz_check(r, a, &v, &d, academy_user_rank(a, r->srv->st, r->user.id), li, missing);
-    astore_dones_free(&d);
-    acad_lessons_free(&v);
     if (qs.reason)
         return quiz_refuse(r, qs, missing);
     json_decref(missing);

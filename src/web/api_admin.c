@@ -10,20 +10,6 @@
 #include "core/log.h"
 #include "web/web_int.h"
 
-static int username_ok(const char *u)
-{
-    size_t n = strlen(u);
-    if (n < 1 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = u[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '-' || c == '_' || c == '@'))
-            return 0;
-    }
-    return 1;
-}
-
 /* groups: [ids] -> array (RH_ENOTFOUND when absent) */
 static int read_groups(json_t *b, int64_t **out, size_t *n)
 {
@@ -92,7 +78,7 @@ enum MHD_Result api_admin_user_create(web_req *r)
         ret = web_error(r, 400, "bad_group");
         goto out;
     }
-    if (!username_ok(username)) {
+    if (!web_username_ok(username)) {
         ret = web_error(r, 400, "bad_username");
         goto out;
     }

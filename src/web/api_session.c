@@ -9,7 +9,7 @@
 #include "core/log.h"
 #include "web/web_int.h"
 
-static int username_ok(const char *u)
+int web_username_ok(const char *u)
 {
     size_t n = strlen(u);
     if (n < 1 || n > 64)
@@ -61,7 +61,7 @@ enum MHD_Result api_setup(web_req *r)
         ret = web_error(r, 400, "bad_request");
         goto out;
     }
-    if (!username_ok(username)) {
+    if (!web_username_ok(username)) {
         ret = web_error(r, 400, "bad_username");
         goto out;
     }

@@ -142,6 +142,8 @@ void web_pre_csrf(web_req *r, char out[AUTH_TOKEN_HEX]);
 int web_session_start(web_req *r, int64_t user_id);
 void web_session_end(web_req *r);
 int web_role_level(const char *role);
+/* A username: 1 to 64 of a-z A-Z 0-9 . - _ @ (api_session.c). */
+int web_username_ok(const char *u);
 /* End every session and stream of a user (disable, demote, delete). */
 void web_kick_user(web_server *w, int64_t user_id);
 json_t *web_user_json(const store_user *u, int admin_view);
