@@ -10,13 +10,13 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "engine/unicode.h"
+#include "knowledge/zipread.h"
 
 /* ---- decoding ---- */
 
@@ -319,22 +319,6 @@ out:
 
 /* ---- HTML ---- */
 
-static xmlParserInputPtr deny_loader(const char *url, const char *id, xmlParserCtxtPtr ctxt)
-{
-    (void)url;
-    (void)id;
-    (void)ctxt;
-    return NULL; /* never load anything from outside */
-}
-
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-static void xml_setup(void)
-{
-    xmlInitParser();
-    xmlSetExternalEntityLoader(deny_loader);
-}
-
 typedef struct html_ctx {
     rh_kdoc *doc;
     rh_buf text;
@@ -443,7 +427,7 @@ static void html_walk(html_ctx *c, const xmlNode *n, int depth)
 
 int rh_extract_html(const char *data, size_t len, rh_kdoc *doc, rh_error *err)
 {
-    pthread_once(&xml_once, xml_setup);
+    rh_xml_init_safe();
     if (len > (size_t)INT32_MAX)
         return rh_error_set(err, RH_ELIMIT, "HTML file too large");
     for (size_t i = 0; i < len; i++)

@@ -34,6 +34,8 @@ static void xml_setup(void)
     xmlSetExternalEntityLoader(deny_loader);
 }
 
+void rh_xml_init_safe(void) { pthread_once(&xml_once, xml_setup); }
+
 static int name_ok(const char *s)
 {
     size_t n = 0;
@@ -190,7 +192,7 @@ out:
 int rh_xml_parse_safe(const char *data, size_t len, const char *what, xmlDocPtr *out,
                       rh_error *err)
 {
-    pthread_once(&xml_once, xml_setup);
+    rh_xml_init_safe();
     *out = NULL;
     if (len > (size_t)INT32_MAX)
         return rh_error_set(err, RH_ELIMIT, "%s ist zu groß.", what);

@@ -47,6 +47,11 @@ int rh_zip_read(rh_zip *z, const char *name, size_t max, char **out, size_t *out
 /* Read an entry and parse it as XML (free with xmlFreeDoc). */
 int rh_zip_read_xml(rh_zip *z, const char *name, xmlDocPtr *out, rh_error *err);
 
+/* Initialise libxml2 once (thread-safe) with an external entity loader
+ * that refuses everything: no network, no files. Every parser calls it
+ * first (rh_xml_parse_safe, the HTML extractor). */
+void rh_xml_init_safe(void);
+
 /* Parse XML from memory with the same safety options; `what` names the
  * document in messages. */
 int rh_xml_parse_safe(const char *data, size_t len, const char *what, xmlDocPtr *out,
