@@ -12,6 +12,7 @@
 
 #include "academy/academy.h"
 #include "core/alloc.h"
+#include "core/list.h"
 #include "store/astore.h"
 
 const char *const academy_capability_names[] = {
@@ -79,21 +80,11 @@ const char *academy_route_capability(const char *method, const char *pattern)
 /* Is `cap` in the comma separated list? */
 static int list_has(const char *list, const char *cap)
 {
-    size_t cl = strlen(cap);
-    const char *p = list;
-    while (p && *p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        if ((size_t)(t - p) == cl && !memcmp(p, cap, cl))
+    size_t cl = strlen(cap), n;
+    const char *p = list, *item;
+    while ((item = rh_list_next(&p, &n)))
+        if (n == cl && !memcmp(item, cap, cl))
             return 1;
-        p = e;
-    }
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "chat/backend.h"
 #include "config/config.h"
 #include "core/alloc.h"
+#include "core/list.h"
 #include "core/buf.h"
 #include "core/log.h"
 
@@ -535,23 +536,15 @@ static int up_list_models(backend *b, backend_models *out, rh_error *err)
             pthread_mutex_unlock(&u->lock);
             continue;
         }
-        const char *p = u->conf.models;
-        while (*p) {
-            while (*p == ' ' || *p == ',')
-                p++;
-            const char *e = p;
-            while (*e && *e != ',')
-                e++;
-            const char *t = e;
-            while (t > p && t[-1] == ' ')
-                t--;
-            if (t > p) {
+        const char *p = u->conf.models, *item;
+        size_t len;
+        while ((item = rh_list_next(&p, &len))) {
+            if (len > 0) {
                 char id[128];
-                snprintf(id, sizeof id, "%.*s", (int)(t - p), p);
+                snprintf(id, sizeof id, "%.*s", (int)len, item);
                 if (add_model(out, id, healthy))
                     goto oom;
             }
-            p = e;
         }
     }
     return RH_OK;

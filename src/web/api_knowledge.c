@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "knowledge/analyzer.h"
 #include "knowledge/eval.h"
@@ -429,27 +430,19 @@ static enum MHD_Result api_collection_patch(web_req *r)
 /* Is `path` (a real path) inside one of the comma separated roots? */
 static int inside_roots(const char *path, const char *roots)
 {
-    const char *p = roots;
-    while (p && *p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
+    const char *p = roots, *item;
+    size_t len;
+    while ((item = rh_list_next(&p, &len))) {
         char one[PATH_MAX], real[PATH_MAX];
-        if (t > p && (size_t)(t - p) < sizeof one) {
-            memcpy(one, p, (size_t)(t - p));
-            one[t - p] = '\0';
+        if (len > 0 && len < sizeof one) {
+            memcpy(one, item, len);
+            one[len] = '\0';
             if (realpath(one, real)) {
                 size_t n = strlen(real);
                 if (!strncmp(path, real, n) && (path[n] == '/' || path[n] == '\0' || !strcmp(real, "/")))
                     return 1;
             }
         }
-        p = e;
     }
     return 0;
 }
