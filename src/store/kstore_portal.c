@@ -13,7 +13,10 @@
 #include "core/alloc.h"
 #include "store/sqlite_util.h"
 
-static int db_err(kstore *ks, rh_error *err, const char *what) { return store__kerr(kstore__db(ks), err, what); }
+static int db_err(kstore *ks, rh_error *err, const char *what)
+{
+    return store__kerr(kstore__db(ks), err, what);
+}
 
 static int prep(kstore *ks, const char *sql, sqlite3_stmt **st, rh_error *err)
 {
@@ -154,7 +157,10 @@ int kp_collection_get(kstore *ks, int64_t tenant, int64_t id, kp_collection *out
     return rc;
 }
 
-static int exec1(kstore *ks, const char *sql, rh_error *err) { return store__kexec(kstore__db(ks), sql, err); }
+static int exec1(kstore *ks, const char *sql, rh_error *err)
+{
+    return store__kexec(kstore__db(ks), sql, err);
+}
 
 int kp_collection_create(kstore *ks, int64_t tenant, const char *name, const char *description,
                          int64_t created_by, int64_t *id, rh_error *err)

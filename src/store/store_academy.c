@@ -32,6 +32,21 @@ static int exec(store *s, const char *sql)
 
 #define PUSH(list) store__list_push((void **)&(list)->items, &(list)->n, sizeof *(list)->items)
 
+/* Run a DELETE of one row keyed by (tenant, text key) under the lock;
+ * RH_ENOTFOUND when there was none. */
+static int delete_key(store *s, const char *sql, int64_t tenant, const char *key)
+{
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, sql);
+    if (st) {
+        sqlite3_bind_int64(st, 1, tenant);
+        store__bind_text(st, 2, key);
+    }
+    int rc = run(s, st, 1);
+    UNLOCK(s);
+    return rc;
+}
+
 /* ------------------------------------------------------------ levels */
 
 void astore_level_clear(astore_level *l)
@@ -413,15 +428,8 @@ int astore_lesson_put(store *s, int64_t tenant, const astore_lesson *l)
 
 int astore_lesson_delete(store *s, int64_t tenant, const char *lesson_id)
 {
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "DELETE FROM academy_lessons WHERE tenant_id = ? AND lesson_id = ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, tenant);
-        store__bind_text(st, 2, lesson_id);
-    }
-    int rc = run(s, st, 1);
-    UNLOCK(s);
-    return rc;
+    return delete_key(s, "DELETE FROM academy_lessons WHERE tenant_id = ? AND lesson_id = ?",
+                      tenant, lesson_id);
 }
 
 void astore_lessons_free(astore_lessons *l)
@@ -504,15 +512,8 @@ int astore_question_put(store *s, int64_t tenant, const astore_question *q)
 
 int astore_question_delete(store *s, int64_t tenant, const char *question_id)
 {
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "DELETE FROM academy_questions WHERE tenant_id = ? AND question_id = ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, tenant);
-        store__bind_text(st, 2, question_id);
-    }
-    int rc = run(s, st, 1);
-    UNLOCK(s);
-    return rc;
+    return delete_key(s, "DELETE FROM academy_questions WHERE tenant_id = ? AND question_id = ?",
+                      tenant, question_id);
 }
 
 void astore_questions_free(astore_questions *l)

@@ -137,6 +137,39 @@ static int run(store *s, sqlite3_stmt *st, int need_change) { return store__run(
 #define LOCK(s) pthread_mutex_lock(&(s)->lock)
 #define UNLOCK(s) pthread_mutex_unlock(&(s)->lock)
 
+/* Run `sql` with two integer parameters under the lock (see run()). */
+static int run_ids(store *s, const char *sql, int64_t a, int64_t b, int need_change)
+{
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, sql);
+    if (st) {
+        sqlite3_bind_int64(st, 1, a);
+        sqlite3_bind_int64(st, 2, b);
+    }
+    int rc = run(s, st, need_change);
+    UNLOCK(s);
+    return rc;
+}
+
+/* The integer result of `sql` with one integer parameter, under the lock;
+ * RH_EIO when the query fails or gives no row. */
+static int query_int(store *s, const char *sql, int64_t a, int64_t *out)
+{
+    int rc = RH_EIO;
+    LOCK(s);
+    sqlite3_stmt *st = prep(s, sql);
+    if (st) {
+        sqlite3_bind_int64(st, 1, a);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = RH_OK;
+        }
+        sqlite3_finalize(st);
+    }
+    UNLOCK(s);
+    return rc;
+}
+
 static int read_version(store *s, int *v)
 {
     sqlite3_stmt *st = prep(s, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
@@ -326,36 +359,13 @@ void store_user_list_free(store_users *l)
 
 int store_user_count(store *s, int64_t tenant, int64_t *count)
 {
-    int rc = RH_EIO;
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "SELECT COUNT(*) FROM users WHERE tenant_id = ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, tenant);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *count = sqlite3_column_int64(st, 0);
-            rc = RH_OK;
-        }
-        sqlite3_finalize(st);
-    }
-    UNLOCK(s);
-    return rc;
+    return query_int(s, "SELECT COUNT(*) FROM users WHERE tenant_id = ?", tenant, count);
 }
 
 int store_admin_count(store *s, int64_t tenant, int64_t *count)
 {
-    int rc = RH_EIO;
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "SELECT COUNT(*) FROM users WHERE tenant_id = ? AND role = 'admin' AND disabled = 0");
-    if (st) {
-        sqlite3_bind_int64(st, 1, tenant);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *count = sqlite3_column_int64(st, 0);
-            rc = RH_OK;
-        }
-        sqlite3_finalize(st);
-    }
-    UNLOCK(s);
-    return rc;
+    return query_int(s, "SELECT COUNT(*) FROM users WHERE tenant_id = ? AND role = 'admin' AND disabled = 0",
+                     tenant, count);
 }
 
 static int insert_user(store *s, int64_t tenant, const char *username, const char *display_name,
@@ -598,28 +608,12 @@ out:
 
 int store_user_touch_login(store *s, int64_t id, int64_t now)
 {
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "UPDATE users SET last_login_at = ? WHERE id = ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int64(st, 2, id);
-    }
-    int rc = run(s, st, 1);
-    UNLOCK(s);
-    return rc;
+    return run_ids(s, "UPDATE users SET last_login_at = ? WHERE id = ?", now, id, 1);
 }
 
 int store_user_delete(store *s, int64_t tenant, int64_t id)
 {
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "DELETE FROM users WHERE tenant_id = ? AND id = ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, tenant);
-        sqlite3_bind_int64(st, 2, id);
-    }
-    int rc = run(s, st, 1);
-    UNLOCK(s);
-    return rc;
+    return run_ids(s, "DELETE FROM users WHERE tenant_id = ? AND id = ?", tenant, id, 1);
 }
 
 /* --------------------------------------------------------------- groups */
@@ -724,15 +718,7 @@ int store_group_rename(store *s, int64_t tenant, int64_t id, const char *name)
 
 int store_group_delete(store *s, int64_t tenant, int64_t id)
 {
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "DELETE FROM groups WHERE tenant_id = ? AND id = ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, tenant);
-        sqlite3_bind_int64(st, 2, id);
-    }
-    int rc = run(s, st, 1);
-    UNLOCK(s);
-    return rc;
+    return run_ids(s, "DELETE FROM groups WHERE tenant_id = ? AND id = ?", tenant, id, 1);
 }
 
 /* ------------------------------------------------------------- sessions */
@@ -932,15 +918,8 @@ out:
 
 int store_apikey_revoke(store *s, int64_t user_id, int64_t id)
 {
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "UPDATE api_keys SET revoked = 1 WHERE user_id = ? AND id = ? AND revoked = 0");
-    if (st) {
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, id);
-    }
-    int rc = run(s, st, 1);
-    UNLOCK(s);
-    return rc;
+    return run_ids(s, "UPDATE api_keys SET revoked = 1 WHERE user_id = ? AND id = ? AND revoked = 0",
+                   user_id, id, 1);
 }
 
 int store_apikey_lookup(store *s, const char *key_hash, int64_t now, store_apikey *out)
@@ -1123,15 +1102,7 @@ int store_conv_update(store *s, int64_t user_id, int64_t id, const char *title,
 
 int store_conv_delete(store *s, int64_t user_id, int64_t id)
 {
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "DELETE FROM conversations WHERE user_id = ? AND id = ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, id);
-    }
-    int rc = run(s, st, 1);
-    UNLOCK(s);
-    return rc;
+    return run_ids(s, "DELETE FROM conversations WHERE user_id = ? AND id = ?", user_id, id, 1);
 }
 
 /* ------------------------------------------------------------- messages */
@@ -1277,15 +1248,7 @@ out:
 
 int store_msg_delete_from(store *s, int64_t conv_id, int64_t from_id)
 {
-    LOCK(s);
-    sqlite3_stmt *st = prep(s, "DELETE FROM messages WHERE conversation_id = ? AND id >= ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, conv_id);
-        sqlite3_bind_int64(st, 2, from_id);
-    }
-    int rc = run(s, st, 0);
-    UNLOCK(s);
-    return rc;
+    return run_ids(s, "DELETE FROM messages WHERE conversation_id = ? AND id >= ?", conv_id, from_id, 0);
 }
 
 /* ---------------------------------------------------------------- audit */
