@@ -305,18 +305,9 @@ static enum MHD_Result f_handler(void *cls, struct MHD_Connection *conn, const c
     fake_up *f = cls;
     (void)version;
     (void)url;
-    if (!*ctx) {
-        rh_buf *b = rh_calloc(1, sizeof *b);
-        rh_buf_init(b, 1 << 20);
-        *ctx = b;
+    rh_buf *body = wc_mhd_body(ctx, upload, upload_size);
+    if (!body)
         return MHD_YES;
-    }
-    rh_buf *body = *ctx;
-    if (*upload_size) {
-        rh_buf_append(body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
     struct MHD_Response *r;
     enum MHD_Result ret;
     if (!strcmp(method, "GET")) {
@@ -338,18 +329,6 @@ static enum MHD_Result f_handler(void *cls, struct MHD_Connection *conn, const c
     return ret;
 }
 
-static void f_done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode t)
-{
-    (void)cls;
-    (void)c;
-    (void)t;
-    rh_buf *b = *ctx;
-    if (b) {
-        rh_buf_free(b);
-        rh_free(b);
-    }
-}
-
 static void fake_start(fake_up *f, const char *const *pieces)
 {
     memset(f, 0, sizeof *f);
@@ -357,7 +336,7 @@ static void fake_start(fake_up *f, const char *const *pieces)
     rh_buf_init(&f->all_bodies, 8 << 20);
     pthread_mutex_init(&f->lock, NULL);
     f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL,
-                            NULL, f_handler, f, MHD_OPTION_NOTIFY_COMPLETED, f_done, f, MHD_OPTION_END);
+                            NULL, f_handler, f, MHD_OPTION_NOTIFY_COMPLETED, wc_mhd_done, f, MHD_OPTION_END);
     if (!f->d)
         FAIL("fake upstream did not start");
     f->port = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT)->port;
@@ -1028,18 +1007,9 @@ static enum MHD_Result emb_handler(void *cls, struct MHD_Connection *conn, const
     (void)cls;
     (void)version;
     (void)method;
-    if (!*ctx) {
-        rh_buf *b = rh_calloc(1, sizeof *b);
-        rh_buf_init(b, 1 << 20);
-        *ctx = b;
+    rh_buf *body = wc_mhd_body(ctx, upload, upload_size);
+    if (!body)
         return MHD_YES;
-    }
-    rh_buf *body = *ctx;
-    if (*upload_size) {
-        rh_buf_append(body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
     /* one vector per input: [length of the text, 1, 0, 2] (not normalized) */
     json_t *in = json_loadb(body->data ? body->data : "", body->len, 0, NULL);
     json_t *data = json_array();
@@ -1062,7 +1032,7 @@ static enum MHD_Result emb_handler(void *cls, struct MHD_Connection *conn, const
 TEST(kp_upstream_embeddings)
 {
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                                            NULL, NULL, emb_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, f_done,
+                                            NULL, NULL, emb_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, wc_mhd_done,
                                             NULL, MHD_OPTION_END);
     ASSERT(d);
     int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;

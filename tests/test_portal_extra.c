@@ -252,31 +252,6 @@ TEST(px_config_audit_on_start)
     config_free(&c);
 }
 
-/* ------------------------------------------------------------ CLI */
-
-static int run_cli(int (*fn)(int, char **), char **argv, char *out, size_t cap)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/cli-out.txt", test_tmpdir());
-    int saved_out = dup(1);
-    fflush(stdout);
-    FILE *o = fopen(path, "w");
-    dup2(fileno(o), 1);
-    int argc = 0;
-    while (argv[argc])
-        argc++;
-    int rc = fn(argc, argv);
-    fflush(stdout);
-    dup2(saved_out, 1);
-    close(saved_out);
-    fclose(o);
-    size_t n = 0;
-    char *s = test_read_file(path, &n);
-    snprintf(out, cap, "%s", s ? s : "");
-    rh_free(s);
-    return rc;
-}
-
 TEST(px_cli_user_level_disable_enable)
 {
     char conf[600], dbpath[600], out[4096];
@@ -297,21 +272,21 @@ TEST(px_cli_user_level_disable_enable)
     store_close(st);
 
     char *lv[] = {"user", "level", "--config", conf, "--reason", "Schulung 3.11.", "bert", "silber", NULL};
-    ASSERT_EQ(run_cli(cmd_user, lv, out, sizeof out), 0);
+    ASSERT_EQ(wc_run_cli(cmd_user, lv, NULL, out, sizeof out), 0);
     ASSERT(strstr(out, "bert: none -> silber"));
     char *bad[] = {"user", "level", "--config", conf, "bert", "platin", NULL};
-    ASSERT_EQ(run_cli(cmd_user, bad, out, sizeof out), 2);
+    ASSERT_EQ(wc_run_cli(cmd_user, bad, NULL, out, sizeof out), 2);
     char *all[] = {"user", "level", "--all-existing", "--config", conf, "bronze", NULL};
-    ASSERT_EQ(run_cli(cmd_user, all, out, sizeof out), 0);
+    ASSERT_EQ(wc_run_cli(cmd_user, all, NULL, out, sizeof out), 0);
     ASSERT(strstr(out, "anna: none -> bronze"));
     ASSERT(strstr(out, "bert: unchanged (silber)")); /* nobody loses a higher level */
     char *none[] = {"user", "level", "--config", conf, "anna", "none", NULL};
-    ASSERT_EQ(run_cli(cmd_user, none, out, sizeof out), 0);
+    ASSERT_EQ(wc_run_cli(cmd_user, none, NULL, out, sizeof out), 0);
 
     char *dis[] = {"user", "disable", "--config", conf, "bert", NULL};
-    ASSERT_EQ(run_cli(cmd_user, dis, out, sizeof out), 0);
+    ASSERT_EQ(wc_run_cli(cmd_user, dis, NULL, out, sizeof out), 0);
     char *dis_last[] = {"user", "disable", "--config", conf, "anna", NULL};
-    ASSERT_EQ(run_cli(cmd_user, dis_last, out, sizeof out), 1); /* the last admin */
+    ASSERT_EQ(wc_run_cli(cmd_user, dis_last, NULL, out, sizeof out), 1); /* the last admin */
 
     ASSERT_EQ(store_open(dbpath, &st, &e), RH_OK);
     astore_level l;
@@ -344,7 +319,7 @@ TEST(px_cli_user_level_disable_enable)
     store_close(st);
 
     char *en[] = {"user", "enable", "--config", conf, "bert", NULL};
-    ASSERT_EQ(run_cli(cmd_user, en, out, sizeof out), 0);
+    ASSERT_EQ(wc_run_cli(cmd_user, en, NULL, out, sizeof out), 0);
     ASSERT_EQ(store_open(dbpath, &st, &e), RH_OK);
     ASSERT_EQ(store_user_get(st, STORE_TENANT_DEFAULT, id_b, &u), RH_OK);
     ASSERT_EQ(u.disabled, 0);
@@ -429,7 +404,7 @@ static size_t cli_embedding(const char *model, const char *text, float *out, siz
     fprintf(f, "%s\n", text);
     fclose(f);
     char *argv[] = {"embed", "-m", (char *)model, "-f", in, NULL};
-    ASSERT_EQ(run_cli(cmd_embed, argv, buf, sizeof buf), 0);
+    ASSERT_EQ(wc_run_cli(cmd_embed, argv, NULL, buf, sizeof buf), 0);
     char *p = strstr(buf, "embd:");
     ASSERT(p);
     p += 5;

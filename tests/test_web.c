@@ -83,18 +83,9 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *conn, cons
 {
     fake_up *f = cls;
     (void)version;
-    if (!*ctx) {
-        rh_buf *b = rh_calloc(1, sizeof *b);
-        rh_buf_init(b, 1 << 20);
-        *ctx = b;
+    rh_buf *body = wc_mhd_body(ctx, upload, upload_size);
+    if (!body)
         return MHD_YES;
-    }
-    rh_buf *body = *ctx;
-    if (*upload_size) {
-        rh_buf_append(body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
     struct MHD_Response *r;
     enum MHD_Result ret;
     if (!strcmp(method, "GET") && !strcmp(url, "/v1/models")) {
@@ -123,25 +114,13 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *conn, cons
     return ret;
 }
 
-static void fake_done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode t)
-{
-    (void)cls;
-    (void)c;
-    (void)t;
-    rh_buf *b = *ctx;
-    if (b) {
-        rh_buf_free(b);
-        rh_free(b);
-    }
-}
-
 static void fake_start(fake_up *f, int mode)
 {
     memset(f, 0, sizeof *f);
     f->mode = mode;
     pthread_mutex_init(&f->lock, NULL);
     f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
-                            NULL, NULL, fake_handler, f, MHD_OPTION_NOTIFY_COMPLETED, fake_done, f,
+                            NULL, NULL, fake_handler, f, MHD_OPTION_NOTIFY_COMPLETED, wc_mhd_done, f,
                             MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
     if (!f->d)
         FAIL("fake upstream did not start");
@@ -980,42 +959,6 @@ TEST(web_shutdown_ends_running_streams)
     MHD_stop_daemon(f.d);
 }
 
-/* Run a CLI command with `input` on stdin; its stdout goes to `out`. */
-static int run_cli(int (*fn)(int, char **), char **argv, const char *input, char *out, size_t cap)
-{
-    int in_pipe[2];
-    char path[512];
-    snprintf(path, sizeof path, "%s/cli-out.txt", test_tmpdir());
-    if (pipe(in_pipe) != 0)
-        FAIL("pipe");
-    if (write(in_pipe[1], input, strlen(input)) < 0)
-        FAIL("write");
-    close(in_pipe[1]);
-    int saved_in = dup(0), saved_out = dup(1);
-    fflush(stdout);
-    FILE *o = fopen(path, "w");
-    dup2(in_pipe[0], 0);
-    dup2(fileno(o), 1);
-    clearerr(stdin);
-    int argc = 0;
-    while (argv[argc])
-        argc++;
-    int rc = fn(argc, argv);
-    fflush(stdout);
-    dup2(saved_in, 0);
-    dup2(saved_out, 1);
-    close(saved_in);
-    close(saved_out);
-    close(in_pipe[0]);
-    fclose(o);
-    clearerr(stdin);
-    size_t n = 0;
-    char *s = test_read_file(path, &n);
-    snprintf(out, cap, "%s", s ? s : "");
-    rh_free(s);
-    return rc;
-}
-
 TEST(web_cli_user_and_apikey)
 {
     char conf[512], dbpath[512], out[1024];
@@ -1027,19 +970,19 @@ TEST(web_cli_user_and_apikey)
     fprintf(f, "data_dir = %s\n", d);
     fclose(f);
     char *add[] = {"user", "add", "--admin", "--config", conf, "anna", NULL};
-    ASSERT_EQ(run_cli(cmd_user, add, "sehrgeheim\n", out, sizeof out), 0);
+    ASSERT_EQ(wc_run_cli(cmd_user, add, "sehrgeheim\n", out, sizeof out), 0);
     ASSERT(strstr(out, "user 'anna' created"));
     char *dup_add[] = {"user", "add", "--config", conf, "anna", NULL};
-    ASSERT_EQ(run_cli(cmd_user, dup_add, "sehrgeheim\n", out, sizeof out), 1);
+    ASSERT_EQ(wc_run_cli(cmd_user, dup_add, "sehrgeheim\n", out, sizeof out), 1);
     char *weak[] = {"user", "add", "--config", conf, "bert", NULL};
-    ASSERT_EQ(run_cli(cmd_user, weak, "kurz\n", out, sizeof out), 1);
+    ASSERT_EQ(wc_run_cli(cmd_user, weak, "kurz\n", out, sizeof out), 1);
     char *list[] = {"user", "list", "--config", conf, NULL};
-    ASSERT_EQ(run_cli(cmd_user, list, "", out, sizeof out), 0);
+    ASSERT_EQ(wc_run_cli(cmd_user, list, "", out, sizeof out), 0);
     ASSERT(strstr(out, "anna"));
     ASSERT(strstr(out, "admin"));
     ASSERT(!strstr(out, "bert"));
     char *key[] = {"apikey", "create", "anna", "--name", "test", "--config", conf, NULL};
-    ASSERT_EQ(run_cli(cmd_apikey, key, "", out, sizeof out), 0);
+    ASSERT_EQ(wc_run_cli(cmd_apikey, key, "", out, sizeof out), 0);
     ASSERT(!strncmp(out, "rh_", 3));
     out[strcspn(out, "\n")] = '\0';
     /* the stored hash matches the printed key; the password works */

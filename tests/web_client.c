@@ -1,7 +1,7 @@
 /*
  * web_client.c - shared helpers of the portal tests: the in-process portal,
- * one libcurl request, the CSRF token, levels and API keys in the store
- * (see web_client.h). No TEST()s here.
+ * one libcurl request, the CSRF token, levels and API keys in the store,
+ * fake upstream request bodies, CLI runs (see web_client.h). No TEST()s here.
  */
 #include "web_client.h"
 
@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/log.h"
 #include "store/astore.h"
 #include "test.h"
@@ -120,4 +122,76 @@ void wc_apikey(store *st, int64_t uid, char key[AUTH_APIKEY_MAX])
     auth_apikey_new(key, prefix, hash);
     ASSERT_EQ(store_apikey_create(st, STORE_TENANT_DEFAULT, uid, "k", hash, prefix, (int64_t)time(NULL), &id),
               RH_OK);
+}
+
+rh_buf *wc_mhd_body(void **ctx, const char *upload, size_t *upload_size)
+{
+    if (!*ctx) {
+        rh_buf *b = rh_calloc(1, sizeof *b);
+        rh_buf_init(b, 1 << 20);
+        *ctx = b;
+        return NULL;
+    }
+    rh_buf *body = *ctx;
+    if (*upload_size) {
+        rh_buf_append(body, upload, *upload_size);
+        *upload_size = 0;
+        return NULL;
+    }
+    return body;
+}
+
+void wc_mhd_done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode t)
+{
+    (void)cls;
+    (void)c;
+    (void)t;
+    rh_buf *b = *ctx;
+    if (b) {
+        rh_buf_free(b);
+        rh_free(b);
+    }
+}
+
+int wc_run_cli(int (*fn)(int, char **), char **argv, const char *input, char *out, size_t cap)
+{
+    int in_pipe[2] = {-1, -1}, saved_in = -1;
+    char path[600];
+    snprintf(path, sizeof path, "%s/cli-out.txt", test_tmpdir());
+    if (input) {
+        if (pipe(in_pipe) != 0)
+            FAIL("pipe");
+        if (write(in_pipe[1], input, strlen(input)) < 0)
+            FAIL("write");
+        close(in_pipe[1]);
+        saved_in = dup(0);
+    }
+    int saved_out = dup(1);
+    fflush(stdout);
+    FILE *o = fopen(path, "w");
+    if (input) {
+        dup2(in_pipe[0], 0);
+        clearerr(stdin);
+    }
+    dup2(fileno(o), 1);
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    int rc = fn(argc, argv);
+    fflush(stdout);
+    if (input) {
+        dup2(saved_in, 0);
+        close(saved_in);
+        close(in_pipe[0]);
+    }
+    dup2(saved_out, 1);
+    close(saved_out);
+    fclose(o);
+    if (input)
+        clearerr(stdin);
+    size_t n = 0;
+    char *s = test_read_file(path, &n);
+    snprintf(out, cap, "%s", s ? s : "");
+    rh_free(s);
+    return rc;
 }

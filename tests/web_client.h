@@ -3,12 +3,14 @@
  * test_kportal.c, test_academy.c, test_portal_extra.c): start the real
  * portal in-process on an ephemeral loopback port, do one HTTP request with
  * libcurl, read the CSRF token, give a user a level or an API key straight
- * in the store. No TEST()s here.
+ * in the store, collect request bodies in a fake upstream (libmicrohttpd),
+ * run a CLI command with its output captured. No TEST()s here.
  */
 #ifndef RH_TESTS_WEB_CLIENT_H
 #define RH_TESTS_WEB_CLIENT_H
 
 #include <curl/curl.h>
+#include <microhttpd.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,5 +77,17 @@ void wc_award(store *st, int64_t uid, const char *level, const char *reason);
 
 /* A new API key for user `uid` straight in the store; its text in `key`. */
 void wc_apikey(store *st, int64_t uid, char key[AUTH_APIKEY_MAX]);
+
+/* For the handler of a fake upstream (libmicrohttpd): collects the request
+ * body in an rh_buf kept in *ctx (at most 1 MiB). NULL while the request
+ * is still arriving (the handler returns MHD_YES), then the whole body.
+ * Give wc_mhd_done as MHD_OPTION_NOTIFY_COMPLETED to free it. */
+rh_buf *wc_mhd_body(void **ctx, const char *upload, size_t *upload_size);
+void wc_mhd_done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode t);
+
+/* Run a CLI command fn(argc, argv) (argv NULL-terminated) in the test
+ * process with stdout captured into out (cut at cap) and, when `input` is
+ * not NULL, stdin reading `input`. Returns fn's exit code. */
+int wc_run_cli(int (*fn)(int, char **), char **argv, const char *input, char *out, size_t cap);
 
 #endif
