@@ -11,17 +11,18 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { main, requirePrereqs, startServer, mkTmp, log, skip, assert, assertEq, ROOT, ADMIN_PW } from './lib.mjs';
+import {
+  main, requirePrereqs, startServer, mkTmp, log, assert, assertEq, ROOT, ADMIN_PW,
+  importChromium, launchChromium, newTestPage, reportPageFailure,
+} from './lib.mjs';
 
 const MODEL = 'tiny-qwen2-q4_0';
-const CHROMIUM = '/usr/bin/chromium';
 const USER = 'paula';
 const PW = 'schwimmen-1';
 
 await main('e2e academy', async () => {
   requirePrereqs({ models: [MODEL + '.gguf'], modules: ['playwright-core'] });
-  if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} is not installed (apt-get install chromium)`);
-  const { chromium } = await import('playwright-core');
+  const chromium = await importChromium();
   const bank = JSON.parse(fs.readFileSync(path.join(ROOT, 'content/academy/quiz.json'), 'utf8')).questions;
 
   const srv = await startServer({ name: 'academy', models: [MODEL + '.gguf'], conf: 'max_tokens = 12\n' });
@@ -31,27 +32,14 @@ await main('e2e academy', async () => {
   const created = await admin.post('/api/admin/users', { username: USER, display_name: 'Paula Neu', password: PW, role: 'user', groups: [] });
   log(`portal at ${srv.url}; user ${USER} (id ${created.id}) created without a level`);
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium(chromium);
   let page = null;
   const pageErrors = [];
   try {
-    const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1280, height: 860 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15000);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      // the refused chat requests (403) are expected; anything else is not
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-    });
-    const apiGet = (p) => page.evaluate(async (u) => {
-      const r = await fetch(u, { headers: { Accept: 'application/json' } });
-      return { status: r.status, body: await r.json().catch(() => null) };
-    }, p);
+    // the refused chat requests (403) are expected; anything else is not
+    const tp = await newTestPage(browser, pageErrors);
+    page = tp.page;
+    const { context, apiGet } = tp;
 
     // ------------------------------------------------ log in: chat is refused
     await page.goto(srv.url + '/');
@@ -181,16 +169,7 @@ await main('e2e academy', async () => {
     assertEq(pageErrors.length, 0, `no script errors in the page: ${pageErrors.join(' | ')}`);
     log('dashboard charts, quiz bank and lesson list render from the real API');
   } catch (e) {
-    if (page) {
-      const file = path.join(shots, 'failure.png');
-      try {
-        await page.screenshot({ path: file, fullPage: true });
-        console.error(`screenshot of the failure: ${file}`);
-      } catch (se) {
-        console.error(`no screenshot: ${se.message}`);
-      }
-    }
-    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
+    await reportPageFailure(page, shots, pageErrors);
     throw e;
   } finally {
     await browser.close().catch(() => {});

@@ -7,17 +7,16 @@
 // Elements are found by role and label (German UI). On failure a screenshot
 // is written into the test's temporary directory and its path printed.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { main, requirePrereqs, startServer, fakeUpstream, mkTmp, log, skip, assert, assertEq, waitUntil } from './lib.mjs';
+import {
+  main, requirePrereqs, startServer, fakeUpstream, mkTmp, log, assert, assertEq, waitUntil,
+  importChromium, launchChromium, newTestPage, reportPageFailure,
+} from './lib.mjs';
 
 const MODEL = 'tiny-qwen2-q4_0';
-const CHROMIUM = '/usr/bin/chromium';
 
 await main('e2e browser', async () => {
   requirePrereqs({ models: [MODEL + '.gguf'], modules: ['playwright-core'] });
-  if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} is not installed (apt-get install chromium)`);
-  const { chromium } = await import('playwright-core');
+  const chromium = await importChromium();
 
   const up = await fakeUpstream({ model: 'langsam', chunks: 400, delayMs: 40, word: 'Wort ' });
   const conf = ['max_tokens = 24', '[upstream extern]', `url = ${up.url}`, 'models = langsam', ''].join('\n');
@@ -25,26 +24,13 @@ await main('e2e browser', async () => {
   const shots = mkTmp('shots');
   log(`portal at ${srv.url}`);
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium(chromium);
   let page = null;
   const pageErrors = [];
   try {
-    const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1280, height: 860 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15000);
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-    });
-    const apiGet = (p) => page.evaluate(async (u) => {
-      const r = await fetch(u, { headers: { Accept: 'application/json' } });
-      return { status: r.status, body: await r.json().catch(() => null) };
-    }, p);
+    const tp = await newTestPage(browser, pageErrors);
+    page = tp.page;
+    const { apiGet } = tp;
 
     // ------------------------------------------------ log in
     await page.goto(srv.url + '/');
@@ -183,16 +169,7 @@ await main('e2e browser', async () => {
     assertEq(setupDone.setup_required, false, 'set-up is done');
     log('set-up page: first administrator created and logged in');
   } catch (e) {
-    if (page) {
-      const file = path.join(shots, 'failure.png');
-      try {
-        await page.screenshot({ path: file, fullPage: true });
-        console.error(`screenshot of the failure: ${file}`);
-      } catch (se) {
-        console.error(`no screenshot: ${se.message}`);
-      }
-    }
-    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
+    await reportPageFailure(page, shots, pageErrors);
     throw e;
   } finally {
     await browser.close().catch(() => {});

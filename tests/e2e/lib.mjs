@@ -448,3 +448,58 @@ export function percentile(values, p) {
   const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
   return s[i];
 }
+
+// ------------------------------------------------------------ browser tests
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+// playwright-core's chromium; skips the test when Chromium is not installed.
+export async function importChromium() {
+  if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} is not installed (apt-get install chromium)`);
+  const { chromium } = await import('playwright-core');
+  return chromium;
+}
+
+// Headless Chromium without sandbox, GPU or background network traffic.
+export function launchChromium(chromium) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+// A German 1280x860 page in a new context. Uncaught page errors and console
+// errors go to pageErrors, except failed resource loads (expected refusals
+// like 403 are checked by the tests themselves). apiGet(path) fetches JSON
+// with the page's session: { status, body }.
+export async function newTestPage(browser, pageErrors) {
+  const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
+  });
+  const apiGet = (p) => page.evaluate(async (u) => {
+    const r = await fetch(u, { headers: { Accept: 'application/json' } });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  }, p);
+  return { context, page, apiGet };
+}
+
+// After a browser test failed: a screenshot of `page` (may be null) into
+// dir/failure.png and the page's errors, on stderr.
+export async function reportPageFailure(page, dir, pageErrors) {
+  if (page) {
+    const file = path.join(dir, 'failure.png');
+    try {
+      await page.screenshot({ path: file, fullPage: true });
+      console.error(`screenshot of the failure: ${file}`);
+    } catch (se) {
+      console.error(`no screenshot: ${se.message}`);
+    }
+  }
+  if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`);
+}
