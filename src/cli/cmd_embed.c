@@ -6,12 +6,12 @@
  *
  *   rathaus embed -m MODEL.gguf -f TEXTS_FILE [-t THREADS]
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/engine_args.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "engine/model.h"
@@ -22,28 +22,6 @@ static void usage(void)
 {
     fprintf(stderr, "usage: rathaus embed -m MODEL.gguf -f TEXTS_FILE [-t THREADS]\n"
                     "  embeds each non-empty line of TEXTS_FILE\n");
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    rh_buf b;
-    rh_buf_init(&b, MAX_TEXT_BYTES);
-    char chunk[8192];
-    size_t got;
-    int ok = rh_buf_append(&b, "", 0) == RH_OK;
-    while (ok && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        ok = rh_buf_append(&b, chunk, got) == RH_OK;
-    if (ferror(f))
-        ok = 0;
-    fclose(f);
-    if (!ok) {
-        rh_buf_free(&b);
-        return NULL;
-    }
-    return rh_buf_take(&b, len);
 }
 
 int cmd_embed(int argc, char **argv)
@@ -65,14 +43,10 @@ int cmd_embed(int argc, char **argv)
         } else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0) {
             text_path = val;
         } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
-            char *end = NULL;
-            errno = 0;
-            long v = strtol(val, &end, 10);
-            if (errno || *end || v < 1 || v > 1024) {
+            if (cli_parse_int(val, 1, 1024, &n_threads)) {
                 fprintf(stderr, "rathaus embed: bad thread count '%s'\n", val);
                 return 2;
             }
-            n_threads = (int)v;
         } else {
             fprintf(stderr, "rathaus embed: unknown option '%s'\n", a);
             usage();
@@ -92,25 +66,14 @@ int cmd_embed(int argc, char **argv)
     rh_pool *pool = NULL;
     float *emb = NULL;
     size_t len = 0;
-    char *text = slurp(text_path, &len);
+    char *text = cli_read_file(text_path, MAX_TEXT_BYTES, &len);
     if (!text) {
         fprintf(stderr, "rathaus embed: cannot read %s (missing, unreadable or too large)\n",
                 text_path);
         goto out;
     }
-    if (rh_model_load(model_path, &m, &err) != RH_OK) {
-        fprintf(stderr, "rathaus embed: %s\n", err.msg);
+    if (cli_engine_open("embed", model_path, 0, n_threads, 0, &m, &pool, &c))
         goto out;
-    }
-    pool = rh_pool_new(n_threads);
-    if (!pool) {
-        fprintf(stderr, "rathaus embed: cannot start the thread pool\n");
-        goto out;
-    }
-    if (rh_ctx_new(m, 0, 1, pool, &c, &err) != RH_OK) {
-        fprintf(stderr, "rathaus embed: %s\n", err.msg);
-        goto out;
-    }
     const rh_model_info *in = rh_model_get_info(m);
     emb = rh_malloc_array((size_t)in->n_embd, sizeof *emb);
     if (!emb) {

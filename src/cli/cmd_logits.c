@@ -7,12 +7,12 @@
  *   rathaus logits -m MODEL.gguf -f PROMPT_FILE [--top 10] [--greedy 32]
  *                  [-c CTX] [-t THREADS]
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/engine_args.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "engine/model.h"
@@ -23,45 +23,6 @@ static void usage(void)
 {
     fprintf(stderr, "usage: rathaus logits -m MODEL.gguf -f PROMPT_FILE [--top N] [--greedy N] "
                     "[-c CTX] [-t THREADS]\n");
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !end || *end || end == s || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-/* Read a whole file (at most `max` bytes) into an rh_malloc'ed buffer. */
-static char *read_file(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    rh_buf b;
-    rh_buf_init(&b, max);
-    char chunk[8192];
-    size_t got;
-    int ok = 1;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (rh_buf_append(&b, chunk, got) != RH_OK) {
-            ok = 0;
-            break;
-        }
-    if (ferror(f))
-        ok = 0;
-    fclose(f);
-    if (!ok) {
-        rh_buf_free(&b);
-        return NULL;
-    }
-    if (!b.data && rh_buf_append(&b, "", 0) != RH_OK)
-        return NULL;
-    return rh_buf_take(&b, len);
 }
 
 /* Indices of the k largest values (descending; ties: lower id first). */
@@ -109,13 +70,13 @@ int cmd_logits(int argc, char **argv)
         } else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0) {
             prompt_path = val;
         } else if (strcmp(a, "--top") == 0) {
-            bad = parse_int(val, 1, 1000, &top);
+            bad = cli_parse_int(val, 1, 1000, &top);
         } else if (strcmp(a, "--greedy") == 0) {
-            bad = parse_int(val, 0, 100000, &n_greedy);
+            bad = cli_parse_int(val, 0, 100000, &n_greedy);
         } else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx") == 0) {
-            bad = parse_int(val, 1, 1 << 22, &n_ctx);
+            bad = cli_parse_int(val, 1, 1 << 22, &n_ctx);
         } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
-            bad = parse_int(val, 1, 1024, &n_threads);
+            bad = cli_parse_int(val, 1, 1024, &n_threads);
         } else {
             bad = 1;
         }
@@ -143,31 +104,15 @@ int cmd_logits(int argc, char **argv)
     int *idx = NULL;
     size_t text_len = 0, n_tok = 0;
 
-    text = read_file(prompt_path, MAX_PROMPT_BYTES, &text_len);
+    text = cli_read_file(prompt_path, MAX_PROMPT_BYTES, &text_len);
     if (!text) {
         fprintf(stderr, "rathaus logits: cannot read %s (missing, unreadable or larger than 1 MiB)\n",
                 prompt_path);
         goto out;
     }
-    if (rh_model_load(model_path, &m, &err) != RH_OK) {
-        fprintf(stderr, "rathaus logits: %s\n", err.msg);
+    if (cli_engine_open("logits", model_path, n_ctx, n_threads, 1, &m, &pool, &c))
         goto out;
-    }
     const rh_model_info *in = rh_model_get_info(m);
-    if (!in->causal) {
-        fprintf(stderr, "rathaus logits: %s is an encoder (embedding) model; use rathaus embed\n",
-                model_path);
-        goto out;
-    }
-    pool = rh_pool_new(n_threads);
-    if (!pool) {
-        fprintf(stderr, "rathaus logits: cannot start the thread pool\n");
-        goto out;
-    }
-    if (rh_ctx_new(m, n_ctx, 1, pool, &c, &err) != RH_OK) {
-        fprintf(stderr, "rathaus logits: %s\n", err.msg);
-        goto out;
-    }
     if (rh_tokenize(rh_model_vocab(m), text, text_len, true, true, &tok, &n_tok, &err) != RH_OK) {
         fprintf(stderr, "rathaus logits: %s\n", err.msg);
         goto out;
