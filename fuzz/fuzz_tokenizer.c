@@ -18,6 +18,7 @@
 #include "core/alloc.h"
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"
+#include "engine/unicode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -56,28 +57,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     return 0;
-}
-
-static int valid_utf8(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > n || c == 0)
-            return 0;
-        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1fu) : len == 3 ? (c & 0x0fu) : (c & 0x07u);
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3fu);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += len;
-    }
-    return 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -124,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     used += (size_t)w;
 
-    if (byte_level[vi] && !add_special && !parse_special && valid_utf8(data + 1, len)) {
+    if (byte_level[vi] && !add_special && !parse_special && rh_utf8_valid(data + 1, len)) {
         if (used != len || memcmp(out, text, len) != 0) {
             fprintf(stderr, "fuzz_tokenizer: byte-level BPE round trip differs (vocab %s)\n",
                     rh_vocab_model_name(v));

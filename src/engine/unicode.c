@@ -64,6 +64,33 @@ size_t rh_utf8_len(unsigned char lead)
     return len[lead >> 4];
 }
 
+int rh_utf8_valid(const void *data, size_t len)
+{
+    const unsigned char *s = data;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        /* lead bytes C2..DF, E0..EF, F0..F4; the second byte's range
+         * excludes overlong forms, surrogates and code points > U+10FFFF */
+        size_t l = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (l == 0 || len - i < l)
+            return 0;
+        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t j = 2; j < l; j++)
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+        i += l;
+    }
+    return 1;
+}
+
 static int is_cont(const char *s, size_t i) { return ((unsigned char)s[i] & 0xC0) == 0x80; }
 
 uint32_t rh_utf8_decode(const char *s, size_t len, size_t *pos)

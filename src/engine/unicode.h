@@ -67,6 +67,9 @@ int rh_utf8_encode(uint32_t cp, char *buf);
 /* Length of the UTF-8 sequence a lead byte announces (1 for bytes that are
  * not a valid lead byte): 0xxxxxxx 1, 110xxxxx 2, 1110xxxx 3, 11110xxx 4. */
 size_t rh_utf8_len(unsigned char lead);
+/* 1 if s[0..len) is well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF), else 0. */
+int rh_utf8_valid(const void *s, size_t len);
 
 /* GPT-2 byte-level BPE: every byte maps to one printable code point
  * (e.g. ' ' -> U+0120 'Ġ', '\n' -> U+010A 'Ċ'). */

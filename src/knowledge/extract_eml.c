@@ -49,26 +49,6 @@ static const uint16_t cp1252_hi[32] = {
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178,
 };
 
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t l = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-        if (!l || i + l > n)
-            return 0;
-        for (size_t j = 1; j < l; j++)
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-        i += l;
-    }
-    return 1;
-}
-
 static int put_cp(rh_buf *o, uint32_t cp)
 {
     char b[4];
@@ -133,7 +113,7 @@ static int to_utf8(const char *s, size_t n, const char *cs, rh_buf *o)
     const unsigned char *u = (const unsigned char *)s;
     if (!cs || !*cs || strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 ||
         strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "ascii") == 0)
-        return utf8_ok(u, n) ? rh_buf_append(o, s, n) : from_8bit(u, n, 0, o);
+        return rh_utf8_valid(u, n) ? rh_buf_append(o, s, n) : from_8bit(u, n, 0, o);
     if (strcasecmp(cs, "iso-8859-15") == 0 || strcasecmp(cs, "latin9") == 0 ||
         strcasecmp(cs, "iso8859-15") == 0)
         return from_8bit(u, n, 15, o);
@@ -145,7 +125,7 @@ static int to_utf8(const char *s, size_t n, const char *cs, rh_buf *o)
     int rc = via_iconv(s, n, cs, o);
     if (rc == RH_EUNSUPPORTED) {
         o->len = mark;
-        return utf8_ok(u, n) ? rh_buf_append(o, s, n) : from_8bit(u, n, 0, o);
+        return rh_utf8_valid(u, n) ? rh_buf_append(o, s, n) : from_8bit(u, n, 0, o);
     }
     return rc;
 }

@@ -20,26 +20,6 @@
 
 /* ---- decoding ---- */
 
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t l = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-        if (!l || i + l > n)
-            return 0;
-        for (size_t j = 1; j < l; j++)
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-        i += l;
-    }
-    return 1;
-}
-
 /* CP1252 code points for 0x80..0x9F. */
 static const uint16_t cp1252[32] = {
     0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
@@ -66,7 +46,7 @@ int rh_extract_decode_text(const char *data, size_t len, char **out, size_t *out
     }
     if (ctrl > 8 && ctrl * 100 > len)
         return rh_error_set(err, RH_EFORMAT, "not a text file (too many control characters)");
-    if (utf8_valid(s, len)) {
+    if (rh_utf8_valid(s, len)) {
         char *t = rh_malloc(len + 1);
         if (!t)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
