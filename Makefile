@@ -29,7 +29,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  := -std=c17 $(OPT) $(WARN) -D_GNU_SOURCE -Isrc -pthread -MMD -MP $(PKG_CFLAGS)
 LDFLAGS := $(OPT) -pthread
-LDLIBS  := $(PKG_LIBS) -lstemmer -lm -Wl,-u,rh_extract_pdf,-u,rh_extract_docx,-u,rh_extract_odt,-u,rh_extract_eml,-u,rh_extract_xlsx,-u,rh_extract_ods,-u,rh_extract_csv,-u,rh_extract_image
+LDLIBS  := $(PKG_LIBS) -lstemmer -lm
 
 ISA_avx2   := -mavx2 -mfma -mf16c
 ISA_avx512 := $(ISA_avx2) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
