@@ -341,80 +341,66 @@ AI __m512i reduce8(const __m512i *s)
 }
 
 AI void q8_0_gen(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
-                 const int R, const int T)
+                 const int R)
 {
     const int64_t nb = n / 32;
     const __m512i perm = _mm512_loadu_si512((const void *)q8_perm);
     const __m512i goff = _mm512_mullo_epi32(perm, _mm512_set1_epi32(34));
     const __m512i x80 = _mm512_set1_epi8((char)0x80);
-    __m512 acc[MAXR][MAXT];
+    const int8_t *aq = (const int8_t *)a[0];
+    void *ar = (void *)(uintptr_t)a[0];
+    const float *ad = rh_act_q8_d(ar, n), *as = rh_act_q8_s(ar, n);
+    __m512 acc[MAXR];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm512_setzero_ps();
+        acc[r] = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 16 <= nb; b += 16) {
+        __m512i av[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            av[j] = _mm512_loadu_si512((const void *)(aq + (b + 2 * j) * 32));
+        __m512 da = _mm512_permutexvar_ps(perm, _mm512_loadu_ps(ad + b));
+        __m512 sc = _mm512_mul_ps(_mm512_permutexvar_ps(perm, _mm512_loadu_ps(as + b)),
+                                  _mm512_set1_ps(-128.0f));
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w[r] + (size_t)b * 34;
-            __m512i wv[8];
+            __m512i sv[8];
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++) {
                 const uint8_t *q = p + 68 * j;
-                wv[j] = _mm512_xor_si512(
-                    _mm512_inserti64x4(
-                        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 2))),
-                        _mm256_loadu_si256((const __m256i *)(q + 36)), 1),
-                    x80);
+                __m512i wv = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 2))),
+                    _mm256_loadu_si256((const __m256i *)(q + 36)), 1);
+                sv[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(wv, x80),
+                                            av[j]);
             }
+            __m512 dots = _mm512_cvtepi32_ps(reduce8(sv));
             __m512i dwi = _mm512_i32gather_epi32(goff, (const void *)p, 1);
             __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dwi));
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++) {
-                const int8_t *aq = (const int8_t *)a[t];
-                void *ar = (void *)(uintptr_t)a[t];
-                __m512i sv[8];
-#pragma GCC unroll 8
-                for (int j = 0; j < 8; j++)
-                    sv[j] = _mm512_dpbusd_epi32(
-                        _mm512_setzero_si512(), wv[j],
-                        _mm512_loadu_si512((const void *)(aq + (b + 2 * j) * 32)));
-                __m512 da = _mm512_permutexvar_ps(perm, _mm512_loadu_ps(rh_act_q8_d(ar, n) + b));
-                __m512 sc = _mm512_mul_ps(
-                    _mm512_permutexvar_ps(perm, _mm512_loadu_ps(rh_act_q8_s(ar, n) + b)),
-                    _mm512_set1_ps(-128.0f));
-                __m512 dots = _mm512_cvtepi32_ps(reduce8(sv));
-                acc[r][t] = _mm512_fmadd_ps(dw, _mm512_fmadd_ps(dots, da, sc), acc[r][t]);
-            }
+            acc[r] = _mm512_fmadd_ps(dw, _mm512_fmadd_ps(dots, da, sc), acc[r]);
         }
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            const int8_t *aq = (const int8_t *)a[t];
-            void *ar = (void *)(uintptr_t)a[t];
-            float s = _mm512_reduce_add_ps(acc[r][t]);
-            for (int64_t bb = b; bb < nb; bb++) {
-                const uint8_t *p = w[r] + (size_t)bb * 34;
-                int isum = block_dot(p, aq + bb * 32, rh_act_q8_isum(ar, n)[bb], 0);
-                s += rh_k_fp16(rh_k_rd16(p)) * rh_act_q8_d(ar, n)[bb] * (float)isum;
-            }
-            out[t * R + r] = s;
+    for (int r = 0; r < R; r++) {
+        float s = _mm512_reduce_add_ps(acc[r]);
+        for (int64_t bb = b; bb < nb; bb++) {
+            const uint8_t *p = w[r] + (size_t)bb * 34;
+            int isum = block_dot(p, aq + bb * 32, rh_act_q8_isum(ar, n)[bb], 0);
+            s += rh_k_fp16(rh_k_rd16(p)) * ad[bb] * (float)isum;
         }
+        out[r] = s;
+    }
 }
 
-/* One token and 4x4 tiles share this arithmetic: each (row, token) sum is
- * formed in the same order whatever the tile, so a token alone gives the
- * same bits as in a batch. */
 static void q8_0_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
 {
-    q8_0_gen(n, w, a, o, 1, 1);
+    q8_0_gen(n, w, a, o, 1);
 }
 static void q8_0_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
 {
-    q8_0_gen(n, w, a, o, 4, 4);
+    q8_0_tile(n, w, a, o, 4, 4, 0);
 }
 #define BLK32_FNS(name, kind)                                                                  \
     static void name##_1x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
