@@ -109,7 +109,7 @@ run: deps
 	@echo "rathaus: starting the portal on http://127.0.0.1:8080 (data directory ./data)"
 	@echo "  First start: open http://127.0.0.1:8080/ in a browser and create the"
 	@echo "  administrator account on the set-up page (or: $(BIN) user add --admin NAME)."
-	@echo "  Models: put a GGUF file into ./data/models/ (restart), and/or use an OpenAI-compatible"
+	@echo "  Models: put a GGUF file into ./data/models/ (picked up without a restart), and/or use an OpenAI-compatible"
 	@echo "  upstream: RATHAUS_UPSTREAM_URL=http://HOST:PORT/v1 [RATHAUS_UPSTREAM_API_KEY=...] make run,"
 	@echo "  or write rathaus.conf (see rathaus.conf.example). Stop with Ctrl-C."
 	@echo ""

@@ -122,8 +122,9 @@ int cmd_serve(int argc, char **argv)
     backend_models local;
     if (cfg.n_upstreams == 0 && be->vt->list_models(be, &local, &err) == RH_OK) {
         if (local.n == 0)
-            printf("rathaus: no language model yet - put a GGUF file into %s and restart, or set\n"
-                   "         RATHAUS_UPSTREAM_URL / add an [upstream NAME] section to rathaus.conf\n",
+            printf("rathaus: no language model yet - put a GGUF file into %s (it is picked up\n"
+                   "         without a restart), or set RATHAUS_UPSTREAM_URL / add an [upstream NAME]\n"
+                   "         section to rathaus.conf\n",
                    cfg.models_dir);
         backend_models_free(&local);
     }
