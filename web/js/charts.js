@@ -43,10 +43,12 @@ export function niceMax(v) {
 function axes(max, labels, fmt) {
   const g = svg('g', { class: 'chart-axes', 'aria-hidden': 'true' });
   const ih = H - PAD.t - PAD.b;
-  for (let i = 0; i <= 4; i++) {
-    const y = PAD.t + ih - (ih * i) / 4;
+  // counts: max is 1, 2 or 5 x 10^n (niceMax), so these steps stay whole numbers
+  const n = max <= 5 ? max : 5;
+  for (let i = 0; i <= n; i++) {
+    const y = PAD.t + ih - (ih * i) / n;
     g.append(svg('line', { x1: PAD.l, x2: W - PAD.r, y1: y, y2: y, class: i ? 'chart-grid' : 'chart-axis' }),
-      svg('text', { x: PAD.l - 6, y: y + 4, 'text-anchor': 'end', class: 'chart-tick' }, String(Math.round((max * i) / 4))));
+      svg('text', { x: PAD.l - 6, y: y + 4, 'text-anchor': 'end', class: 'chart-tick' }, String((max * i) / n)));
   }
   const iw = W - PAD.l - PAD.r;
   const step = iw / Math.max(1, labels.length);
