@@ -9,6 +9,9 @@
  * for that cannot be had, a block-by-block path that allocates nothing.
  */
 #include <math.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,9 +35,13 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int cpu_has_avx2(void)
 {
 #if defined(__x86_64__)
+    /* F16C is read from CPUID leaf 1 (ECX bit 29): clang has no
+     * __builtin_cpu_supports("f16c") */
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_F16C))
+        return 0;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif

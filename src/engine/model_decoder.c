@@ -95,9 +95,9 @@ static void h2f_build(void)
 {
     for (uint32_t i = 0; i < 65536; i++)
         h2f_table[i] = h2f_slow((uint16_t)i);
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c") && strcmp(rh_ops_kernel_name(), "scalar") != 0) {
+    /* the ops layer chose its kernel set from the CPU's features: any set
+     * but "scalar" implies AVX2, FMA and F16C */
+    if (strcmp(rh_ops_kernel_name(), "scalar") != 0) {
         dot_f16 = rhm_dot_f16_avx2;
         wsum_f16 = rhm_wsum_f16_avx2;
         softmax_f16 = rhm_softmax_f16_avx2;
