@@ -133,6 +133,72 @@ TEST(ops_pool_items_and_sleep)
     rh_pool_free(p);
 }
 
+/* rh_pool_split / rh_pool_take: every item exactly once, whatever the
+ * number of items against threads; a slow thread's range is finished by
+ * the others from its back end; thread 0 starts at the front of its range. */
+typedef struct {
+    rh_pool *p;
+    atomic_int *seen;
+    atomic_int first[4];
+    atomic_int count[4];
+    int slow;
+} split_items;
+
+static void split_fn(void *ctx, int ith, int nth)
+{
+    split_items *s = ctx;
+    (void)nth;
+    int64_t i;
+    int k = 0;
+    while ((i = rh_pool_take(s->p, ith)) >= 0) {
+        if (k++ == 0)
+            atomic_store(&s->first[ith], (int)i);
+        atomic_fetch_add(&s->seen[i], 1);
+        atomic_fetch_add(&s->count[ith], 1);
+        if (s->slow && ith == 1) {
+            struct timespec ts = {0, 200 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+TEST(ops_pool_split_every_item_once)
+{
+    rh_pool *p = rh_pool_new(3);
+    ASSERT(p != NULL);
+    ASSERT_EQ(rh_pool_size(p), 3);
+    static const int64_t sizes[] = {0, 1, 2, 3, 7, 64, 1000};
+    split_items s = {.p = p};
+    s.seen = rh_calloc(1000, sizeof *s.seen);
+    ASSERT(s.seen != NULL);
+    for (int slow = 0; slow < 2; slow++)
+        for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            int64_t n = sizes[z];
+            for (int i = 0; i < 1000; i++)
+                atomic_store(&s.seen[i], 0);
+            s.slow = slow;
+            for (int t = 0; t < 4; t++) {
+                atomic_store(&s.first[t], -1);
+                atomic_store(&s.count[t], 0);
+            }
+            rh_pool_split(p, n);
+            rh_pool_run(p, split_fn, &s);
+            for (int64_t i = 0; i < 1000; i++)
+                ASSERT_EQ(atomic_load(&s.seen[i]), i < n ? 1 : 0);
+            if (n >= 3)
+                ASSERT_EQ(atomic_load(&s.first[0]), 0);
+            /* slow thread 1 (0.2 ms per item): the others took over most
+             * of its third */
+            if (slow && n == 1000)
+                ASSERT(atomic_load(&s.count[1]) < 200);
+        }
+    ASSERT(rh_pool_take(p, 0) == -1);
+    ASSERT(rh_pool_take(p, 7) == -1);
+    ASSERT(rh_pool_take(NULL, 0) == -1);
+    rh_free(s.seen);
+    rh_pool_free(p);
+}
+
 /* ---- matmul ---------------------------------------------------------------- */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;

@@ -133,7 +133,7 @@ typedef struct mm_job {
     size_t a_stride;
     float *deq;        /* generic path: per thread one row of cols floats */
     int64_t chunk, n_chunks;
-    _Alignas(64) atomic_long next;
+    rh_pool *pool; /* hands out the chunks (rh_pool_take) when nth > 1 */
 } mm_job;
 
 static void quant_task(void *ctx, int ith, int nth)
@@ -171,16 +171,23 @@ static void generic_row(mm_job *j, int64_t r, float *buf)
     }
 }
 
+/* The next chunk for thread ith: its own contiguous range first (one
+ * sequential stream per thread), then what is left of the others'; -1 when
+ * all are done. Alone (nth == 1) the thread takes them in order. */
+static int64_t next_chunk(rh_pool *pool, int ith, int nth, int64_t *seq, int64_t n_chunks)
+{
+    if (nth == 1)
+        return *seq < n_chunks ? (*seq)++ : -1;
+    return rh_pool_take(pool, ith);
+}
+
 static void compute_task(void *ctx, int ith, int nth)
 {
     mm_job *j = ctx;
-    (void)nth;
     float *buf = j->deq ? j->deq + (size_t)ith * (size_t)j->cols : NULL;
     const void *act = j->abuf ? (const void *)j->abuf : (const void *)j->x;
-    for (;;) {
-        int64_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (c >= j->n_chunks)
-            break;
+    int64_t seq = 0, c;
+    while ((c = next_chunk(j->pool, ith, nth, &seq, j->n_chunks)) >= 0) {
         int64_t r0 = c * j->chunk;
         int64_t nr = j->rows - r0 < j->chunk ? j->rows - r0 : j->chunk;
         if (j->mm_pp) {
@@ -238,7 +245,7 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
     j.n_tok = n_tok;
     j.x = x;
     j.y = y;
-    atomic_init(&j.next, 0);
+    j.pool = pool;
 
     int act = rh_act_kind(wtype);
     j.mm = act != RH_ACT_NONE ? ks->mm[wtype] : NULL;
@@ -287,10 +294,12 @@ void rh_matmul(rh_pool *pool, int wtype, const void *W, int64_t rows, int64_t co
         else
             rh_pool_run(pool, quant_task, &j);
     }
-    if (nth == 1 || j.n_chunks == 1)
+    if (nth == 1 || j.n_chunks == 1) {
         compute_task(&j, 0, 1);
-    else
+    } else {
+        rh_pool_split(pool, j.n_chunks);
         rh_pool_run(pool, compute_task, &j);
+    }
     if (own)
         rh_free_aligned(own);
 }
@@ -311,19 +320,15 @@ typedef struct multi_job {
     int glu; /* matrices 0 and 1 (same rows) chunk by chunk, then y0 = silu(y0) * y1 */
     const void *act;
     size_t a_stride;
-    _Alignas(64) atomic_long next;
+    rh_pool *pool;
 } multi_job;
 
 static void multi_task(void *ctx, int ith, int nth)
 {
     multi_job *j = ctx;
-    (void)ith;
-    (void)nth;
-    int m = 0;
-    for (;;) {
-        int64_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (c >= j->first[j->n])
-            break;
+    int64_t seq = 0, c;
+    while ((c = next_chunk(j->pool, ith, nth, &seq, j->first[j->n])) >= 0) {
+        int m = 0;
         while (c >= j->first[m + 1])
             m++;
         int64_t r0 = (c - j->first[m]) * j->chunk;
@@ -437,11 +442,13 @@ static void matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, in
         j.y[i] = items[i].y;
         j.first[i + 1] = j.first[i] + (items[i].rows + j.chunk - 1) / j.chunk;
     }
-    atomic_init(&j.next, 0);
-    if (nth == 1 || j.first[j.n] == 1)
+    j.pool = pool;
+    if (nth == 1 || j.first[j.n] == 1) {
         multi_task(&j, 0, 1);
-    else
+    } else {
+        rh_pool_split(pool, j.first[j.n]);
         rh_pool_run(pool, multi_task, &j);
+    }
 }
 
 /* ---- memory bandwidth ------------------------------------------------------ */

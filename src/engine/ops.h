@@ -27,6 +27,13 @@ int rh_pool_size(const rh_pool *p);
  * and return when all are done. Not reentrant. */
 void rh_pool_run(rh_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx);
 
+/* Work items for the next rh_pool_run: rh_pool_split(p, n) deals items
+ * 0..n-1 out as one contiguous range per thread; inside the run, thread ith
+ * calls rh_pool_take(p, ith) until it returns -1 (its own range front to
+ * back, then the back of the others'). Every item is taken exactly once. */
+void rh_pool_split(rh_pool *p, int64_t n_items);
+int64_t rh_pool_take(rh_pool *p, int ith);
+
 /* Name of the kernel set chosen for this CPU: "avx512vnni", "avx2", "scalar". */
 const char *rh_ops_kernel_name(void);
 /* Force a kernel set (tests compare them); returns 0 if available. */
