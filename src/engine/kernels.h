@@ -73,6 +73,7 @@ static inline size_t rh_pp_scratch_size(int64_t n, int64_t nt)
 typedef struct rh_kernel_set {
     const char *name;
     rh_read_fn read;
+    rh_read_fn read_pf; /* optional: with the kernels' software prefetch */
     rh_act_quant_fn quant[RH_ACT_KINDS];
     rh_mm_fn mm[RH_TYPE_COUNT];
     rh_mm_pp_fn mm_pp[RH_TYPE_COUNT]; /* optional */
