@@ -70,6 +70,25 @@ static inline size_t rh_pp_scratch_size(int64_t n, int64_t nt)
     return (size_t)(n / 32) * 640 + (size_t)nt * (size_t)(n / 256) * 64 + 256;
 }
 
+/* Software prefetch, RH_PF_DIST bytes ahead of the weights being read:
+ * with it one core streams a weight row from DRAM at ~95% of a plain read
+ * loop's rate (39-40 GB/s on a Zen 5 EPYC, 32 without: the hardware
+ * prefetcher alone does not keep enough lines in flight while the core
+ * also computes). 4-32 KiB ahead all help there, 8 KiB non-temporal best
+ * (the weights are read once per token, they need not displace the L2).
+ * Prefetches never fault, so reading past the end of a matrix is harmless;
+ * the address is formed as an integer for that reason. */
+#define RH_PF_DIST 8192
+
+/* Prefetch the cache lines of [p, p + n) RH_PF_DIST bytes ahead (for a
+ * contiguous stream, one call per n bytes read covers every line). */
+static inline __attribute__((always_inline)) void rh_pf_ahead(const uint8_t *p, const int n)
+{
+#pragma GCC unroll 10
+    for (int o = 0; o < n; o += 64)
+        __builtin_prefetch((const void *)((uintptr_t)p + RH_PF_DIST + (uintptr_t)o), 0, 0);
+}
+
 typedef struct rh_kernel_set {
     const char *name;
     rh_read_fn read;

@@ -12,6 +12,7 @@
  *         sub-block scales; mins (Q6_K: the -32 offset) via the activation's
  *         sums of 16 values.
  * Products of unsigned quants <= 63 with |a| <= 127 cannot saturate.
+ * Weights are prefetched far ahead (rh_pf_ahead) as in the AVX-512 set.
  */
 #include <immintrin.h>
 
@@ -216,6 +217,7 @@ AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, f
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w[r] + (size_t)b * bs;
+            rh_pf_ahead(p, (int)bs);
             if (kind == 0) {
                 wv[r] = _mm256_loadu_si256((const __m256i *)(p + 2));
             } else {
@@ -291,6 +293,7 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w[r] + (size_t)b * bs;
+            rh_pf_ahead(p, (int)bs);
             if (kind == 2) {
                 __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
                 _mm256_storeu_si256((__m256i *)sc[r], s);
@@ -391,10 +394,28 @@ static uint64_t read_avx2(const void *p, size_t n)
     return (uint64_t)_mm256_extract_epi64(a, 0) ^ (uint64_t)_mm256_extract_epi64(a, 3);
 }
 
+/* The same read with the kernels' prefetch (the bandwidth test takes the
+ * better of the two). */
+static uint64_t read_pf_avx2(const void *p, size_t n)
+{
+    const __m256i *q = p;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n / 32; i += 8) {
+        rh_pf_ahead((const uint8_t *)(q + i), 256);
+        a0 = _mm256_xor_si256(a0, _mm256_add_epi64(_mm256_load_si256(q + i), _mm256_load_si256(q + i + 4)));
+        a1 = _mm256_xor_si256(a1, _mm256_add_epi64(_mm256_load_si256(q + i + 1), _mm256_load_si256(q + i + 5)));
+        a2 = _mm256_xor_si256(a2, _mm256_add_epi64(_mm256_load_si256(q + i + 2), _mm256_load_si256(q + i + 6)));
+        a3 = _mm256_xor_si256(a3, _mm256_add_epi64(_mm256_load_si256(q + i + 3), _mm256_load_si256(q + i + 7)));
+    }
+    __m256i a = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+    return (uint64_t)_mm256_extract_epi64(a, 0) ^ (uint64_t)_mm256_extract_epi64(a, 3);
+}
+
 void rh_kernels_avx2_init(rh_kernel_set *ks)
 {
     ks->name = "avx2";
     ks->read = read_avx2;
+    ks->read_pf = read_pf_avx2;
     ks->quant[RH_ACT_Q8] = quant_q8;
     ks->quant[RH_ACT_Q8K] = quant_q8k;
     ks->mm[RH_TYPE_F32] = mm_f32;

@@ -5,7 +5,7 @@
  *
  * Three shapes of work (see docs/engine-kernels.md):
  *   generation (one token): one weight row at a time, streamed once (bound
- *     by memory bandwidth) with software prefetch far ahead (pf_ahead);
+ *     by memory bandwidth) with software prefetch far ahead (rh_pf_ahead);
  *   a few tokens: register tiles of R rows x T tokens (4x4, K-quants 2x4):
  *     a weight block is unpacked once for T tokens;
  *   prompts: 16 rows repacked so that one vpdpbusd serves 16 rows (below).
@@ -25,23 +25,6 @@
 #define AI static inline __attribute__((always_inline))
 #define MAXR 4
 #define MAXT 4
-
-/* Software prefetch, PF_DIST bytes ahead of the weights being read: with
- * it one core streams a weight row from DRAM at ~95% of a plain read loop's
- * rate (39-40 GB/s here, 32 without: the hardware prefetcher alone does not
- * keep enough lines in flight while the core also computes). Measured on a
- * Zen 5 EPYC: 4-32 KiB ahead all help, 8 KiB non-temporal best (the weights
- * are read once per token, they need not displace the L2). Prefetches never
- * fault, so reading past the end of a matrix is harmless. */
-#define PF_DIST 8192
-
-/* Prefetch the cache lines of [p, p + n) PF_DIST bytes ahead (n <= 640). */
-AI void pf_ahead(const uint8_t *p, const int n)
-{
-#pragma GCC unroll 10
-    for (int o = 0; o < n; o += 64)
-        _mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_NTA);
-}
 
 /* ---- activation quantization -------------------------------------------- */
 
@@ -286,7 +269,7 @@ AI void q8_0_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, f
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w[r] + (size_t)b * bs;
-            pf_ahead(p, (int)(2 * bs));
+            rh_pf_ahead(p, (int)(2 * bs));
             wv[r] = _mm512_inserti64x4(_mm512_castsi256_si512(blk32_quants(p, kind)),
                                        blk32_quants(p + bs, kind), 1);
             dw[r] = scale_pair(p, bs, idx);
@@ -385,7 +368,7 @@ AI void q8_0_gen(int64_t n, const uint8_t *const *w, const uint8_t *const *a, fl
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w[r] + (size_t)b * 34;
             __m512i sv[8];
-            pf_ahead(p, 544);
+            rh_pf_ahead(p, 544);
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++) {
                 const uint8_t *q = p + 68 * j;
@@ -503,7 +486,7 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w[r] + (size_t)b * bs;
-            pf_ahead(p, (int)bs + 63);
+            rh_pf_ahead(p, (int)bs);
             if (kind == 2) {
                 __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
                 sc16[r] = _mm512_castsi256_si512(s);
@@ -634,7 +617,7 @@ static void q4_k_gen_row(int64_t n, const uint8_t *w, const int8_t *ap, void *ar
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * 144;
         const int8_t *a8 = ap + b * 256;
-        pf_ahead(p, 144 + 63);
+        rh_pf_ahead(p, 144);
         uint64_t sc, mn;
         k_scales(p + 4, &sc, &mn);
         __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
@@ -1082,7 +1065,7 @@ static uint64_t read_pf_avx512(const void *p, size_t n)
     const __m512i *q = p;
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t i = 0; i < n / 64; i += 4) {
-        pf_ahead((const uint8_t *)(q + i), 256);
+        rh_pf_ahead((const uint8_t *)(q + i), 256);
         a0 = _mm512_xor_si512(a0, _mm512_load_si512((const void *)(q + i)));
         a1 = _mm512_xor_si512(a1, _mm512_load_si512((const void *)(q + i + 1)));
         a2 = _mm512_xor_si512(a2, _mm512_load_si512((const void *)(q + i + 2)));
