@@ -90,6 +90,7 @@ static float (*dot_f16)(const float *, const uint16_t *, int) = dot_f16_scalar;
 static void (*wsum_f16)(float *, const float *, const uint16_t *, size_t, int, int) =
     wsum_f16_scalar;
 static void (*softmax_f16)(float *, int) = softmax_f16_scalar;
+static int att_avx512; /* the head-group primitives of model_attn_avx512.c */
 
 static void h2f_build(void)
 {
@@ -102,6 +103,7 @@ static void h2f_build(void)
         wsum_f16 = rhm_wsum_f16_avx2;
         softmax_f16 = rhm_softmax_f16_avx2;
     }
+    att_avx512 = strcmp(rh_ops_kernel_name(), "avx512vnni") == 0;
 }
 
 void rhm_fp16_init(void) { pthread_once(&h2f_once, h2f_build); }
@@ -338,16 +340,25 @@ static void attention_task(void *arg, int ith, int nth)
 
         for (int d = 0; d < nh * hd; d++)
             qh[d] = round_h(q[d]);
-        for (int p = 0; p <= pos; p++) {
-            const uint16_t *kr = kc + (size_t)p * (size_t)kv_dim;
-            for (int h = 0; h < nh; h++)
-                sc[(size_t)h * L + (size_t)p] = dot_f16(qh + (size_t)h * (size_t)hd, kr, hd) * scale;
+        if (att_avx512 && hd % 16 == 0 && hd <= RHM_ATT_MAX_HD) {
+            rhm_scores_f16_avx512(sc, L, qh, nh, hd, kc, (size_t)kv_dim, pos + 1, scale);
+        } else {
+            for (int p = 0; p <= pos; p++) {
+                const uint16_t *kr = kc + (size_t)p * (size_t)kv_dim;
+                for (int h = 0; h < nh; h++)
+                    sc[(size_t)h * L + (size_t)p] =
+                        dot_f16(qh + (size_t)h * (size_t)hd, kr, hd) * scale;
+            }
         }
         for (int h = 0; h < nh; h++)
             softmax_f16(sc + (size_t)h * L, pos + 1);
-        for (int h = 0; h < nh; h++)
-            wsum_f16(out + (size_t)h * (size_t)hd, sc + (size_t)h * L, vc, (size_t)kv_dim, pos + 1,
-                     hd);
+        if (att_avx512 && hd % 32 == 0) {
+            rhm_wsum_heads_f16_avx512(out, sc, L, nh, vc, (size_t)kv_dim, pos + 1, hd);
+        } else {
+            for (int h = 0; h < nh; h++)
+                wsum_f16(out + (size_t)h * (size_t)hd, sc + (size_t)h * L, vc, (size_t)kv_dim,
+                         pos + 1, hd);
+        }
     }
 }
 

@@ -79,6 +79,14 @@ float rhm_dot_f16_avx2(const float *q, const uint16_t *k, int n);
 void rhm_softmax_f16_avx2(float *s, int n);
 void rhm_wsum_f16_avx2(float *out, const float *w, const uint16_t *v, size_t stride, int n_pos,
                        int hd);
+/* All query heads of one kv head at once (model_attn_avx512.c, with the
+ * AVX-512 kernel set): scores need hd % 16 == 0 and hd <= RHM_ATT_MAX_HD,
+ * the weighted sums hd % 32 == 0. */
+#define RHM_ATT_MAX_HD 256
+void rhm_scores_f16_avx512(float *sc, size_t L, const float *q, int nh, int hd,
+                           const uint16_t *k, size_t stride, int n_pos, float scale);
+void rhm_wsum_heads_f16_avx512(float *out, const float *w, size_t L, int nh, const uint16_t *v,
+                               size_t stride, int n_pos, int hd);
 
 /* Shared numeric helpers (model_decoder.c). */
 void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y);
