@@ -4,6 +4,7 @@
  * quantizations, continuous batching, KV cache continuation, slot reuse,
  * the logits command, and malformed models that must give clear errors.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "core/error.h"
 #include "engine/gguf.h"
 #include "engine/model.h"
+#include "engine/model_int.h"
+#include "engine/ops.h"
 #include "engine/quant.h"
 #include "test.h"
 
@@ -404,6 +407,48 @@ static void check_sibling(const char *name, const char *base, const char *coarse
     rh_free(r);
     ASSERT(d < dc);
     ASSERT(d <= bound);
+}
+
+/* The SIMD primitives of the encoder against the portable formulas: GELU
+ * (via x / (1 + e^-2u) instead of tanhf), dot product and weighted sum. */
+TEST(model_vec_primitives)
+{
+    if (strcmp(rh_ops_kernel_name(), "scalar") == 0)
+        SKIP("no SIMD kernel set on this CPU");
+    enum { N = 4099 };
+    static float x[N], g[N], w[64], v[64 * 72], out[72];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(i - N / 2) * 0.01f; /* -20.5 .. 20.5 */
+    x[0] = -200.0f;
+    x[1] = 200.0f;
+    x[2] = 0.0f;
+    x[3] = -1e-30f;
+    memcpy(g, x, sizeof g);
+    rhm_gelu_avx2(g, N);
+    for (int i = 0; i < N; i++) {
+        double xv = x[i];
+        double want = 0.5 * xv * (1.0 + tanh(0.7978845608028654 * xv * (1.0 + 0.044715 * xv * xv)));
+        double err = fabs(g[i] - want);
+        if (err > 2e-6 * (1.0 + fabs(want)))
+            FAIL("gelu(%g) = %.9g, want %.9g", xv, g[i], want);
+    }
+    for (int i = 0; i < 64; i++)
+        w[i] = (float)((i * 37) % 17) / 17.0f - 0.4f;
+    for (int i = 0; i < 64 * 72; i++)
+        v[i] = (float)((i * 53) % 101) / 50.0f - 1.0f;
+    for (int n = 1; n <= 72; n += 7) {
+        double want = 0;
+        for (int d = 0; d < n; d++)
+            want += (double)v[d] * v[72 + d];
+        ASSERT(fabs(rhm_dot_f32_avx2(v, v + 72, n) - want) < 1e-4);
+        rhm_wsum_f32_avx2(out, w, v, 72, 64, n);
+        for (int d = 0; d < n; d++) {
+            double s = 0;
+            for (int p = 0; p < 64; p++)
+                s += (double)w[p] * v[p * 72 + d];
+            ASSERT(fabs(out[d] - s) < 1e-4);
+        }
+    }
 }
 
 TEST(model_sibling_llama_q5_k_m)

@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "engine/model_int.h"
+#include "engine/ops.h"
 
 static void layernorm(float *y, const float *x, const float *w, const float *b, int64_t n,
                       float eps)
@@ -38,6 +39,63 @@ static float gelu(float x)
     return 0.5f * x * (1.0f + tanhf(s2pi * x * (1.0f + a * x * x)));
 }
 
+static void gelu_rows(float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = gelu(x[i]);
+}
+
+static float dot_f32(const float *a, const float *b, int n)
+{
+    float s = 0.0f;
+    for (int d = 0; d < n; d++)
+        s += a[d] * b[d];
+    return s;
+}
+
+static void wsum_f32(float *out, const float *w, const float *v, size_t stride, int n_pos,
+                     int hd)
+{
+    for (int d = 0; d < hd; d++)
+        out[d] = 0.0f;
+    for (int p = 0; p < n_pos; p++)
+        for (int d = 0; d < hd; d++)
+            out[d] += w[p] * v[(size_t)p * stride + (size_t)d];
+}
+
+/* The SIMD versions (model_vec_avx2.c) when the ops layer runs a SIMD
+ * kernel set, which implies AVX2 and FMA; portable C otherwise. */
+typedef struct bert_vec {
+    float (*dot)(const float *, const float *, int);
+    void (*wsum)(float *, const float *, const float *, size_t, int, int);
+    void (*gelu)(float *, int64_t);
+} bert_vec;
+
+static bert_vec vec_ops(void)
+{
+    bert_vec v = {dot_f32, wsum_f32, gelu_rows};
+    if (strcmp(rh_ops_kernel_name(), "scalar") != 0)
+        v = (bert_vec){rhm_dot_f32_avx2, rhm_wsum_f32_avx2, rhm_gelu_avx2};
+    return v;
+}
+
+typedef struct gelu_job {
+    float *x;
+    int64_t n;
+    void (*gelu)(float *, int64_t);
+} gelu_job;
+
+/* GELU over n values, split between the threads in blocks of 64. */
+static void gelu_task(void *arg, int ith, int nth)
+{
+    const gelu_job *j = arg;
+    int64_t blocks = (j->n + 63) / 64;
+    int64_t b0 = blocks * ith / nth, b1 = blocks * (ith + 1) / nth;
+    int64_t i0 = b0 * 64, i1 = b1 * 64 < j->n ? b1 * 64 : j->n;
+    if (i1 > i0)
+        j->gelu(j->x + i0, i1 - i0);
+}
+
 typedef struct bert_job {
     rh_ctx *c;
     int n;
@@ -56,6 +114,7 @@ static void bert_attention(void *arg, int ith, int nth)
     float *sc = c->scores + (size_t)ith * (size_t)c->score_len;
     int64_t total = (int64_t)n * n_head;
 
+    bert_vec vo = vec_ops();
     for (int64_t task = ith; task < total; task += nth) {
         int t = (int)(task / n_head), h = (int)(task % n_head), kvh = h / group;
         const float *q = c->q + t * Q + (int64_t)h * hd;
@@ -63,10 +122,7 @@ static void bert_attention(void *arg, int ith, int nth)
         float mx = -INFINITY;
         for (int p = 0; p < n; p++) {
             const float *k = c->k + p * KV + (int64_t)kvh * hd;
-            float s = 0.0f;
-            for (int d = 0; d < hd; d++)
-                s += q[d] * k[d];
-            s *= scale;
+            float s = vo.dot(q, k, hd) * scale;
             sc[p] = s;
             if (s > mx)
                 mx = s;
@@ -78,14 +134,9 @@ static void bert_attention(void *arg, int ith, int nth)
             sum += e;
         }
         float inv = (float)(1.0 / sum);
-        for (int d = 0; d < hd; d++)
-            out[d] = 0.0f;
-        for (int p = 0; p < n; p++) {
-            float w = sc[p] * inv;
-            const float *v = c->v + p * KV + (int64_t)kvh * hd;
-            for (int d = 0; d < hd; d++)
-                out[d] += w * v[d];
-        }
+        for (int p = 0; p < n; p++)
+            sc[p] *= inv;
+        vo.wsum(out, sc, c->v + (int64_t)kvh * hd, (size_t)KV, n, hd);
     }
 }
 
@@ -154,8 +205,11 @@ int rhm_bert_embed(rh_ctx *c, const int32_t *tok, int n, float *out, rh_error *e
         }
         rhm_matmul(c, &ly->ffn_up, c->x, n, c->u);
         rhm_add_bias(c->u, ly->ffn_up_b, F, n);
-        for (int64_t i = 0; i < (int64_t)n * F; i++)
-            c->u[i] = gelu(c->u[i]);
+        gelu_job gj = {c->u, (int64_t)n * F, vec_ops().gelu};
+        if (c->pool && c->n_threads > 1)
+            rh_pool_run(c->pool, gelu_task, &gj);
+        else
+            gelu_task(&gj, 0, 1);
         rhm_matmul(c, &ly->ffn_down, c->u, n, c->o);
         rhm_add_bias(c->o, ly->ffn_down_b, E, n);
         for (int t = 0; t < n; t++) {

@@ -88,6 +88,14 @@ void rhm_scores_f16_avx512(float *sc, size_t L, const float *q, int nh, int hd,
 void rhm_wsum_heads_f16_avx512(float *out, const float *w, size_t L, int nh, const uint16_t *v,
                                size_t stride, int n_pos, int hd);
 
+/* f32 row primitives of the encoder (model_vec_avx2.c, SIMD kernel sets
+ * only): dot product, weighted sum of rows, GELU (tanh approximation) in
+ * place. */
+float rhm_dot_f32_avx2(const float *a, const float *b, int n);
+void rhm_wsum_f32_avx2(float *out, const float *w, const float *v, size_t stride, int n_pos,
+                       int hd);
+void rhm_gelu_avx2(float *x, int64_t n);
+
 /* Shared numeric helpers (model_decoder.c). */
 void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y);
 void rhm_rmsnorm(float *x, const float *in, const float *w, int64_t n, float eps);
