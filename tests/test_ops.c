@@ -586,36 +586,43 @@ TEST(ops_matmul_glu_identical)
 }
 
 /* One token alone gives the same bits as the same token inside a batch
- * (2-7 tokens) for the K-quant types: the generation kernels sum in the
- * order of the batched tiles. Q8_0 on AVX-512 does not (see
- * docs/engine-kernels.md); the others are checked. */
+ * for the K-quant types, below the batch size from which the repacked prompt
+ * kernels take over (AVX-512: Q4_K 16, Q6_K 32; Q5_K never): the generation
+ * kernels sum in the order of the batched tiles. Q8_0 on AVX-512 does not
+ * (see docs/engine-kernels.md); the others are checked. */
 TEST(ops_matmul_single_equals_batched)
 {
-    int64_t rows = 37, cols = 2048, n_tok = 6;
-    float *x = rh_malloc_array((size_t)(n_tok * 2080), sizeof *x);
-    float *yb = rh_malloc_array((size_t)(n_tok * rows), sizeof *yb);
+    int64_t rows = 37, cols = 2048, max_tok = 24;
+    float *x = rh_malloc_array((size_t)(max_tok * 2080), sizeof *x);
+    float *yb = rh_malloc_array((size_t)(max_tok * rows), sizeof *yb);
     float *y1 = rh_malloc_array((size_t)rows, sizeof *y1);
     ASSERT(x && yb && y1);
-    for (int64_t i = 0; i < n_tok * 2080; i++)
+    for (int64_t i = 0; i < max_tok * 2080; i++)
         x[i] = rng_gauss();
-    static const int types[] = {RH_TYPE_Q8_0, RH_TYPE_Q4_K, RH_TYPE_Q5_K, RH_TYPE_Q6_K};
-    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
-        if (types[ti] == RH_TYPE_Q8_0 && strcmp(rh_ops_kernel_name(), "avx512vnni") == 0)
+    static const struct {
+        int type, n_tok[3];
+    } cases[] = {{RH_TYPE_Q8_0, {6, 0, 0}},
+                 {RH_TYPE_Q4_K, {6, 13, 0}},
+                 {RH_TYPE_Q5_K, {6, 13, 24}},
+                 {RH_TYPE_Q6_K, {6, 13, 24}}};
+    for (size_t ti = 0; ti < sizeof cases / sizeof cases[0]; ti++) {
+        int type = cases[ti].type;
+        if (type == RH_TYPE_Q8_0 && strcmp(rh_ops_kernel_name(), "avx512vnni") == 0)
             continue;
         size_t rs;
-        uint8_t *w = random_weights(types[ti], rows, cols, &rs);
-        ASSERT(w != NULL);
         /* 2080 values: 65 blocks of 32, so the odd trailing blocks count too */
-        int64_t c = types[ti] == RH_TYPE_Q8_0 ? 2080 : cols;
-        if (c != cols) {
-            rh_free(w);
-            w = random_weights(types[ti], rows, c, &rs);
-            ASSERT(w != NULL);
-        }
-        rh_matmul(NULL, types[ti], w, rows, c, x, n_tok, yb);
-        for (int64_t t = 0; t < n_tok; t++) {
-            rh_matmul(NULL, types[ti], w, rows, c, x + t * c, 1, y1);
-            ASSERT(memcmp(y1, yb + t * rows, (size_t)rows * sizeof *y1) == 0);
+        int64_t c = type == RH_TYPE_Q8_0 ? 2080 : cols;
+        uint8_t *w = random_weights(type, rows, c, &rs);
+        ASSERT(w != NULL);
+        for (int k = 0; k < 3 && cases[ti].n_tok[k]; k++) {
+            int64_t n_tok = cases[ti].n_tok[k];
+            rh_matmul(NULL, type, w, rows, c, x, n_tok, yb);
+            for (int64_t t = 0; t < n_tok; t++) {
+                rh_matmul(NULL, type, w, rows, c, x + t * c, 1, y1);
+                if (memcmp(y1, yb + t * rows, (size_t)rows * sizeof *y1) != 0)
+                    FAIL("type %d: token %lld alone differs from it in a batch of %lld", type,
+                         (long long)t, (long long)n_tok);
+            }
         }
         rh_free(w);
     }
