@@ -768,6 +768,31 @@ TEST(quant_cli_fallback)
     ASSERT_EQ(cmd_model_quantize(1, argv), 2);
 }
 
+/* The threads share out the rows: 1 and 3 threads write the same bytes;
+ * a bad thread count is refused. */
+TEST(quant_cli_threads_identical)
+{
+    char in[1024], o1[1024], o3[1024], t1[] = "1", t3[] = "3", tb[] = "0", a0[] = "quantize",
+                                          ft[] = "-t", ty[] = "q4_k_m";
+    snprintf(in, sizeof in, "%s", test_data_path("models/tiny-qwen2-f16.gguf"));
+    snprintf(o1, sizeof o1, "%s/q-t1.gguf", test_tmpdir());
+    snprintf(o3, sizeof o3, "%s/q-t3.gguf", test_tmpdir());
+    char *argv1[] = {a0, in, o1, ty, ft, t1, NULL};
+    char *argv3[] = {a0, ft, t3, in, o3, ty, NULL};
+    char *argvb[] = {a0, in, o3, ty, ft, tb, NULL};
+    fflush(stdout);
+    ASSERT_EQ(cmd_model_quantize(6, argv1), 0);
+    ASSERT_EQ(cmd_model_quantize(6, argv3), 0);
+    ASSERT_EQ(cmd_model_quantize(6, argvb), 2);
+    size_t n1 = 0, n3 = 0;
+    char *b1 = test_read_file(o1, &n1), *b3 = test_read_file(o3, &n3);
+    ASSERT(b1 && b3);
+    ASSERT_EQ(n1, n3);
+    ASSERT(memcmp(b1, b3, n1) == 0);
+    rh_free(b1);
+    rh_free(b3);
+}
+
 /* ---- activation formats and odd inputs --------------------------------------- */
 
 TEST(quant_q8_activation_formats)

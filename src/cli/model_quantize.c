@@ -7,9 +7,12 @@
  * Memory: the input stays mapped; tensors whose type does not change are
  * handed to the writer as borrowed pointers into the mapping, converted
  * tensors are produced one at a time into their own output buffer, so the
- * output exists in memory once (no thread, no second copy).
+ * output exists in memory once (no second copy). The rows of a tensor are
+ * converted by all threads of a pool (-t, default one per core).
  */
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "engine/gguf.h"
+#include "engine/ops.h"
 #include "engine/quant.h"
 
 /* general.file_type values (llama.cpp's numbering, a fact of the format). */
@@ -55,9 +59,10 @@ static const recipe recipes[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: rathaus model quantize IN.gguf OUT.gguf TYPE\n"
+    fprintf(out, "usage: rathaus model quantize IN.gguf OUT.gguf TYPE [-t THREADS]\n"
                  "TYPE: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m\n"
-                 "Norms and biases stay F32; see docs/quant.md for the mixes.\n");
+                 "Norms and biases stay F32; see docs/quant.md for the mixes.\n"
+                 "-t: threads (default: one per core).\n");
 }
 
 static bool ends_with(gguf_str s, const char *suffix)
@@ -124,53 +129,97 @@ static int max_layer(const gguf_file *f)
     return n;
 }
 
-/* Convert one tensor to `type` into a fresh buffer (*out, *nbytes). */
-static int convert_tensor(const gguf_tensor *t, int type, void **out, uint64_t *nbytes, rh_error *err)
+typedef struct conv_job {
+    const gguf_tensor *t;
+    int type;
+    int64_t n;          /* values per row */
+    uint64_t rows, rows_per_item;
+    size_t in_rs, out_rs;
+    float *rowbuf;      /* n floats per thread */
+    uint8_t *dst;
+    rh_pool *pool;
+    atomic_int failed;
+} conv_job;
+
+/* Rows in items of rows_per_item, dealt out by the pool (each thread its
+ * own contiguous range first): dequantize to f32, quantize to the target. */
+static void conv_task(void *arg, int ith, int nth)
+{
+    conv_job *j = arg;
+    float *row = j->rowbuf + (size_t)ith * (size_t)j->n;
+    uint64_t items = (j->rows + j->rows_per_item - 1) / j->rows_per_item, seq = 0;
+    for (;;) {
+        int64_t it = nth == 1 ? (seq < items ? (int64_t)seq++ : -1) : rh_pool_take(j->pool, ith);
+        if (it < 0 || atomic_load_explicit(&j->failed, memory_order_relaxed))
+            break;
+        uint64_t r0 = (uint64_t)it * j->rows_per_item;
+        uint64_t r1 = r0 + j->rows_per_item < j->rows ? r0 + j->rows_per_item : j->rows;
+        for (uint64_t r = r0; r < r1; r++) {
+            rh_dequantize_row(j->t->type, (const uint8_t *)j->t->data + r * j->in_rs, row, j->n);
+            if (rh_quantize_row(j->type, row, j->dst + r * j->out_rs, j->n) != j->out_rs) {
+                atomic_store(&j->failed, 1);
+                return;
+            }
+        }
+    }
+}
+
+/* Convert one tensor to `type` into a fresh buffer (*out, *nbytes), rows
+ * shared out among the threads of `pool`. */
+static int convert_tensor(rh_pool *pool, const gguf_tensor *t, int type, void **out,
+                          uint64_t *nbytes, rh_error *err)
 {
     int rc = RH_OK;
-    float *row = NULL;
-    uint8_t *dst = NULL;
-    int64_t n = (int64_t)t->ne[0];
-    uint64_t rows = 1;
+    conv_job j = {.t = t, .type = type, .n = (int64_t)t->ne[0], .rows = 1, .pool = pool};
+    atomic_init(&j.failed, 0);
     for (uint32_t d = 1; d < t->n_dims; d++)
-        rows *= t->ne[d];
-    size_t in_rs = rh_row_size(t->type, n), out_rs = rh_row_size(type, n);
+        j.rows *= t->ne[d];
+    j.in_rs = rh_row_size(t->type, j.n);
+    j.out_rs = rh_row_size(type, j.n);
     const rh_type_info *ti = rh_type_get(t->type);
-    if (!ti || !ti->can_dequant || in_rs == 0) {
+    int nth = rh_pool_size(pool);
+    if (!ti || !ti->can_dequant || j.in_rs == 0) {
         rc = rh_error_set(err, RH_EUNSUPPORTED, "tensor '%.*s' has type %s, which cannot be converted",
                           (int)t->name.len, t->name.ptr, ti ? ti->name : "(unknown)");
         goto out;
     }
-    if (out_rs == 0 || rows > SIZE_MAX / out_rs) {
+    if (j.out_rs == 0 || j.rows > SIZE_MAX / j.out_rs) {
         rc = rh_error_set(err, RH_ERANGE, "tensor '%.*s' is too large", (int)t->name.len, t->name.ptr);
         goto out;
     }
-    row = rh_malloc_array((size_t)n, sizeof *row);
-    dst = rh_malloc(out_rs * (size_t)rows);
-    if (!row || !dst) {
+    j.rowbuf = rh_malloc_array((size_t)nth * (size_t)j.n, sizeof *j.rowbuf);
+    j.dst = rh_malloc(j.out_rs * (size_t)j.rows);
+    if (!j.rowbuf || !j.dst) {
         rc = rh_error_set(err, RH_ENOMEM, "out of memory converting tensor '%.*s'", (int)t->name.len,
                           t->name.ptr);
         goto out;
     }
-    for (uint64_t r = 0; r < rows; r++) {
-        rh_dequantize_row(t->type, (const uint8_t *)t->data + r * in_rs, row, n);
-        if (rh_quantize_row(type, row, dst + r * out_rs, n) != out_rs) {
-            rc = rh_error_set(err, RH_EINTERNAL, "quantizing tensor '%.*s' failed", (int)t->name.len,
-                              t->name.ptr);
-            goto out;
-        }
+    /* about 16 items per thread, each at least one row */
+    j.rows_per_item = j.rows / ((uint64_t)nth * 16) + 1;
+    if (nth > 1) {
+        rh_pool_split(pool, (int64_t)((j.rows + j.rows_per_item - 1) / j.rows_per_item));
+        rh_pool_run(pool, conv_task, &j);
+    } else {
+        conv_task(&j, 0, 1);
     }
-    *out = dst;
-    *nbytes = out_rs * rows;
-    dst = NULL;
+    if (atomic_load(&j.failed)) {
+        rc = rh_error_set(err, RH_EINTERNAL, "quantizing tensor '%.*s' failed", (int)t->name.len,
+                          t->name.ptr);
+        goto out;
+    }
+    *out = j.dst;
+    *nbytes = j.out_rs * j.rows;
+    j.dst = NULL;
 out:
-    rh_free(row);
-    rh_free(dst);
+    rh_free(j.rowbuf);
+    rh_free(j.dst);
     return rc;
 }
 
-static int quantize_file(const char *in, const char *outp, const recipe *r, rh_error *err)
+static int quantize_file(const char *in, const char *outp, const recipe *r, int n_threads,
+                         rh_error *err)
 {
+    rh_pool *pool = NULL;
     gguf_file *f = NULL;
     gguf_writer *w = NULL;
     void **bufs = NULL;
@@ -180,6 +229,10 @@ static int quantize_file(const char *in, const char *outp, const recipe *r, rh_e
     int rc = gguf_open(in, &f, err);
     if (rc != RH_OK)
         goto out;
+    if (!(pool = rh_pool_new(n_threads))) {
+        rc = rh_error_set(err, RH_ENOMEM, "cannot start threads");
+        goto out;
+    }
     if ((rc = gguf_writer_new(&w)) != RH_OK) {
         rh_error_set(err, rc, "out of memory");
         goto out;
@@ -216,7 +269,7 @@ static int quantize_file(const char *in, const char *outp, const recipe *r, rh_e
         if (type != t->type) {
             if (t->type != RH_TYPE_F32 && t->type != RH_TYPE_F16 && t->type != RH_TYPE_BF16)
                 lossy = true;
-            if ((rc = convert_tensor(t, type, &bufs[i], &nbytes, err)) != RH_OK)
+            if ((rc = convert_tensor(pool, t, type, &bufs[i], &nbytes, err)) != RH_OK)
                 goto out;
             data = bufs[i];
         }
@@ -255,6 +308,7 @@ out:
     rh_free(bufs);
     gguf_writer_free(w);
     gguf_close(f);
+    rh_pool_free(pool);
     return rc;
 }
 
@@ -264,21 +318,40 @@ int cmd_model_quantize(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (argc != 4) {
+    int n_threads = 0;
+    const char *pos[3];
+    int n_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--threads") == 0) && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 256) {
+                fprintf(stderr, "rathaus model quantize: bad thread count '%s'\n", argv[i]);
+                return 2;
+            }
+            n_threads = (int)v;
+        } else if (n_pos < 3) {
+            pos[n_pos++] = argv[i];
+        } else {
+            n_pos = 4;
+            break;
+        }
+    }
+    if (n_pos != 3) {
         usage(stderr);
         return 2;
     }
     const recipe *r = NULL;
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++)
-        if (strcasecmp(argv[3], recipes[i].name) == 0)
+        if (strcasecmp(pos[2], recipes[i].name) == 0)
             r = &recipes[i];
     if (!r) {
-        fprintf(stderr, "rathaus model quantize: unknown type '%s'\n", argv[3]);
+        fprintf(stderr, "rathaus model quantize: unknown type '%s'\n", pos[2]);
         usage(stderr);
         return 2;
     }
     rh_error err = {0};
-    if (quantize_file(argv[1], argv[2], r, &err) != RH_OK) {
+    if (quantize_file(pos[0], pos[1], r, n_threads, &err) != RH_OK) {
         fprintf(stderr, "rathaus model quantize: %s\n", err.msg[0] ? err.msg : rh_strerror(err.code));
         return 1;
     }
