@@ -451,6 +451,62 @@ TEST(model_vec_primitives)
     }
 }
 
+/* The AVX-512 attention primitives: a head's scores and weighted sums are
+ * the same bits whether it is computed alone or with the others of its
+ * group (batch invariance), and close to a plain double computation. */
+TEST(model_attn_avx512_grouping)
+{
+    if (strcmp(rh_ops_kernel_name(), "avx512vnni") != 0)
+        SKIP("the AVX-512 kernel set is not in use on this CPU");
+    rhm_fp16_init();
+    static const int hds[] = {64, 128, 96, 32};
+    enum { NP = 45, NH = 7, L = 64 };
+    for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+        int hd = hds[hi];
+        uint16_t *kv = rh_malloc_array((size_t)NP * (size_t)hd, sizeof *kv);
+        float *q = rh_malloc_array((size_t)NH * (size_t)hd, sizeof *q);
+        float *sa = rh_malloc_array((size_t)NH * L, sizeof *sa);
+        float *s1 = rh_malloc_array((size_t)NH * L, sizeof *s1);
+        float *oa = rh_malloc_array((size_t)NH * (size_t)hd, sizeof *oa);
+        float *o1 = rh_malloc_array((size_t)NH * (size_t)hd, sizeof *o1);
+        ASSERT(kv && q && sa && s1 && oa && o1);
+        for (int i = 0; i < NP * hd; i++)
+            kv[i] = (uint16_t)(0x3000 + (i * 7919) % 0x0c00 + ((i & 1) << 15)); /* +-0.1..1.5 */
+        for (int i = 0; i < NH * hd; i++)
+            q[i] = (float)((i * 31) % 23) / 23.0f - 0.5f;
+        rhm_scores_f16_avx512(sa, L, q, NH, hd, kv, (size_t)hd, NP, 0.125f);
+        for (int h = 0; h < NH; h++)
+            rhm_scores_f16_avx512(s1 + h * L, L, q + h * hd, 1, hd, kv, (size_t)hd, NP, 0.125f);
+        for (int h = 0; h < NH; h++)
+            for (int p = 0; p < NP; p++) {
+                ASSERT(memcmp(&sa[h * L + p], &s1[h * L + p], sizeof(float)) == 0);
+                double want = 0;
+                for (int d = 0; d < hd; d++)
+                    want += (double)q[h * hd + d] * rhm_h2f(kv[p * hd + d]);
+                ASSERT(fabs(sa[h * L + p] - 0.125 * want) < 1e-4);
+            }
+        for (int i = 0; i < NH * L; i++)
+            sa[i] = (float)((i * 13) % 29) / 29.0f;
+        rhm_wsum_heads_f16_avx512(oa, sa, L, NH, kv, (size_t)hd, NP, hd);
+        for (int h = 0; h < NH; h++)
+            rhm_wsum_heads_f16_avx512(o1 + h * hd, sa + h * L, L, 1, kv, (size_t)hd, NP, hd);
+        ASSERT(memcmp(oa, o1, (size_t)NH * (size_t)hd * sizeof(float)) == 0);
+        for (int h = 0; h < NH; h++)
+            for (int d = 0; d < hd; d++) {
+                double want = 0;
+                for (int p = 0; p < NP; p++)
+                    want += (double)sa[h * L + p] * rhm_h2f(kv[p * hd + d]);
+                ASSERT(fabs(oa[h * hd + d] - want) < 1e-3);
+            }
+        rh_free(kv);
+        rh_free(q);
+        rh_free(sa);
+        rh_free(s1);
+        rh_free(oa);
+        rh_free(o1);
+    }
+}
+
 TEST(model_sibling_llama_q5_k_m)
 {
     check_sibling("tiny-llama-q5_k_m", "tiny-llama-q8_0", "tiny-llama-q4_k_m", 1.5);

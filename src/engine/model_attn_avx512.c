@@ -7,84 +7,146 @@
  *
  * The arithmetic of each head does not depend on how many heads are
  * processed together (so a token gives the same result alone and in a
- * batch, whatever the attention tasks look like): scores per head are an
- * FMA chain over the dimensions in two accumulators, reduced in a fixed
- * order; the weighted sum is, per output value, an FMA chain over the
+ * batch, whatever the attention tasks look like): a score is an FMA chain
+ * over the dimensions, its 16 lanes reduced in a fixed order (reduce16);
+ * the weighted sum is, per output value, an FMA chain over the
  * positions in order (the same as rhm_wsum_f16_avx2, bit for bit).
  */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "engine/model_int.h"
 
 #define AI static inline __attribute__((always_inline))
 
-/* Scores of nh heads for one position, the K row converted once: an FMA
- * chain per head in two accumulators (even / odd 16-value blocks). */
-AI void scores_pos(float *sc, size_t L, const float *q, int nh, const uint16_t *kr, float scale,
-                   const int NB)
+/* Sums of 16 vectors: lane i of the result is the sum of the 16 lanes of
+ * v[i], always added in the same order (pairs within 128-bit groups, then
+ * the groups), whatever the other vectors hold. */
+AI __m512 reduce16(const __m512 *v)
 {
-    __m512 kf[RHM_ATT_MAX_HD / 16];
-#pragma GCC unroll 16
-    for (int i = 0; i < NB; i++)
-        kf[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + 16 * i)));
+    __m512 x[8], y[4], z[2];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        x[j] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * j], v[2 * j + 1]),
+                             _mm512_unpackhi_ps(v[2 * j], v[2 * j + 1]));
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m512d a = _mm512_castps_pd(x[2 * j]), b = _mm512_castps_pd(x[2 * j + 1]);
+        y[j] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    }
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++)
+        z[j] = _mm512_add_ps(_mm512_shuffle_f32x4(y[2 * j], y[2 * j + 1], 0x88),
+                             _mm512_shuffle_f32x4(y[2 * j], y[2 * j + 1], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(z[0], z[1], 0x88),
+                         _mm512_shuffle_f32x4(z[0], z[1], 0xDD));
+}
+
+/* Scores of nh heads for 16 positions (np of them valid) whose K rows are
+ * in kf (np rows of 16*NB floats): per (head, position) an FMA chain over
+ * the dimensions, then the 16 positions reduced together (reduce16), so
+ * that a vector of 16 scores is stored at once. */
+AI void scores_block(float *sc, size_t L, const float *q, int nh, const float *kf, int np,
+                     float scale, const int NB)
+{
+    const __mmask16 mask = (__mmask16)((1u << np) - 1);
     for (int h = 0; h < nh; h++) {
         const float *qh = q + (size_t)h * (size_t)(16 * NB);
-        __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(qh), kf[0]);
-        __m512 a1 = _mm512_setzero_ps();
+        __m512 qv[RHM_ATT_MAX_HD / 16], acc[16];
 #pragma GCC unroll 16
-        for (int i = 1; i < NB; i++) {
-            if (i & 1)
-                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qh + 16 * i), kf[i], a1);
-            else
-                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qh + 16 * i), kf[i], a0);
+        for (int b = 0; b < NB; b++)
+            qv[b] = _mm512_loadu_ps(qh + 16 * b);
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            if (i < np) {
+                const float *kr = kf + (size_t)i * (size_t)(16 * NB);
+                __m512 a = _mm512_mul_ps(qv[0], _mm512_load_ps(kr));
+#pragma GCC unroll 16
+                for (int b = 1; b < NB; b++)
+                    a = _mm512_fmadd_ps(qv[b], _mm512_load_ps(kr + 16 * b), a);
+                acc[i] = a;
+            } else {
+                acc[i] = _mm512_setzero_ps();
+            }
         }
-        sc[(size_t)h * L] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) * scale;
+        _mm512_mask_storeu_ps(sc + (size_t)h * L, mask,
+                              _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale)));
+    }
+}
+
+AI void scores_all(float *sc, size_t L, const float *q, int nh, const uint16_t *k, size_t stride,
+                   int n_pos, float scale, const int NB)
+{
+    _Alignas(64) float kf[16 * RHM_ATT_MAX_HD];
+    for (int p0 = 0; p0 < n_pos; p0 += 16) {
+        int np = n_pos - p0 < 16 ? n_pos - p0 : 16;
+        for (int i = 0; i < np; i++) {
+            const uint16_t *kr = k + (size_t)(p0 + i) * stride;
+            /* the rows are kv_dim apart: fetch those 32 positions on early */
+            for (int b = 0; b < NB; b += 2)
+                __builtin_prefetch((const void *)((uintptr_t)(kr + 32 * stride) + 32u * (unsigned)b), 0, 0);
+#pragma GCC unroll 16
+            for (int b = 0; b < NB; b++)
+                _mm512_store_ps(kf + (size_t)i * (size_t)(16 * NB) + 16 * b,
+                                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + 16 * b))));
+        }
+        scores_block(sc + p0, L, q, nh, kf, np, scale, NB);
     }
 }
 
 /* sc[h * L + p] = scale * sum_d q[h * hd + d] * k[p * stride + d] for
- * h < nh, p < n_pos; hd a multiple of 16, at most RHM_ATT_MAX_HD. */
+ * h < nh, p < n_pos; hd a multiple of 16, at most RHM_ATT_MAX_HD. Each K
+ * row is converted from fp16 once for all heads. */
 void rhm_scores_f16_avx512(float *sc, size_t L, const float *q, int nh, int hd,
                            const uint16_t *k, size_t stride, int n_pos, float scale)
 {
-    for (int p = 0; p < n_pos; p++) {
-        const uint16_t *kr = k + (size_t)p * stride;
-        switch (hd / 16) {
-        case 4: scores_pos(sc + p, L, q, nh, kr, scale, 4); break;
-        case 8: scores_pos(sc + p, L, q, nh, kr, scale, 8); break;
-#define SC_CASE(nb) case nb: scores_pos(sc + p, L, q, nh, kr, scale, nb); break;
-        SC_CASE(1) SC_CASE(2) SC_CASE(3) SC_CASE(5) SC_CASE(6) SC_CASE(7) SC_CASE(9)
-        SC_CASE(10) SC_CASE(11) SC_CASE(12) SC_CASE(13) SC_CASE(14) SC_CASE(15) SC_CASE(16)
+    switch (hd / 16) {
+#define SC_CASE(nb)                                                                            \
+    case nb:                                                                                   \
+        scores_all(sc, L, q, nh, k, stride, n_pos, scale, nb);                                 \
+        break;
+        SC_CASE(1) SC_CASE(2) SC_CASE(3) SC_CASE(4) SC_CASE(5) SC_CASE(6) SC_CASE(7) SC_CASE(8)
+        SC_CASE(9) SC_CASE(10) SC_CASE(11) SC_CASE(12) SC_CASE(13) SC_CASE(14) SC_CASE(15)
+        SC_CASE(16)
 #undef SC_CASE
-        default: break;
-        }
+    default:
+        break;
     }
 }
 
-/* H heads (1..8), 32 output values from d0: acc[h] over p in order. */
-AI void wsum_block(float *out, const float *w, size_t L, const uint16_t *v, size_t stride,
-                   int n_pos, int hd, int d0, const int H)
+/* H heads, 16*NB output values from d0 (H * NB <= 16 accumulators in
+ * registers): acc[h][b] over p in order. Taking whole rows (hd 64: 4 heads
+ * at a time, hd 128: 2) reads the V rows front to back; the second group
+ * of heads finds them in the L2. */
+AI void wsum_tile(float *out, const float *w, size_t L, const uint16_t *v, size_t stride,
+                  int n_pos, int hd, int d0, const int H, const int NB)
 {
-    __m512 a[8][2];
+    __m512 a[8][8];
 #pragma GCC unroll 8
     for (int h = 0; h < H; h++)
-        a[h][0] = a[h][1] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; b++)
+            a[h][b] = _mm512_setzero_ps();
     const uint16_t *vp = v + d0;
     for (int p = 0; p < n_pos; p++, vp += stride) {
-        __m512 v0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)vp));
-        __m512 v1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vp + 16)));
+        __m512 vv[8];
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; b++)
+            vv[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vp + 16 * b)));
 #pragma GCC unroll 8
         for (int h = 0; h < H; h++) {
             __m512 wp = _mm512_set1_ps(w[(size_t)h * L + (size_t)p]);
-            a[h][0] = _mm512_fmadd_ps(wp, v0, a[h][0]);
-            a[h][1] = _mm512_fmadd_ps(wp, v1, a[h][1]);
+#pragma GCC unroll 8
+            for (int b = 0; b < NB; b++)
+                a[h][b] = _mm512_fmadd_ps(wp, vv[b], a[h][b]);
         }
     }
 #pragma GCC unroll 8
-    for (int h = 0; h < H; h++) {
-        _mm512_storeu_ps(out + (size_t)h * (size_t)hd + d0, a[h][0]);
-        _mm512_storeu_ps(out + (size_t)h * (size_t)hd + d0 + 16, a[h][1]);
-    }
+    for (int h = 0; h < H; h++)
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; b++)
+            _mm512_storeu_ps(out + (size_t)h * (size_t)hd + d0 + 16 * b, a[h][b]);
 }
 
 /* out[h * hd + d] = sum_p w[h * L + p] * v[p * stride + d] for h < nh,
@@ -92,20 +154,41 @@ AI void wsum_block(float *out, const float *w, size_t L, const uint16_t *v, size
 void rhm_wsum_heads_f16_avx512(float *out, const float *w, size_t L, int nh, const uint16_t *v,
                                size_t stride, int n_pos, int hd)
 {
+    if (hd == 64 || hd == 128) {
+        int step = hd == 64 ? 4 : 2;
+        for (int h0 = 0; h0 < nh; h0 += step) {
+            int H = nh - h0 < step ? nh - h0 : step;
+            float *o = out + (size_t)h0 * (size_t)hd;
+            const float *wh = w + (size_t)h0 * L;
+            if (hd == 64) {
+                switch (H) {
+                case 1: wsum_tile(o, wh, L, v, stride, n_pos, hd, 0, 1, 4); break;
+                case 2: wsum_tile(o, wh, L, v, stride, n_pos, hd, 0, 2, 4); break;
+                case 3: wsum_tile(o, wh, L, v, stride, n_pos, hd, 0, 3, 4); break;
+                default: wsum_tile(o, wh, L, v, stride, n_pos, hd, 0, 4, 4); break;
+                }
+            } else if (H == 1) {
+                wsum_tile(o, wh, L, v, stride, n_pos, hd, 0, 1, 8);
+            } else {
+                wsum_tile(o, wh, L, v, stride, n_pos, hd, 0, 2, 8);
+            }
+        }
+        return;
+    }
     for (int h0 = 0; h0 < nh; h0 += 8) {
         int H = nh - h0 < 8 ? nh - h0 : 8;
         float *o = out + (size_t)h0 * (size_t)hd;
         const float *wh = w + (size_t)h0 * L;
         for (int d0 = 0; d0 < hd; d0 += 32) {
             switch (H) {
-            case 1: wsum_block(o, wh, L, v, stride, n_pos, hd, d0, 1); break;
-            case 2: wsum_block(o, wh, L, v, stride, n_pos, hd, d0, 2); break;
-            case 3: wsum_block(o, wh, L, v, stride, n_pos, hd, d0, 3); break;
-            case 4: wsum_block(o, wh, L, v, stride, n_pos, hd, d0, 4); break;
-            case 5: wsum_block(o, wh, L, v, stride, n_pos, hd, d0, 5); break;
-            case 6: wsum_block(o, wh, L, v, stride, n_pos, hd, d0, 6); break;
-            case 7: wsum_block(o, wh, L, v, stride, n_pos, hd, d0, 7); break;
-            default: wsum_block(o, wh, L, v, stride, n_pos, hd, d0, 8); break;
+            case 1: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 1, 2); break;
+            case 2: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 2, 2); break;
+            case 3: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 3, 2); break;
+            case 4: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 4, 2); break;
+            case 5: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 5, 2); break;
+            case 6: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 6, 2); break;
+            case 7: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 7, 2); break;
+            default: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 8, 2); break;
             }
         }
     }

@@ -318,7 +318,7 @@ static void attention_task(void *arg, int ith, int nth)
     const rh_model *m = c->m;
     int n_head = m->info.n_head, n_kv = m->info.n_head_kv, hd = m->info.head_dim;
     int group = n_head / n_kv;
-    int64_t kv_dim = m->kv_dim;
+    size_t rs = (size_t)hd; /* row stride in the cache: one kv head's rows are contiguous */
     size_t L = (size_t)c->score_len;
     float scale = 1.0f / sqrtf((float)hd);
     float *sc = c->scores + (size_t)ith * (size_t)group * L;
@@ -332,8 +332,7 @@ static void attention_task(void *arg, int ith, int nth)
         int h1 = h0 + j->hpt < (kvh + 1) * group ? h0 + j->hpt : (kvh + 1) * group;
         int nh = h1 - h0;
         int pos = j->pos[t], seq = j->seq[t];
-        size_t base = (((size_t)j->layer * (size_t)c->n_seq + (size_t)seq) * (size_t)c->n_ctx) *
-                          (size_t)kv_dim + (size_t)kvh * (size_t)hd;
+        size_t base = rhm_kv_offset(c, j->layer, seq, kvh, 0);
         const uint16_t *kc = c->k_cache + base, *vc = c->v_cache + base;
         const float *q = c->q + (size_t)t * (size_t)m->q_dim + (size_t)h0 * (size_t)hd;
         float *out = c->att + (size_t)t * (size_t)m->q_dim + (size_t)h0 * (size_t)hd;
@@ -341,10 +340,10 @@ static void attention_task(void *arg, int ith, int nth)
         for (int d = 0; d < nh * hd; d++)
             qh[d] = round_h(q[d]);
         if (att_avx512 && hd % 16 == 0 && hd <= RHM_ATT_MAX_HD) {
-            rhm_scores_f16_avx512(sc, L, qh, nh, hd, kc, (size_t)kv_dim, pos + 1, scale);
+            rhm_scores_f16_avx512(sc, L, qh, nh, hd, kc, rs, pos + 1, scale);
         } else {
             for (int p = 0; p <= pos; p++) {
-                const uint16_t *kr = kc + (size_t)p * (size_t)kv_dim;
+                const uint16_t *kr = kc + (size_t)p * rs;
                 for (int h = 0; h < nh; h++)
                     sc[(size_t)h * L + (size_t)p] =
                         dot_f16(qh + (size_t)h * (size_t)hd, kr, hd) * scale;
@@ -353,10 +352,10 @@ static void attention_task(void *arg, int ith, int nth)
         for (int h = 0; h < nh; h++)
             softmax_f16(sc + (size_t)h * L, pos + 1);
         if (att_avx512 && hd % 32 == 0) {
-            rhm_wsum_heads_f16_avx512(out, sc, L, nh, vc, (size_t)kv_dim, pos + 1, hd);
+            rhm_wsum_heads_f16_avx512(out, sc, L, nh, vc, rs, pos + 1, hd);
         } else {
             for (int h = 0; h < nh; h++)
-                wsum_f16(out + (size_t)h * (size_t)hd, sc + (size_t)h * L, vc, (size_t)kv_dim,
+                wsum_f16(out + (size_t)h * (size_t)hd, sc + (size_t)h * L, vc, rs,
                          pos + 1, hd);
         }
     }
@@ -417,11 +416,14 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
             const float *cs = c->rope + (size_t)t * (size_t)m->n_rot;
             rope_apply(m, c->q + t * Q, in->n_head, cs);
             rope_apply(m, c->k + t * KV, in->n_head_kv, cs);
-            size_t off = (((size_t)il * (size_t)c->n_seq + (size_t)seq[t]) * (size_t)c->n_ctx +
-                          (size_t)pos[t]) * (size_t)KV;
-            for (int64_t d = 0; d < KV; d++) {
-                c->k_cache[off + (size_t)d] = f2h(c->k[t * KV + d]);
-                c->v_cache[off + (size_t)d] = f2h(c->v[t * KV + d]);
+            for (int kvh = 0; kvh < in->n_head_kv; kvh++) {
+                size_t off = rhm_kv_offset(c, il, seq[t], kvh, pos[t]);
+                const float *kt = c->k + t * KV + (int64_t)kvh * hd;
+                const float *vt = c->v + t * KV + (int64_t)kvh * hd;
+                for (int d = 0; d < hd; d++) {
+                    c->k_cache[off + (size_t)d] = f2h(kt[d]);
+                    c->v_cache[off + (size_t)d] = f2h(vt[d]);
+                }
             }
         }
         run_pool(c, attention_task, &job);

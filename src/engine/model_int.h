@@ -52,7 +52,7 @@ struct rh_ctx {
     rh_pool *pool;
     int n_ctx, n_seq, n_batch, n_threads;
     int32_t *seq_len;    /* n_seq */
-    uint16_t *k_cache;   /* [layer][seq][pos][kv_dim] fp16 */
+    uint16_t *k_cache;   /* [layer][seq][kv head][pos][head_dim] fp16 (rhm_kv_offset) */
     uint16_t *v_cache;
     /* working buffers for up to n_batch tokens */
     float *x, *h, *q, *k, *v, *att, *g, *u, *o;
@@ -68,6 +68,19 @@ struct rh_ctx {
     uint8_t *want;       /* want_cap, grown on demand */
     size_t want_cap;
 };
+
+/* Index of (layer, seq, kv head, pos) in k_cache / v_cache: each kv head's
+ * rows of a sequence are contiguous, so the attention over one kv head
+ * streams one sequential run from memory (with rows kv_dim apart, the
+ * strided reads of long contexts ran at a fraction of the bandwidth). */
+static inline size_t rhm_kv_offset(const struct rh_ctx *c, int layer, int seq, int kvh, int pos)
+{
+    size_t n_kv = (size_t)c->m->info.n_head_kv, hd = (size_t)c->m->info.head_dim;
+    return ((((size_t)layer * (size_t)c->n_seq + (size_t)seq) * n_kv + (size_t)kvh) *
+                (size_t)c->n_ctx +
+            (size_t)pos) *
+           hd;
+}
 
 /* fp16 <-> f32 as the cache stores them (table based, exact). */
 float rhm_h2f(uint16_t h);
