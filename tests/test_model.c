@@ -451,14 +451,17 @@ TEST(model_vec_primitives)
     }
 }
 
-/* The AVX-512 attention primitives: a head's scores and weighted sums are
- * the same bits whether it is computed alone or with the others of its
- * group (batch invariance), and close to a plain double computation. */
-TEST(model_attn_avx512_grouping)
+/* The head-group attention primitives (AVX-512 and AVX2): a head's scores
+ * and weighted sums are the same bits whether it is computed alone or with
+ * the others of its group (batch invariance), and close to a plain double
+ * computation. */
+typedef void (*scores_fn)(float *, size_t, const float *, int, int, const uint16_t *, size_t, int,
+                          float);
+typedef void (*wsum_heads_fn)(float *, const float *, size_t, int, const uint16_t *, size_t, int,
+                              int);
+
+static void check_attn_grouping(scores_fn scores, wsum_heads_fn wsum)
 {
-    if (strcmp(rh_ops_kernel_name(), "avx512vnni") != 0)
-        SKIP("the AVX-512 kernel set is not in use on this CPU");
-    rhm_fp16_init();
     static const int hds[] = {64, 128, 96, 32};
     enum { NP = 45, NH = 7, L = 64 };
     for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
@@ -474,9 +477,9 @@ TEST(model_attn_avx512_grouping)
             kv[i] = (uint16_t)(0x3000 + (i * 7919) % 0x0c00 + ((i & 1) << 15)); /* +-0.1..1.5 */
         for (int i = 0; i < NH * hd; i++)
             q[i] = (float)((i * 31) % 23) / 23.0f - 0.5f;
-        rhm_scores_f16_avx512(sa, L, q, NH, hd, kv, (size_t)hd, NP, 0.125f);
+        scores(sa, L, q, NH, hd, kv, (size_t)hd, NP, 0.125f);
         for (int h = 0; h < NH; h++)
-            rhm_scores_f16_avx512(s1 + h * L, L, q + h * hd, 1, hd, kv, (size_t)hd, NP, 0.125f);
+            scores(s1 + h * L, L, q + h * hd, 1, hd, kv, (size_t)hd, NP, 0.125f);
         for (int h = 0; h < NH; h++)
             for (int p = 0; p < NP; p++) {
                 ASSERT(memcmp(&sa[h * L + p], &s1[h * L + p], sizeof(float)) == 0);
@@ -487,9 +490,9 @@ TEST(model_attn_avx512_grouping)
             }
         for (int i = 0; i < NH * L; i++)
             sa[i] = (float)((i * 13) % 29) / 29.0f;
-        rhm_wsum_heads_f16_avx512(oa, sa, L, NH, kv, (size_t)hd, NP, hd);
+        wsum(oa, sa, L, NH, kv, (size_t)hd, NP, hd);
         for (int h = 0; h < NH; h++)
-            rhm_wsum_heads_f16_avx512(o1 + h * hd, sa + h * L, L, 1, kv, (size_t)hd, NP, hd);
+            wsum(o1 + h * hd, sa + h * L, L, 1, kv, (size_t)hd, NP, hd);
         ASSERT(memcmp(oa, o1, (size_t)NH * (size_t)hd * sizeof(float)) == 0);
         for (int h = 0; h < NH; h++)
             for (int d = 0; d < hd; d++) {
@@ -505,6 +508,17 @@ TEST(model_attn_avx512_grouping)
         rh_free(oa);
         rh_free(o1);
     }
+}
+
+TEST(model_attn_grouping)
+{
+    const char *ks = rh_ops_kernel_name();
+    if (strcmp(ks, "scalar") == 0)
+        SKIP("no SIMD kernel set on this CPU");
+    rhm_fp16_init();
+    check_attn_grouping(rhm_scores_f16_avx2, rhm_wsum_heads_f16_avx2);
+    if (strcmp(ks, "avx512vnni") == 0)
+        check_attn_grouping(rhm_scores_f16_avx512, rhm_wsum_heads_f16_avx512);
 }
 
 TEST(model_sibling_llama_q5_k_m)

@@ -140,3 +140,114 @@ void rhm_wsum_f16_avx2(float *out, const float *w, const uint16_t *v, size_t str
         out[d] = a;
     }
 }
+
+/* ---- all query heads of one kv head at once --------------------------------
+ *
+ * As in model_attn_avx512.c: each K and V row is converted from fp16 once
+ * for all heads of the group, and a head's arithmetic does not depend on
+ * how many heads are computed together. */
+
+/* Sums of 8 vectors: lane i of the result is the sum of the 8 lanes of
+ * v[i], always in the same order. */
+static inline __attribute__((always_inline)) __m256 reduce8_ps(const __m256 *v)
+{
+    __m256 x[4], y[2];
+    for (int j = 0; j < 4; j++)
+        x[j] = _mm256_add_ps(_mm256_unpacklo_ps(v[2 * j], v[2 * j + 1]),
+                             _mm256_unpackhi_ps(v[2 * j], v[2 * j + 1]));
+    for (int j = 0; j < 2; j++) {
+        __m256d a = _mm256_castps_pd(x[2 * j]), b = _mm256_castps_pd(x[2 * j + 1]);
+        y[j] = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(a, b)),
+                             _mm256_castpd_ps(_mm256_unpackhi_pd(a, b)));
+    }
+    return _mm256_add_ps(_mm256_permute2f128_ps(y[0], y[1], 0x20),
+                         _mm256_permute2f128_ps(y[0], y[1], 0x31));
+}
+
+/* sc[h * L + p] = scale * sum_d q[h * hd + d] * k[p * stride + d] for
+ * h < nh, p < n_pos; hd a multiple of 8, at most RHM_ATT_MAX_HD. Blocks of
+ * 8 positions: the rows converted once, per head an FMA chain per
+ * position, the 8 positions reduced together. */
+void rhm_scores_f16_avx2(float *sc, size_t L, const float *q, int nh, int hd, const uint16_t *k,
+                         size_t stride, int n_pos, float scale)
+{
+    const int nb = hd / 8;
+    _Alignas(32) float kf[8 * RHM_ATT_MAX_HD];
+    for (int p0 = 0; p0 < n_pos; p0 += 8) {
+        int np = n_pos - p0 < 8 ? n_pos - p0 : 8;
+        for (int i = 0; i < np; i++) {
+            const uint16_t *kr = k + (size_t)(p0 + i) * stride;
+            for (int b = 0; b < nb; b++)
+                _mm256_store_ps(kf + i * hd + 8 * b,
+                                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kr + 8 * b))));
+        }
+        for (int h = 0; h < nh; h++) {
+            const float *qh = q + (size_t)h * (size_t)hd;
+            __m256 acc[8];
+            for (int i = 0; i < 8; i++) {
+                __m256 a = _mm256_setzero_ps();
+                if (i < np) {
+                    const float *kr = kf + i * hd;
+                    a = _mm256_mul_ps(_mm256_loadu_ps(qh), _mm256_load_ps(kr));
+                    for (int b = 1; b < nb; b++)
+                        a = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 8 * b), _mm256_load_ps(kr + 8 * b), a);
+                }
+                acc[i] = a;
+            }
+            __m256 s = _mm256_mul_ps(reduce8_ps(acc), _mm256_set1_ps(scale));
+            float *dst = sc + (size_t)h * L + (size_t)p0;
+            if (np == 8) {
+                _mm256_storeu_ps(dst, s);
+            } else {
+                _Alignas(32) float tmp[8];
+                _mm256_store_ps(tmp, s);
+                for (int i = 0; i < np; i++)
+                    dst[i] = tmp[i];
+            }
+        }
+    }
+}
+
+/* out[h * hd + d] = sum_p w[h * L + p] * v[p * stride + d] for h < nh,
+ * d < hd (a multiple of 32): two heads x 32 values per pass, accumulators
+ * in registers, each an FMA chain over p in order (the same bits as
+ * rhm_wsum_f16_avx2 per head). */
+void rhm_wsum_heads_f16_avx2(float *out, const float *w, size_t L, int nh, const uint16_t *v,
+                             size_t stride, int n_pos, int hd)
+{
+    for (int h0 = 0; h0 < nh; h0 += 2) {
+        int two = nh - h0 >= 2;
+        const float *w0 = w + (size_t)h0 * L, *w1 = two ? w0 + L : w0;
+        for (int d0 = 0; d0 < hd; d0 += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            const uint16_t *vp = v + d0;
+            for (int p = 0; p < n_pos; p++, vp += stride) {
+                __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)vp));
+                __m256 v1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vp + 8)));
+                __m256 v2 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vp + 16)));
+                __m256 v3 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vp + 24)));
+                __m256 x = _mm256_broadcast_ss(w0 + p), y = _mm256_broadcast_ss(w1 + p);
+                a0 = _mm256_fmadd_ps(x, v0, a0);
+                a1 = _mm256_fmadd_ps(x, v1, a1);
+                a2 = _mm256_fmadd_ps(x, v2, a2);
+                a3 = _mm256_fmadd_ps(x, v3, a3);
+                b0 = _mm256_fmadd_ps(y, v0, b0);
+                b1 = _mm256_fmadd_ps(y, v1, b1);
+                b2 = _mm256_fmadd_ps(y, v2, b2);
+                b3 = _mm256_fmadd_ps(y, v3, b3);
+            }
+            float *o = out + (size_t)h0 * (size_t)hd + d0;
+            _mm256_storeu_ps(o, a0);
+            _mm256_storeu_ps(o + 8, a1);
+            _mm256_storeu_ps(o + 16, a2);
+            _mm256_storeu_ps(o + 24, a3);
+            if (two) {
+                _mm256_storeu_ps(o + hd, b0);
+                _mm256_storeu_ps(o + hd + 8, b1);
+                _mm256_storeu_ps(o + hd + 16, b2);
+                _mm256_storeu_ps(o + hd + 24, b3);
+            }
+        }
+    }
+}

@@ -90,7 +90,8 @@ static float (*dot_f16)(const float *, const uint16_t *, int) = dot_f16_scalar;
 static void (*wsum_f16)(float *, const float *, const uint16_t *, size_t, int, int) =
     wsum_f16_scalar;
 static void (*softmax_f16)(float *, int) = softmax_f16_scalar;
-static int att_avx512; /* the head-group primitives of model_attn_avx512.c */
+/* the head-group primitives: 2 = model_attn_avx512.c, 1 = model_attn_avx2.c */
+static int att_group;
 
 static void h2f_build(void)
 {
@@ -103,7 +104,10 @@ static void h2f_build(void)
         wsum_f16 = rhm_wsum_f16_avx2;
         softmax_f16 = rhm_softmax_f16_avx2;
     }
-    att_avx512 = strcmp(rh_ops_kernel_name(), "avx512vnni") == 0;
+    if (strcmp(rh_ops_kernel_name(), "avx512vnni") == 0)
+        att_group = 2;
+    else if (strcmp(rh_ops_kernel_name(), "scalar") != 0)
+        att_group = 1;
 }
 
 void rhm_fp16_init(void) { pthread_once(&h2f_once, h2f_build); }
@@ -339,8 +343,10 @@ static void attention_task(void *arg, int ith, int nth)
 
         for (int d = 0; d < nh * hd; d++)
             qh[d] = round_h(q[d]);
-        if (att_avx512 && hd % 16 == 0 && hd <= RHM_ATT_MAX_HD) {
+        if (att_group == 2 && hd % 16 == 0 && hd <= RHM_ATT_MAX_HD) {
             rhm_scores_f16_avx512(sc, L, qh, nh, hd, kc, rs, pos + 1, scale);
+        } else if (att_group == 1 && hd % 8 == 0 && hd <= RHM_ATT_MAX_HD) {
+            rhm_scores_f16_avx2(sc, L, qh, nh, hd, kc, rs, pos + 1, scale);
         } else {
             for (int p = 0; p <= pos; p++) {
                 const uint16_t *kr = kc + (size_t)p * rs;
@@ -351,8 +357,10 @@ static void attention_task(void *arg, int ith, int nth)
         }
         for (int h = 0; h < nh; h++)
             softmax_f16(sc + (size_t)h * L, pos + 1);
-        if (att_avx512 && hd % 32 == 0) {
+        if (att_group == 2 && hd % 32 == 0) {
             rhm_wsum_heads_f16_avx512(out, sc, L, nh, vc, rs, pos + 1, hd);
+        } else if (att_group == 1 && hd % 32 == 0) {
+            rhm_wsum_heads_f16_avx2(out, sc, L, nh, vc, rs, pos + 1, hd);
         } else {
             for (int h = 0; h < nh; h++)
                 wsum_f16(out + (size_t)h * (size_t)hd, sc + (size_t)h * L, vc, rs,
