@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/engine_args.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "engine/gguf.h"
@@ -172,13 +173,10 @@ int cmd_bench(int argc, char **argv)
         } else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
             path = argv[++i];
         } else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 256) {
+            if (cli_parse_int(argv[++i], 1, 256, &n_threads)) {
                 fprintf(stderr, "rathaus bench: bad thread count '%s'\n", argv[i]);
                 return 2;
             }
-            n_threads = (int)v;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (strcmp(argv[i], "--quick") == 0) {

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "cli/engine_args.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "engine/gguf.h"
@@ -323,13 +324,10 @@ int cmd_model_quantize(int argc, char **argv)
     int n_pos = 0;
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--threads") == 0) && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 256) {
+            if (cli_parse_int(argv[++i], 1, 256, &n_threads)) {
                 fprintf(stderr, "rathaus model quantize: bad thread count '%s'\n", argv[i]);
                 return 2;
             }
-            n_threads = (int)v;
         } else if (n_pos < 3) {
             pos[n_pos++] = argv[i];
         } else {

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/engine_args.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "engine/gguf.h"
@@ -364,13 +365,10 @@ int cmd_model_synth(int argc, char **argv)
             type = argv[++i];
         } else if ((strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--threads") == 0) &&
                    i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 256) {
+            if (cli_parse_int(argv[++i], 1, 256, &n_threads)) {
                 fprintf(stderr, "rathaus model synth: bad thread count '%s'\n", argv[i]);
                 return 2;
             }
-            n_threads = (int)v;
         } else if (argv[i][0] == '-' || out) {
             usage(stderr);
             return 2;

@@ -380,11 +380,15 @@ TILES(q4_k, kq_tile, 0)
 TILES(q5_k, kq_tile, 1)
 TILES(q6_k, kq_tile, 2)
 
-static uint64_t read_avx2(const void *p, size_t n)
+/* The bandwidth test's read loop, plain or with the kernels' prefetch (the
+ * test takes the better of the two). */
+AI uint64_t read_loop(const void *p, size_t n, const int pf)
 {
     const __m256i *q = p;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t i = 0; i < n / 32; i += 8) {
+        if (pf)
+            rh_pf_ahead((const uint8_t *)(q + i), 256);
         a0 = _mm256_xor_si256(a0, _mm256_add_epi64(_mm256_load_si256(q + i), _mm256_load_si256(q + i + 4)));
         a1 = _mm256_xor_si256(a1, _mm256_add_epi64(_mm256_load_si256(q + i + 1), _mm256_load_si256(q + i + 5)));
         a2 = _mm256_xor_si256(a2, _mm256_add_epi64(_mm256_load_si256(q + i + 2), _mm256_load_si256(q + i + 6)));
@@ -394,22 +398,8 @@ static uint64_t read_avx2(const void *p, size_t n)
     return (uint64_t)_mm256_extract_epi64(a, 0) ^ (uint64_t)_mm256_extract_epi64(a, 3);
 }
 
-/* The same read with the kernels' prefetch (the bandwidth test takes the
- * better of the two). */
-static uint64_t read_pf_avx2(const void *p, size_t n)
-{
-    const __m256i *q = p;
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i < n / 32; i += 8) {
-        rh_pf_ahead((const uint8_t *)(q + i), 256);
-        a0 = _mm256_xor_si256(a0, _mm256_add_epi64(_mm256_load_si256(q + i), _mm256_load_si256(q + i + 4)));
-        a1 = _mm256_xor_si256(a1, _mm256_add_epi64(_mm256_load_si256(q + i + 1), _mm256_load_si256(q + i + 5)));
-        a2 = _mm256_xor_si256(a2, _mm256_add_epi64(_mm256_load_si256(q + i + 2), _mm256_load_si256(q + i + 6)));
-        a3 = _mm256_xor_si256(a3, _mm256_add_epi64(_mm256_load_si256(q + i + 3), _mm256_load_si256(q + i + 7)));
-    }
-    __m256i a = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
-    return (uint64_t)_mm256_extract_epi64(a, 0) ^ (uint64_t)_mm256_extract_epi64(a, 3);
-}
+static uint64_t read_avx2(const void *p, size_t n) { return read_loop(p, n, 0); }
+static uint64_t read_pf_avx2(const void *p, size_t n) { return read_loop(p, n, 1); }
 
 void rh_kernels_avx2_init(rh_kernel_set *ks)
 {

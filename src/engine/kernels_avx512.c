@@ -1043,11 +1043,16 @@ static void mm_pp_q6_k(int64_t n, const void *w, size_t ws, int nr, const void *
     pp_drive(n, w, ws, nr, a, as, nt, y, ys, scratch, q6_k_repack, 2, q6_k_pp_t1, q6_k_pp_t8);
 }
 
-static uint64_t read_avx512(const void *p, size_t n)
+/* The bandwidth test's read loop, plain or with the generation kernels'
+ * prefetch: the test takes the better of the two, so that the roofline is
+ * what the memory can deliver however it is read. */
+AI uint64_t read_loop(const void *p, size_t n, const int pf)
 {
     const __m512i *q = p;
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t i = 0; i < n / 64; i += 4) {
+        if (pf)
+            rh_pf_ahead((const uint8_t *)(q + i), 256);
         a0 = _mm512_xor_si512(a0, _mm512_load_si512((const void *)(q + i)));
         a1 = _mm512_xor_si512(a1, _mm512_load_si512((const void *)(q + i + 1)));
         a2 = _mm512_xor_si512(a2, _mm512_load_si512((const void *)(q + i + 2)));
@@ -1057,23 +1062,8 @@ static uint64_t read_avx512(const void *p, size_t n)
     return (uint64_t)_mm512_reduce_add_epi64(a);
 }
 
-/* The same read with the generation kernels' prefetch: the bandwidth test
- * takes the better of the two, so that the roofline is what the memory can
- * deliver however it is read. */
-static uint64_t read_pf_avx512(const void *p, size_t n)
-{
-    const __m512i *q = p;
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i < n / 64; i += 4) {
-        rh_pf_ahead((const uint8_t *)(q + i), 256);
-        a0 = _mm512_xor_si512(a0, _mm512_load_si512((const void *)(q + i)));
-        a1 = _mm512_xor_si512(a1, _mm512_load_si512((const void *)(q + i + 1)));
-        a2 = _mm512_xor_si512(a2, _mm512_load_si512((const void *)(q + i + 2)));
-        a3 = _mm512_xor_si512(a3, _mm512_load_si512((const void *)(q + i + 3)));
-    }
-    __m512i a = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
-    return (uint64_t)_mm512_reduce_add_epi64(a);
-}
+static uint64_t read_avx512(const void *p, size_t n) { return read_loop(p, n, 0); }
+static uint64_t read_pf_avx512(const void *p, size_t n) { return read_loop(p, n, 1); }
 
 void rh_kernels_avx512_init(rh_kernel_set *ks)
 {

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "engine/vec_avx2.h"
 #include "engine/model_int.h"
 
 /* sum_d q[d] * k[d], k in fp16. */
@@ -23,40 +24,17 @@ float rhm_dot_f16_avx2(const float *q, const uint16_t *k, int n)
         __m256 k0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d)));
         acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), k0, acc0);
     }
-    acc0 = _mm256_add_ps(acc0, acc1);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    float r = _mm_cvtss_f32(s);
+    float r = rh_hsum256x2(acc0, acc1);
     for (; d < n; d++)
         r += q[d] * _cvtsh_ss(k[d]);
     return r;
 }
 
-/* e^x for x <= 0 (8 lanes): x = n ln2 + r with |r| <= ln2/2, e^r by its
- * Taylor series to degree 7 (error below 1e-8 relative), times 2^n. Below
- * -87 the result is 0 (it would be subnormal). Within an ulp or two of expf. */
+/* e^x for x <= 0: below -87 the result is 0 (it would be subnormal). */
 static __m256 exp_neg(__m256 x)
 {
-    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-    const __m256 ln2_hi = _mm256_set1_ps(0.693145751953125f);
-    const __m256 ln2_lo = _mm256_set1_ps(1.42860682030941723212e-6f);
     __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, ln2_hi, x);
-    r = _mm256_fnmadd_ps(n, ln2_lo, r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    __m256 res = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-    return _mm256_andnot_ps(under, res);
+    return _mm256_andnot_ps(under, rh_exp256(x));
 }
 
 /* s[0..n-1] := fp16(softmax(s)): max, exponentials, sum in double,

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "engine/vec_avx2.h"
 #include "engine/model_int.h"
 
 /* sum_d a[d] * b[d] */
@@ -20,11 +21,7 @@ float rhm_dot_f32_avx2(const float *a, const float *b, int n)
     }
     for (; d + 8 <= n; d += 8)
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), s0);
-    s0 = _mm256_add_ps(s0, s1);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    float r = _mm_cvtss_f32(s);
+    float r = rh_hsum256x2(s0, s1);
     for (; d < n; d++)
         r += a[d] * b[d];
     return r;
@@ -59,27 +56,6 @@ void rhm_wsum_f32_avx2(float *out, const float *w, const float *v, size_t stride
     }
 }
 
-/* e^z for z in [-87, 88] (clamped): z = n ln2 + r, e^r by its Taylor
- * series to degree 7 (relative error below 1e-7), times 2^n. */
-static __m256 exp_clamped(__m256 z)
-{
-    z = _mm256_max_ps(_mm256_min_ps(z, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), z);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 /* GELU, tanh approximation: 0.5 x (1 + tanh(u)) = x / (1 + e^(-2u)) with
  * u = sqrt(2/pi) (x + 0.044715 x^3). */
 void rhm_gelu_avx2(float *x, int64_t n)
@@ -90,7 +66,7 @@ void rhm_gelu_avx2(float *x, int64_t n)
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         __m256 z = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(a, v), _mm256_mul_ps(v, v), v));
-        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, exp_clamped(z))));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, rh_exp256(z))));
     }
     for (; i < n; i++) {
         float v = x[i];
