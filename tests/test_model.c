@@ -519,6 +519,26 @@ TEST(model_attn_grouping)
     check_attn_grouping(rhm_scores_f16_avx2, rhm_wsum_heads_f16_avx2);
     if (strcmp(ks, "avx512vnni") == 0)
         check_attn_grouping(rhm_scores_f16_avx512, rhm_wsum_heads_f16_avx512);
+    /* softmax (rounded to fp16) against a double computation */
+    static const int ns[] = {1, 5, 16, 17, 45, 100};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && strcmp(ks, "avx512vnni") != 0)
+            break;
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+            float s[100];
+            double e[100], sum = 0, mx = -1e30;
+            for (int p = 0; p < ns[i]; p++) {
+                s[p] = (float)((p * 37) % 41) * 0.3f - 6.0f - (p == 3 ? 100.0f : 0.0f);
+                mx = s[p] > mx ? s[p] : mx;
+            }
+            for (int p = 0; p < ns[i]; p++)
+                sum += e[p] = exp(s[p] - mx);
+            (k == 0 ? rhm_softmax_f16_avx2 : rhm_softmax_f16_avx512)(s, ns[i]);
+            for (int p = 0; p < ns[i]; p++)
+                if (fabs(s[p] - e[p] / sum) > 1e-3 * (e[p] / sum) + 1e-7)
+                    FAIL("softmax %d of %d: %g, want %g", p, ns[i], s[p], e[p] / sum);
+        }
+    }
 }
 
 TEST(model_sibling_llama_q5_k_m)

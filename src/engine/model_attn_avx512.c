@@ -13,6 +13,7 @@
  * positions in order (the same as rhm_wsum_f16_avx2, bit for bit).
  */
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "engine/model_int.h"
@@ -191,5 +192,59 @@ void rhm_wsum_heads_f16_avx512(float *out, const float *w, size_t L, int nh, con
             default: wsum_tile(o, wh, L, v, stride, n_pos, hd, d0, 8, 2); break;
             }
         }
+    }
+}
+
+/* e^x for x <= 0 on 16 lanes, the same steps as rh_exp256 (vec_avx2.h):
+ * below -87 the result is 0. */
+AI __m512 exp_neg16(__m512 x)
+{
+    __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723212e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps((__mmask16)~under, p, _mm512_castsi512_ps(e));
+}
+
+/* s[0..n-1] := fp16(softmax(s)) as rhm_softmax_f16_avx2 computes it (the
+ * maximum, exponentials, their sum in double, probabilities rounded to
+ * fp16), 16 lanes at a time; the tail through masked loads. */
+void rhm_softmax_f16_avx512(float *s, int n)
+{
+    __m512 vmx = _mm512_set1_ps(-INFINITY);
+    int p = 0;
+    for (; p + 16 <= n; p += 16)
+        vmx = _mm512_max_ps(vmx, _mm512_loadu_ps(s + p));
+    if (p < n) {
+        __mmask16 m = (__mmask16)((1u << (n - p)) - 1);
+        vmx = _mm512_mask_max_ps(vmx, m, vmx, _mm512_maskz_loadu_ps(m, s + p));
+    }
+    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx));
+    __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();
+    for (p = 0; p < n; p += 16) {
+        __mmask16 m = n - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - p)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(m, exp_neg16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + p), mx)));
+        _mm512_mask_storeu_ps(s + p, m, e);
+        sum0 = _mm512_add_pd(sum0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        sum1 = _mm512_add_pd(sum1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
+    }
+    double sum = _mm512_reduce_add_pd(_mm512_add_pd(sum0, sum1));
+    __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
+    for (p = 0; p < n; p += 16) {
+        __mmask16 m = n - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - p)) - 1);
+        __m256i h = _mm512_cvtps_ph(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + p), inv),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm512_mask_storeu_ps(s + p, m, _mm512_cvtph_ps(h));
     }
 }

@@ -104,8 +104,10 @@ static void h2f_build(void)
         wsum_f16 = rhm_wsum_f16_avx2;
         softmax_f16 = rhm_softmax_f16_avx2;
     }
-    if (strcmp(rh_ops_kernel_name(), "avx512vnni") == 0)
+    if (strcmp(rh_ops_kernel_name(), "avx512vnni") == 0) {
         att_group = 2;
+        softmax_f16 = rhm_softmax_f16_avx512;
+    }
     else if (strcmp(rh_ops_kernel_name(), "scalar") != 0)
         att_group = 1;
 }

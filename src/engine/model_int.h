@@ -100,6 +100,7 @@ void rhm_scores_f16_avx512(float *sc, size_t L, const float *q, int nh, int hd,
                            const uint16_t *k, size_t stride, int n_pos, float scale);
 void rhm_wsum_heads_f16_avx512(float *out, const float *w, size_t L, int nh, const uint16_t *v,
                                size_t stride, int n_pos, int hd);
+void rhm_softmax_f16_avx512(float *s, int n);
 /* The same with AVX2 (model_attn_avx2.c): scores need hd % 8 == 0 and
  * hd <= RHM_ATT_MAX_HD, the weighted sums hd % 32 == 0. */
 void rhm_scores_f16_avx2(float *sc, size_t L, const float *q, int nh, int hd, const uint16_t *k,
