@@ -600,85 +600,110 @@ KQ_FNS(q4_k, 0)
 KQ_FNS(q5_k, 1)
 KQ_FNS(q6_k, 2)
 
-/* Q4_K generation (one token), the hot path of Q4_K_M models: the
- * activation row is first copied into the order of the nibbles (per 128
- * values: 0-31, 64-95 | 32-63, 96-127), so that one 512-bit load of 64 quant
- * bytes gives 128 values (low nibbles, high nibbles) with no shuffling. */
-#define Q4K_GEN_MAXN 16384
+/* Q4_K for 1 to 15 tokens (generation, several sequences; from 16 tokens
+ * the repacked prompt kernel takes over), the hot path of Q4_K_M models:
+ * the activation rows are first copied into the order of the nibbles (per
+ * 128 values: 0-31, 64-95 | 32-63, 96-127), so that one 512-bit load of 64
+ * quant bytes gives 128 values (low nibbles, high nibbles) with no
+ * shuffling. A weight row is unpacked once for up to 8 tokens. Each
+ * (row, token) sum is formed the same way for any number of tokens, so a
+ * token alone gives the same bits as in a batch. */
+#define Q4K_MAXN 16384 /* longer rows take the generic tiles */
+#define Q4K_BUF 65536  /* bytes of reordered activations (on the stack) */
 
-static void q4_k_gen_row(int64_t n, const uint8_t *w, const int8_t *ap, void *ar, float *out)
+AI void q4k_reorder(int64_t n, const int8_t *src, int8_t *dst)
 {
-    const int64_t nb = n / 256;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i i02 = idx_w16(0, 2), i13 = idx_w16(1, 3), i46 = idx_w16(4, 6), i57 = idx_w16(5, 7);
-    const float *ad = rh_act_q8k_d(ar, n);
-    const int16_t *bsum = rh_act_q8k_bsum(ar, n);
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *p = w + (size_t)b * 144;
-        const int8_t *a8 = ap + b * 256;
-        rh_pf_ahead(p, 144);
-        uint64_t sc, mn;
-        k_scales(p + 4, &sc, &mn);
-        __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
-        __m128i m8 = _mm_cvtsi64_si128((long long)mn);
-        __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-        __m512i q0 = _mm512_loadu_si512((const void *)(p + 16));
-        __m512i q1 = _mm512_loadu_si512((const void *)(p + 80));
-        __m512i s0 = _mm512_dpwssd_epi32(
-            _mm512_setzero_si512(),
-            _mm512_maddubs_epi16(_mm512_and_si512(q0, m4), _mm512_loadu_si512((const void *)a8)),
-            _mm512_permutexvar_epi16(i02, sc16));
-        __m512i s1 = _mm512_dpwssd_epi32(
-            _mm512_setzero_si512(),
-            _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
-                                 _mm512_loadu_si512((const void *)(a8 + 64))),
-            _mm512_permutexvar_epi16(i13, sc16));
-        s0 = _mm512_dpwssd_epi32(
-            s0,
-            _mm512_maddubs_epi16(_mm512_and_si512(q1, m4), _mm512_loadu_si512((const void *)(a8 + 128))),
-            _mm512_permutexvar_epi16(i46, sc16));
-        s1 = _mm512_dpwssd_epi32(
-            s1,
-            _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q1, 4), m4),
-                                 _mm512_loadu_si512((const void *)(a8 + 192))),
-            _mm512_permutexvar_epi16(i57, sc16));
-        /* s0 lanes: values 4j.. of chunks 0|1 (+2|3), low nibbles; s1 the
-         * high nibbles. Regroup the (exact) integer sums into the lanes of
-         * kq_tile (lane j < 8: low nibbles of all chunks, j >= 8: high) and
-         * apply the scales as it does, so that one token alone gives the
-         * same bits as the same token in a batch. */
-        __m512i t1 = _mm512_shuffle_i64x2(s0, s1, 0x44), t2 = _mm512_shuffle_i64x2(s0, s1, 0xEE);
-        float da = ad[b];
-        __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(t1, t2)),
-                                   _mm512_set1_ps(_cvtsh_ss(rh_k_rd16(p)) * da));
-        __m256i mi = _mm256_madd_epi16(mn16, _mm256_loadu_si256((const __m256i *)(bsum + 16 * b)));
-        __m512 mf = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(mi));
-        sum = _mm512_fnmadd_ps(mf, _mm512_set1_ps(_cvtsh_ss(rh_k_rd16(p + 2)) * da), sum);
-        acc = _mm512_add_ps(acc, sum);
-    }
-    *out = _mm512_reduce_add_ps(acc);
-}
-
-static void mm_q4_k_gen(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
-                        int nt, float *y, int64_t ys)
-{
-    if (nt != 1 || n > Q4K_GEN_MAXN) {
-        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
-        return;
-    }
-    _Alignas(64) int8_t ap[Q4K_GEN_MAXN];
-    const int8_t *src = a;
     for (int64_t h = 0; h < n / 128; h++) {
         const int8_t *s8 = src + 128 * h;
-        int8_t *d8 = ap + 128 * h;
+        int8_t *d8 = dst + 128 * h;
         _mm256_store_si256((__m256i *)d8, _mm256_loadu_si256((const __m256i *)s8));
         _mm256_store_si256((__m256i *)(d8 + 32), _mm256_loadu_si256((const __m256i *)(s8 + 64)));
         _mm256_store_si256((__m256i *)(d8 + 64), _mm256_loadu_si256((const __m256i *)(s8 + 32)));
         _mm256_store_si256((__m256i *)(d8 + 96), _mm256_loadu_si256((const __m256i *)(s8 + 96)));
     }
-    for (int r = 0; r < nr; r++)
-        q4_k_gen_row(n, (const uint8_t *)w + (size_t)r * ws, ap, (void *)(uintptr_t)a, y + r);
+}
+
+/* nr rows x T tokens; ap: T reordered rows of n int8, ar: the original
+ * activation rows (their scales and sums of 16). */
+AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *ap,
+                 void *const *ar, float *y, int64_t ys, const int T)
+{
+    const int64_t nb = n / 256;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i i02 = idx_w16(0, 2), i13 = idx_w16(1, 3), i46 = idx_w16(4, 6), i57 = idx_w16(5, 7);
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *row = w + (size_t)r * ws;
+        __m512 acc[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *p = row + (size_t)b * 144;
+            rh_pf_ahead(p, 144);
+            uint64_t sc, mn;
+            k_scales(p + 4, &sc, &mn);
+            __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+            __m128i m8 = _mm_cvtsi64_si128((long long)mn);
+            __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+            float d = _cvtsh_ss(rh_k_rd16(p)), dmin = _cvtsh_ss(rh_k_rd16(p + 2));
+            __m512i q0 = _mm512_loadu_si512((const void *)(p + 16));
+            __m512i q1 = _mm512_loadu_si512((const void *)(p + 80));
+            __m512i l0 = _mm512_and_si512(q0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+            __m512i l1 = _mm512_and_si512(q1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+            __m512i s02 = _mm512_permutexvar_epi16(i02, sc16), s13 = _mm512_permutexvar_epi16(i13, sc16);
+            __m512i s46 = _mm512_permutexvar_epi16(i46, sc16), s57 = _mm512_permutexvar_epi16(i57, sc16);
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *a8 = ap + (size_t)t * (size_t)n + (size_t)b * 256;
+                __m512i s = _mm512_dpwssd_epi32(
+                    _mm512_setzero_si512(),
+                    _mm512_maddubs_epi16(l0, _mm512_load_si512((const void *)a8)), s02);
+                s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(h0, _mm512_load_si512((const void *)(a8 + 64))), s13);
+                s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(l1, _mm512_load_si512((const void *)(a8 + 128))), s46);
+                s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(h1, _mm512_load_si512((const void *)(a8 + 192))), s57);
+                float da = rh_act_q8k_d(ar[t], n)[b];
+                __m256i mi = _mm256_madd_epi16(
+                    mn16, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar[t], n) + 16 * b)));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * da), acc[t]);
+                acc[t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(mi)),
+                                          _mm512_set1_ps(dmin * da), acc[t]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            y[(int64_t)t * ys + r] = _mm512_reduce_add_ps(acc[t]);
+    }
+}
+
+static void mm_q4_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
+{
+    if (n > Q4K_MAXN || n % 256 != 0) {
+        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
+        return;
+    }
+    _Alignas(64) int8_t ap[Q4K_BUF];
+    int G = (int)(Q4K_BUF / n) < 8 ? (int)(Q4K_BUF / n) : 8; /* >= 4 */
+    for (int t0 = 0; t0 < nt; t0 += G) {
+        int T = nt - t0 < G ? nt - t0 : G;
+        void *ar[8];
+        for (int i = 0; i < T; i++) {
+            const int8_t *src = (const int8_t *)a + (size_t)(t0 + i) * as;
+            q4k_reorder(n, src, ap + (size_t)i * (size_t)n);
+            ar[i] = (void *)(uintptr_t)src;
+        }
+        float *yt = y + (int64_t)t0 * ys;
+        switch (T) {
+        case 1: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 1); break;
+        case 2: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 2); break;
+        case 3: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 3); break;
+        case 4: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 4); break;
+        case 5: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 5); break;
+        case 6: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 6); break;
+        case 7: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 7); break;
+        default: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 8); break;
+        }
+    }
 }
 
 /* ---- prompt processing: repacked weights ------------------------------------ *
@@ -1079,7 +1104,7 @@ void rh_kernels_avx512_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_Q5_0] = mm_q5_0;
     ks->mm[RH_TYPE_Q4_1] = mm_q4_1;
     ks->mm[RH_TYPE_Q5_1] = mm_q5_1;
-    ks->mm[RH_TYPE_Q4_K] = mm_q4_k_gen;
+    ks->mm[RH_TYPE_Q4_K] = mm_q4_k_fast;
     ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
     ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
     ks->mm_pp[RH_TYPE_Q8_0] = mm_pp_q8_0;
