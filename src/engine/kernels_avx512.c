@@ -706,6 +706,96 @@ static void mm_q4_k_fast(int64_t n, const void *w, size_t ws, int nr, const void
     }
 }
 
+/* Q6_K for 1 to 31 tokens the same way: a weight row unpacked once for up
+ * to 8 tokens (4 chunks of 64 values: low 4 bits from ql, high 2 from qh,
+ * 16-bit scales per 16 values), each (row, token) sum formed the same way
+ * for any number of tokens. Activations in their natural order. */
+AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *const *a,
+                 float *y, int64_t ys, const int T)
+{
+    const int64_t nb = n / 256;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *row = w + (size_t)r * ws;
+        __m512 acc[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *p = row + (size_t)b * 210;
+            rh_pf_ahead(p, 210);
+            __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
+            __m512i sc16 = _mm512_castsi256_si512(s);
+            float d = _cvtsh_ss(rh_k_rd16(p + 208));
+            __m512i wv[4], scv[4];
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                int h = c >> 1;
+                __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
+                __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+                __m512i lo, hb;
+                if ((c & 1) == 0) {
+                    lo = _mm512_and_si512(ql, m4);
+                    hb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
+                                            _mm256_slli_epi16(qh, 2), 1);
+                } else {
+                    lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
+                    hb = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+                }
+                wv[c] = _mm512_or_si512(lo, _mm512_and_si512(hb, m30));
+                scv[c] = _mm512_permutexvar_epi16(idx_q6(c), sc16);
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *a8 = a[t] + (size_t)b * 256;
+                __m512i i = _mm512_dpwssd_epi32(
+                    _mm512_setzero_si512(),
+                    _mm512_maddubs_epi16(wv[0], _mm512_loadu_si512((const void *)a8)), scv[0]);
+                i = _mm512_dpwssd_epi32(i, _mm512_maddubs_epi16(wv[1], _mm512_loadu_si512((const void *)(a8 + 64))), scv[1]);
+                i = _mm512_dpwssd_epi32(i, _mm512_maddubs_epi16(wv[2], _mm512_loadu_si512((const void *)(a8 + 128))), scv[2]);
+                i = _mm512_dpwssd_epi32(i, _mm512_maddubs_epi16(wv[3], _mm512_loadu_si512((const void *)(a8 + 192))), scv[3]);
+                void *ar = (void *)(uintptr_t)a[t];
+                float dd = d * rh_act_q8k_d(ar, n)[b];
+                /* the -32 offset of the quants: scale x sum of 16 activations */
+                __m256i mi = _mm256_madd_epi16(
+                    s, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b)));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_set1_ps(dd), acc[t]);
+                acc[t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(mi)),
+                                          _mm512_set1_ps(32.0f * dd), acc[t]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            y[(int64_t)t * ys + r] = _mm512_reduce_add_ps(acc[t]);
+    }
+}
+
+static void mm_q6_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
+{
+    if (n % 256 != 0) {
+        mm_q6_k(n, w, ws, nr, a, as, nt, y, ys);
+        return;
+    }
+    for (int t0 = 0; t0 < nt; t0 += 8) {
+        int T = nt - t0 < 8 ? nt - t0 : 8;
+        const int8_t *ap[8];
+        for (int i = 0; i < T; i++)
+            ap[i] = (const int8_t *)a + (size_t)(t0 + i) * as;
+        float *yt = y + (int64_t)t0 * ys;
+        switch (T) {
+        case 1: q6k_rows(n, w, ws, nr, ap, yt, ys, 1); break;
+        case 2: q6k_rows(n, w, ws, nr, ap, yt, ys, 2); break;
+        case 3: q6k_rows(n, w, ws, nr, ap, yt, ys, 3); break;
+        case 4: q6k_rows(n, w, ws, nr, ap, yt, ys, 4); break;
+        case 5: q6k_rows(n, w, ws, nr, ap, yt, ys, 5); break;
+        case 6: q6k_rows(n, w, ws, nr, ap, yt, ys, 6); break;
+        case 7: q6k_rows(n, w, ws, nr, ap, yt, ys, 7); break;
+        default: q6k_rows(n, w, ws, nr, ap, yt, ys, 8); break;
+        }
+    }
+}
+
 /* ---- prompt processing: repacked weights ------------------------------------ *
  *
  * For many tokens, 16 weight rows are first repacked (in registers) so that one
@@ -1106,7 +1196,7 @@ void rh_kernels_avx512_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_Q5_1] = mm_q5_1;
     ks->mm[RH_TYPE_Q4_K] = mm_q4_k_fast;
     ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
-    ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
+    ks->mm[RH_TYPE_Q6_K] = mm_q6_k_fast;
     ks->mm_pp[RH_TYPE_Q8_0] = mm_pp_q8_0;
     ks->mm_pp[RH_TYPE_Q4_K] = mm_pp_q4_k;
     ks->mm_pp[RH_TYPE_Q6_K] = mm_pp_q6_k;
