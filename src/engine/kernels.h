@@ -89,6 +89,16 @@ static inline __attribute__((always_inline)) void rh_pf_ahead(const uint8_t *p, 
         __builtin_prefetch((const void *)((uintptr_t)p + RH_PF_DIST + (uintptr_t)o), 0, 0);
 }
 
+/* A pause in a spin-wait loop (the pool, barriers inside a pool task). */
+static inline void rh_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 typedef struct rh_kernel_set {
     const char *name;
     rh_read_fn read;

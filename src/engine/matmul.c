@@ -317,7 +317,8 @@ typedef struct multi_job {
     float *y[MULTI_MAX];
     int64_t first[MULTI_MAX + 1]; /* first chunk of each matrix; first[n] = total */
     int64_t chunk, cols, n_tok;
-    int glu; /* matrices 0 and 1 (same rows) chunk by chunk, then y0 = silu(y0) * y1 */
+    int glu; /* matrices 0 and 1 (same rows), then y0 = silu(y0) * y1 */
+    atomic_int arrived; /* glu: threads done with their products */
     const void *act;
     size_t a_stride;
     rh_pool *pool;
@@ -335,13 +336,18 @@ static void multi_task(void *ctx, int ith, int nth)
         int64_t nr = j->rows[m] - r0 < j->chunk ? j->rows[m] - r0 : j->chunk;
         j->mm[m](j->cols, j->W[m] + (size_t)r0 * j->w_stride[m], j->w_stride[m], (int)nr, j->act,
                  j->a_stride, (int)j->n_tok, j->y[m] + r0, j->rows[m]);
-        if (j->glu) {
-            j->mm[1](j->cols, j->W[1] + (size_t)r0 * j->w_stride[1], j->w_stride[1], (int)nr,
-                     j->act, j->a_stride, (int)j->n_tok, j->y[1] + r0, j->rows[1]);
-            for (int64_t t = 0; t < j->n_tok; t++)
-                rh_silu_mul(j->y[0] + t * j->rows[0] + r0, j->y[1] + t * j->rows[0] + r0, nr);
-        }
     }
+    if (!j->glu)
+        return;
+    /* SwiGLU once all rows of both products are there: every thread of
+     * the run waits for the others (they are all in this task), then takes
+     * its share of the rows */
+    atomic_fetch_add_explicit(&j->arrived, 1, memory_order_acq_rel);
+    while (atomic_load_explicit(&j->arrived, memory_order_acquire) < nth)
+        rh_cpu_relax();
+    int64_t rows = j->rows[0], r0 = rows * ith / nth, r1 = rows * (ith + 1) / nth;
+    for (int64_t t = 0; t < j->n_tok; t++)
+        rh_silu_mul(j->y[0] + t * rows + r0, j->y[1] + t * rows + r0, r1 - r0);
 }
 
 void rh_silu_mul(float *g, const float *u, int64_t n)
@@ -428,11 +434,15 @@ static void matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, in
             rh_pool_run(pool, quant_task, &q);
         j.act = abuf;
     }
-    j.n = glu ? 1 : n_items; /* glu: the chunks of matrix 0 drive both */
+    /* glu: the gate's chunks, then the up's, so that with contiguous ranges
+     * each thread streams whole stretches of one matrix (taking gate and up
+     * rows chunk by chunk in turn was ~5% slower from DRAM) */
+    j.n = n_items;
     j.glu = glu;
+    atomic_init(&j.arrived, 0);
     j.cols = cols;
     j.n_tok = n_tok;
-    j.chunk = chunk_rows(glu ? items[0].rows : total_rows, nth, n_tok);
+    j.chunk = chunk_rows(total_rows, nth, n_tok);
     j.first[0] = 0;
     for (int i = 0; i < n_items; i++) {
         j.mm[i] = ks->mm[items[i].wtype];

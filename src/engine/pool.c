@@ -52,14 +52,6 @@ struct rh_pool {
     size_t scratch_size;
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
 
 static void futex_wait(atomic_uint *addr, unsigned val)
 {
@@ -81,7 +73,7 @@ static void *worker_main(void *arg)
         int spins = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
             if (++spins < POOL_SPIN_IDLE) {
-                cpu_relax();
+                rh_cpu_relax();
                 /* let other runnable threads (e.g. more pool threads than
                  * cores) have the CPU now and then */
                 if ((spins & 1023) == 0)
@@ -201,7 +193,7 @@ void rh_pool_run(rh_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx)
     int spins = 0;
     while (atomic_load_explicit(&p->n_done, memory_order_acquire) != p->n - 1) {
         if (++spins < POOL_SPIN_WAIT) {
-            cpu_relax();
+            rh_cpu_relax();
         } else {
             sched_yield();
             spins = 0;
