@@ -380,6 +380,101 @@ TILES(q4_k, kq_tile, 0)
 TILES(q5_k, kq_tile, 1)
 TILES(q6_k, kq_tile, 2)
 
+/* Q4_K, any number of tokens (the AVX2 set has no repacked prompt kernel):
+ * per 32-value sub-block j the products go through vpmaddubsw and
+ * vpmaddwd with ones only; the 8 sub-block sums are gathered into one
+ * vector by a fixed tree of horizontal adds and multiplied by the 8 scales
+ * at once (vpmulld), so the per-value work has no scale shuffles. A row is
+ * read for all tokens of the call from the L1 after the first. Each (row,
+ * token) sum is formed the same way for any number of tokens (batch
+ * invariant). */
+AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a, float *y,
+                 int64_t ys, const int T)
+{
+    const int64_t nb = n / 256;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *row = w + (size_t)r * ws;
+        __m256 acc[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *p = row + (size_t)b * 144;
+            rh_pf_ahead(p, 144);
+            uint8_t s8[8], m8[8];
+            k_scales(p + 4, s8, m8);
+            __m256i wq[8]; /* sub-block j's 32 quants */
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * c));
+                wq[2 * c] = _mm256_and_si256(q, m4);
+                wq[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            }
+            __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)s8));
+            __m128i mm = _mm_loadl_epi64((const __m128i *)m8);
+            __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
+            float d = _cvtsh_ss(rh_k_rd16(p)), dmin = _cvtsh_ss(rh_k_rd16(p + 2));
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *a8 = (const int8_t *)a[t] + b * 256;
+                void *ar = (void *)(uintptr_t)a[t];
+                __m256i x[4];
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    __m256i lo = _mm256_madd_epi16(
+                        _mm256_maddubs_epi16(wq[2 * c], _mm256_loadu_si256((const __m256i *)(a8 + 64 * c))),
+                        ones);
+                    __m256i hi = _mm256_madd_epi16(
+                        _mm256_maddubs_epi16(wq[2 * c + 1],
+                                             _mm256_loadu_si256((const __m256i *)(a8 + 64 * c + 32))),
+                        ones);
+                    x[c] = _mm256_hadd_epi32(lo, hi);
+                }
+                __m256i y0 = _mm256_hadd_epi32(x[0], x[1]), y1 = _mm256_hadd_epi32(x[2], x[3]);
+                /* lanes: the sums of sub-blocks 0..7 */
+                __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(y0, y1, 0x20),
+                                                _mm256_permute2x128_si256(y0, y1, 0x31));
+                __m256i mi = _mm256_madd_epi16(
+                    mn16, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b)));
+                float da = rh_act_q8k_d(ar, n)[b];
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(sums, sc)),
+                                         _mm256_set1_ps(d * da), acc[t]);
+                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_set1_ps(dmin * da), acc[t]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            y[(int64_t)t * ys + r] = hsum256(acc[t]);
+    }
+}
+
+static void mm_q4_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
+{
+    if (n % 256 != 0) {
+        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
+        return;
+    }
+    for (int t0 = 0; t0 < nt; t0 += 8) {
+        int T = nt - t0 < 8 ? nt - t0 : 8;
+        const uint8_t *ap[8];
+        for (int i = 0; i < T; i++)
+            ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
+        float *yt = y + (int64_t)t0 * ys;
+        switch (T) {
+        case 1: q4k_rows(n, w, ws, nr, ap, yt, ys, 1); break;
+        case 2: q4k_rows(n, w, ws, nr, ap, yt, ys, 2); break;
+        case 3: q4k_rows(n, w, ws, nr, ap, yt, ys, 3); break;
+        case 4: q4k_rows(n, w, ws, nr, ap, yt, ys, 4); break;
+        case 5: q4k_rows(n, w, ws, nr, ap, yt, ys, 5); break;
+        case 6: q4k_rows(n, w, ws, nr, ap, yt, ys, 6); break;
+        case 7: q4k_rows(n, w, ws, nr, ap, yt, ys, 7); break;
+        default: q4k_rows(n, w, ws, nr, ap, yt, ys, 8); break;
+        }
+    }
+}
+
 /* The bandwidth test's read loop, plain or with the kernels' prefetch (the
  * test takes the better of the two). */
 AI uint64_t read_loop(const void *p, size_t n, const int pf)
@@ -412,7 +507,7 @@ void rh_kernels_avx2_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_F16] = mm_f16;
     ks->mm[RH_TYPE_Q8_0] = mm_q8_0;
     ks->mm[RH_TYPE_Q4_0] = mm_q4_0;
-    ks->mm[RH_TYPE_Q4_K] = mm_q4_k;
+    ks->mm[RH_TYPE_Q4_K] = mm_q4_k_rows;
     ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
     ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
 }
