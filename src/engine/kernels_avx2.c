@@ -449,6 +449,75 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
     }
 }
 
+/* Q6_K the same way: per 32 values j the quants (4 low bits from ql, 2
+ * from qh) against the activations with ones only; lanes 0-3 belong to the
+ * 16-value group 2j, lanes 4-7 to 2j+1. Two trees of horizontal adds give
+ * the 16 group sums in the lane order 0 2 4 6 1 3 5 7 | 8 10 .. 15, which
+ * the scales are shuffled to before one vpmulld each. */
+AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a, float *y,
+                 int64_t ys, const int T)
+{
+    const int64_t nb = n / 256;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m128i perm = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *row = w + (size_t)r * ws;
+        __m256 acc[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *p = row + (size_t)b * 210;
+            rh_pf_ahead(p, 210);
+            __m256i wq[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                int h = j >> 2, k = j & 3;
+                __m256i ql = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32 * (k & 1)));
+                __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+                __m256i lo = k < 2 ? _mm256_and_si256(ql, m4)
+                                   : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
+                __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
+                wq[j] = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
+            }
+            __m128i s8 = _mm_loadu_si128((const __m128i *)(p + 192));
+            __m128i sp = _mm_shuffle_epi8(s8, perm);
+            __m256i sc0 = _mm256_cvtepi8_epi32(sp), sc1 = _mm256_cvtepi8_epi32(_mm_srli_si128(sp, 8));
+            __m256i s16 = _mm256_cvtepi8_epi16(s8);
+            float d = _cvtsh_ss(rh_k_rd16(p + 208));
+#pragma GCC unroll 8
+            for (int t = 0; t < T; t++) {
+                const int8_t *a8 = (const int8_t *)a[t] + b * 256;
+                void *ar = (void *)(uintptr_t)a[t];
+                __m256i x[4];
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    __m256i u = _mm256_madd_epi16(
+                        _mm256_maddubs_epi16(wq[2 * c], _mm256_loadu_si256((const __m256i *)(a8 + 64 * c))),
+                        ones);
+                    __m256i v = _mm256_madd_epi16(
+                        _mm256_maddubs_epi16(wq[2 * c + 1],
+                                             _mm256_loadu_si256((const __m256i *)(a8 + 64 * c + 32))),
+                        ones);
+                    x[c] = _mm256_hadd_epi32(u, v);
+                }
+                __m256i y0 = _mm256_hadd_epi32(x[0], x[1]), y1 = _mm256_hadd_epi32(x[2], x[3]);
+                __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(y0, sc0), _mm256_mullo_epi32(y1, sc1));
+                /* the -32 offset of the quants: scale x sum of 16 activations */
+                __m256i mi = _mm256_madd_epi16(
+                    s16, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b)));
+                float dd = d * rh_act_q8k_d(ar, n)[b];
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dd), acc[t]);
+                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_set1_ps(32.0f * dd), acc[t]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            y[(int64_t)t * ys + r] = hsum256(acc[t]);
+    }
+}
+
 static void mm_q4_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
@@ -471,6 +540,32 @@ static void mm_q4_k_rows(int64_t n, const void *w, size_t ws, int nr, const void
         case 6: q4k_rows(n, w, ws, nr, ap, yt, ys, 6); break;
         case 7: q4k_rows(n, w, ws, nr, ap, yt, ys, 7); break;
         default: q4k_rows(n, w, ws, nr, ap, yt, ys, 8); break;
+        }
+    }
+}
+
+static void mm_q6_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
+{
+    if (n % 256 != 0) {
+        mm_q6_k(n, w, ws, nr, a, as, nt, y, ys);
+        return;
+    }
+    for (int t0 = 0; t0 < nt; t0 += 8) {
+        int T = nt - t0 < 8 ? nt - t0 : 8;
+        const uint8_t *ap[8];
+        for (int i = 0; i < T; i++)
+            ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
+        float *yt = y + (int64_t)t0 * ys;
+        switch (T) {
+        case 1: q6k_rows(n, w, ws, nr, ap, yt, ys, 1); break;
+        case 2: q6k_rows(n, w, ws, nr, ap, yt, ys, 2); break;
+        case 3: q6k_rows(n, w, ws, nr, ap, yt, ys, 3); break;
+        case 4: q6k_rows(n, w, ws, nr, ap, yt, ys, 4); break;
+        case 5: q6k_rows(n, w, ws, nr, ap, yt, ys, 5); break;
+        case 6: q6k_rows(n, w, ws, nr, ap, yt, ys, 6); break;
+        case 7: q6k_rows(n, w, ws, nr, ap, yt, ys, 7); break;
+        default: q6k_rows(n, w, ws, nr, ap, yt, ys, 8); break;
         }
     }
 }
@@ -509,5 +604,5 @@ void rh_kernels_avx2_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_Q4_0] = mm_q4_0;
     ks->mm[RH_TYPE_Q4_K] = mm_q4_k_rows;
     ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
-    ks->mm[RH_TYPE_Q6_K] = mm_q6_k;
+    ks->mm[RH_TYPE_Q6_K] = mm_q6_k_rows;
 }
