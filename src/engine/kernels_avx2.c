@@ -389,10 +389,11 @@ TILES(q6_k, kq_tile, 2)
  * token) sum is formed the same way for any number of tokens (batch
  * invariant). */
 AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a, float *y,
-                 int64_t ys, const int T)
+                 int64_t ys, const int T, const int Q5)
 {
     const int64_t nb = n / 256;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const size_t bs = Q5 ? 176 : 144, qoff = Q5 ? 48 : 16;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), b1 = _mm256_set1_epi8(1);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
         __m256 acc[8];
@@ -400,16 +401,24 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
         for (int t = 0; t < T; t++)
             acc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *p = row + (size_t)b * 144;
-            rh_pf_ahead(p, 144);
+            const uint8_t *p = row + (size_t)b * bs;
+            rh_pf_ahead(p, (int)bs);
             uint8_t s8[8], m8[8];
             k_scales(p + 4, s8, m8);
             __m256i wq[8]; /* sub-block j's 32 quants */
+            __m256i qh = Q5 ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
-                __m256i q = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * c));
+                __m256i q = _mm256_loadu_si256((const __m256i *)(p + qoff + 32 * c));
                 wq[2 * c] = _mm256_and_si256(q, m4);
                 wq[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if (Q5) { /* the 5th bit of value 32j + k is bit j of qh[k] */
+                    wq[2 * c] = _mm256_or_si256(
+                        wq[2 * c], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), b1), 4));
+                    wq[2 * c + 1] = _mm256_or_si256(
+                        wq[2 * c + 1],
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), b1), 4));
+                }
             }
             __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)s8));
             __m128i mm = _mm_loadl_epi64((const __m128i *)m8);
@@ -518,13 +527,9 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
     }
 }
 
-static void mm_q4_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
-                         int nt, float *y, int64_t ys)
+AI void kq_rows_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                      float *y, int64_t ys, const int Q5)
 {
-    if (n % 256 != 0) {
-        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
-        return;
-    }
     for (int t0 = 0; t0 < nt; t0 += 8) {
         int T = nt - t0 < 8 ? nt - t0 : 8;
         const uint8_t *ap[8];
@@ -532,16 +537,34 @@ static void mm_q4_k_rows(int64_t n, const void *w, size_t ws, int nr, const void
             ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
         float *yt = y + (int64_t)t0 * ys;
         switch (T) {
-        case 1: q4k_rows(n, w, ws, nr, ap, yt, ys, 1); break;
-        case 2: q4k_rows(n, w, ws, nr, ap, yt, ys, 2); break;
-        case 3: q4k_rows(n, w, ws, nr, ap, yt, ys, 3); break;
-        case 4: q4k_rows(n, w, ws, nr, ap, yt, ys, 4); break;
-        case 5: q4k_rows(n, w, ws, nr, ap, yt, ys, 5); break;
-        case 6: q4k_rows(n, w, ws, nr, ap, yt, ys, 6); break;
-        case 7: q4k_rows(n, w, ws, nr, ap, yt, ys, 7); break;
-        default: q4k_rows(n, w, ws, nr, ap, yt, ys, 8); break;
+        case 1: q4k_rows(n, w, ws, nr, ap, yt, ys, 1, Q5); break;
+        case 2: q4k_rows(n, w, ws, nr, ap, yt, ys, 2, Q5); break;
+        case 3: q4k_rows(n, w, ws, nr, ap, yt, ys, 3, Q5); break;
+        case 4: q4k_rows(n, w, ws, nr, ap, yt, ys, 4, Q5); break;
+        case 5: q4k_rows(n, w, ws, nr, ap, yt, ys, 5, Q5); break;
+        case 6: q4k_rows(n, w, ws, nr, ap, yt, ys, 6, Q5); break;
+        case 7: q4k_rows(n, w, ws, nr, ap, yt, ys, 7, Q5); break;
+        default: q4k_rows(n, w, ws, nr, ap, yt, ys, 8, Q5); break;
         }
     }
+}
+
+static void mm_q4_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
+{
+    if (n % 256 != 0)
+        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
+    else
+        kq_rows_drive(n, w, ws, nr, a, as, nt, y, ys, 0);
+}
+
+static void mm_q5_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
+{
+    if (n % 256 != 0)
+        mm_q5_k(n, w, ws, nr, a, as, nt, y, ys);
+    else
+        kq_rows_drive(n, w, ws, nr, a, as, nt, y, ys, 1);
 }
 
 static void mm_q6_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
@@ -603,6 +626,6 @@ void rh_kernels_avx2_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_Q8_0] = mm_q8_0;
     ks->mm[RH_TYPE_Q4_0] = mm_q4_0;
     ks->mm[RH_TYPE_Q4_K] = mm_q4_k_rows;
-    ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
+    ks->mm[RH_TYPE_Q5_K] = mm_q5_k_rows;
     ks->mm[RH_TYPE_Q6_K] = mm_q6_k_rows;
 }
