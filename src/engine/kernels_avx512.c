@@ -626,10 +626,18 @@ AI void q4k_reorder(int64_t n, const int8_t *src, int8_t *dst)
 /* nr rows x T tokens; ap: T reordered rows of n int8, ar: the original
  * activation rows (their scales and sums of 16). */
 AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *ap,
-                 void *const *ar, float *y, int64_t ys, const int T)
+                 void *const *ar, float *y, int64_t ys, const int T, const int Q5)
 {
     const int64_t nb = n / 256;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const size_t bs = Q5 ? 176 : 144, qoff = Q5 ? 48 : 16;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
+    /* Q5_K: the 5th bit of value 32j + k is bit j of qh[k]; per 512-bit
+     * vector (halves: values 64c..+31 and 64c+64..+95 for the low nibbles,
+     * +32 for the high ones) the bits to test */
+    const __m512i t0 = _mm512_inserti64x4(_mm512_set1_epi8(0x01), _mm256_set1_epi8(0x04), 1);
+    const __m512i t1 = _mm512_inserti64x4(_mm512_set1_epi8(0x02), _mm256_set1_epi8(0x08), 1);
+    const __m512i t2 = _mm512_inserti64x4(_mm512_set1_epi8(0x10), _mm256_set1_epi8(0x40), 1);
+    const __m512i t3 = _mm512_inserti64x4(_mm512_set1_epi8(0x20), _mm256_set1_epi8((char)0x80), 1);
     const __m512i i02 = idx_w16(0, 2), i13 = idx_w16(1, 3), i46 = idx_w16(4, 6), i57 = idx_w16(5, 7);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
@@ -638,18 +646,26 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *a
         for (int t = 0; t < T; t++)
             acc[t] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *p = row + (size_t)b * 144;
-            rh_pf_ahead(p, 144);
+            const uint8_t *p = row + (size_t)b * bs;
+            rh_pf_ahead(p, (int)bs);
             uint64_t sc, mn;
             k_scales(p + 4, &sc, &mn);
             __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
             __m128i m8 = _mm_cvtsi64_si128((long long)mn);
             __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
             float d = _cvtsh_ss(rh_k_rd16(p)), dmin = _cvtsh_ss(rh_k_rd16(p + 2));
-            __m512i q0 = _mm512_loadu_si512((const void *)(p + 16));
-            __m512i q1 = _mm512_loadu_si512((const void *)(p + 80));
+            __m512i q0 = _mm512_loadu_si512((const void *)(p + qoff));
+            __m512i q1 = _mm512_loadu_si512((const void *)(p + qoff + 64));
             __m512i l0 = _mm512_and_si512(q0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
             __m512i l1 = _mm512_and_si512(q1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+            if (Q5) {
+                __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
+                __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+                l0 = _mm512_mask_add_epi8(l0, _mm512_test_epi8_mask(qh2, t0), l0, b16);
+                h0 = _mm512_mask_add_epi8(h0, _mm512_test_epi8_mask(qh2, t1), h0, b16);
+                l1 = _mm512_mask_add_epi8(l1, _mm512_test_epi8_mask(qh2, t2), l1, b16);
+                h1 = _mm512_mask_add_epi8(h1, _mm512_test_epi8_mask(qh2, t3), h1, b16);
+            }
             __m512i s02 = _mm512_permutexvar_epi16(i02, sc16), s13 = _mm512_permutexvar_epi16(i13, sc16);
             __m512i s46 = _mm512_permutexvar_epi16(i46, sc16), s57 = _mm512_permutexvar_epi16(i57, sc16);
 #pragma GCC unroll 8
@@ -675,13 +691,9 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *a
     }
 }
 
-static void mm_q4_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
-                         int nt, float *y, int64_t ys)
+AI void q4k_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                  float *y, int64_t ys, const int Q5)
 {
-    if (n > Q4K_MAXN || n % 256 != 0) {
-        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
-        return;
-    }
     _Alignas(64) int8_t ap[Q4K_BUF];
     int G = (int)(Q4K_BUF / n) < 8 ? (int)(Q4K_BUF / n) : 8; /* >= 4 */
     for (int t0 = 0; t0 < nt; t0 += G) {
@@ -694,16 +706,34 @@ static void mm_q4_k_fast(int64_t n, const void *w, size_t ws, int nr, const void
         }
         float *yt = y + (int64_t)t0 * ys;
         switch (T) {
-        case 1: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 1); break;
-        case 2: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 2); break;
-        case 3: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 3); break;
-        case 4: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 4); break;
-        case 5: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 5); break;
-        case 6: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 6); break;
-        case 7: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 7); break;
-        default: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 8); break;
+        case 1: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 1, Q5); break;
+        case 2: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 2, Q5); break;
+        case 3: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 3, Q5); break;
+        case 4: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 4, Q5); break;
+        case 5: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 5, Q5); break;
+        case 6: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 6, Q5); break;
+        case 7: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 7, Q5); break;
+        default: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 8, Q5); break;
         }
     }
+}
+
+static void mm_q4_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
+{
+    if (n > Q4K_MAXN || n % 256 != 0)
+        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
+    else
+        q4k_drive(n, w, ws, nr, a, as, nt, y, ys, 0);
+}
+
+static void mm_q5_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
+{
+    if (n > Q4K_MAXN || n % 256 != 0)
+        mm_q5_k(n, w, ws, nr, a, as, nt, y, ys);
+    else
+        q4k_drive(n, w, ws, nr, a, as, nt, y, ys, 1);
 }
 
 /* Q6_K for 1 to 31 tokens the same way: a weight row unpacked once for up
@@ -1195,7 +1225,7 @@ void rh_kernels_avx512_init(rh_kernel_set *ks)
     ks->mm[RH_TYPE_Q4_1] = mm_q4_1;
     ks->mm[RH_TYPE_Q5_1] = mm_q5_1;
     ks->mm[RH_TYPE_Q4_K] = mm_q4_k_fast;
-    ks->mm[RH_TYPE_Q5_K] = mm_q5_k;
+    ks->mm[RH_TYPE_Q5_K] = mm_q5_k_fast;
     ks->mm[RH_TYPE_Q6_K] = mm_q6_k_fast;
     ks->mm_pp[RH_TYPE_Q8_0] = mm_pp_q8_0;
     ks->mm_pp[RH_TYPE_Q4_K] = mm_pp_q4_k;
