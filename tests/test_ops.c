@@ -587,9 +587,8 @@ TEST(ops_matmul_glu_identical)
 
 /* One token alone gives the same bits as the same token inside a batch
  * for the K-quant types, below the batch size from which the repacked prompt
- * kernels take over (AVX-512: Q4_K 16, Q6_K 32; Q5_K never): the generation
- * kernels sum in the order of the batched tiles. Q8_0 on AVX-512 does not
- * (see docs/engine-kernels.md); the others are checked. */
+ * kernels take over (AVX-512: Q8_0 8, Q4_K 16, Q6_K 32; Q5_K never): each
+ * (row, token) sum is formed the same way for any number of tokens. */
 TEST(ops_matmul_single_equals_batched)
 {
     int64_t rows = 37, cols = 2048, max_tok = 24;
@@ -607,8 +606,6 @@ TEST(ops_matmul_single_equals_batched)
                  {RH_TYPE_Q6_K, {6, 13, 24}}};
     for (size_t ti = 0; ti < sizeof cases / sizeof cases[0]; ti++) {
         int type = cases[ti].type;
-        if (type == RH_TYPE_Q8_0 && strcmp(rh_ops_kernel_name(), "avx512vnni") == 0)
-            continue;
         size_t rs;
         /* 2080 values: 65 blocks of 32, so the odd trailing blocks count too */
         int64_t c = type == RH_TYPE_Q8_0 ? 2080 : cols;

@@ -341,69 +341,90 @@ AI __m512i reduce8(const __m512i *s)
                             _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-AI void q8_0_gen(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
-                 const int R)
+/* Q8_0 for 1 to 7 tokens (from 8 the repacked prompt kernel): one row at a
+ * time, its 16-block steps loaded once for up to 4 tokens, each (row,
+ * token) sum formed the same way for any number of tokens (so a token alone gives
+ * the same bits as in a batch). */
+AI void q8_0_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a,
+                  float *y, int64_t ys, const int T)
 {
     const int64_t nb = n / 32;
     const __m512i perm = _mm512_loadu_si512((const void *)q8_perm);
     const __m512i goff = _mm512_mullo_epi32(perm, _mm512_set1_epi32(34));
     const __m512i x80 = _mm512_set1_epi8((char)0x80);
-    const int8_t *aq = (const int8_t *)a[0];
-    void *ar = (void *)(uintptr_t)a[0];
-    const float *ad = rh_act_q8_d(ar, n), *as = rh_act_q8_s(ar, n);
-    __m512 acc[MAXR];
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *row = w + (size_t)r * ws;
+        __m512 acc[4];
 #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        acc[r] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 16 <= nb; b += 16) {
-        __m512i av[8];
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++)
-            av[j] = _mm512_loadu_si512((const void *)(aq + (b + 2 * j) * 32));
-        __m512 da = _mm512_permutexvar_ps(perm, _mm512_loadu_ps(ad + b));
-        __m512 sc = _mm512_mul_ps(_mm512_permutexvar_ps(perm, _mm512_loadu_ps(as + b)),
-                                  _mm512_set1_ps(-128.0f));
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            const uint8_t *p = w[r] + (size_t)b * 34;
-            __m512i sv[8];
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm512_setzero_ps();
+        int64_t b = 0;
+        for (; b + 16 <= nb; b += 16) {
+            const uint8_t *p = row + (size_t)b * 34;
             rh_pf_ahead(p, 544);
+            __m512i wv[8];
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++) {
                 const uint8_t *q = p + 68 * j;
-                __m512i wv = _mm512_inserti64x4(
-                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 2))),
-                    _mm256_loadu_si256((const __m256i *)(q + 36)), 1);
-                sv[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(wv, x80),
-                                            av[j]);
+                wv[j] = _mm512_xor_si512(
+                    _mm512_inserti64x4(
+                        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 2))),
+                        _mm256_loadu_si256((const __m256i *)(q + 36)), 1),
+                    x80);
             }
-            __m512 dots = _mm512_cvtepi32_ps(reduce8(sv));
-            __m512i dwi = _mm512_i32gather_epi32(goff, (const void *)p, 1);
-            __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dwi));
-            acc[r] = _mm512_fmadd_ps(dw, _mm512_fmadd_ps(dots, da, sc), acc[r]);
-        }
-    }
+            __m512 dw = _mm512_cvtph_ps(
+                _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(goff, (const void *)p, 1)));
 #pragma GCC unroll 4
-    for (int r = 0; r < R; r++) {
-        float s = _mm512_reduce_add_ps(acc[r]);
-        for (int64_t bb = b; bb < nb; bb++) {
-            const uint8_t *p = w[r] + (size_t)bb * 34;
-            int isum = block_dot(p, aq + bb * 32, rh_act_q8_isum(ar, n)[bb], 0);
-            s += rh_k_fp16(rh_k_rd16(p)) * ad[bb] * (float)isum;
+            for (int t = 0; t < T; t++) {
+                const int8_t *aq = (const int8_t *)a[t];
+                void *ar = (void *)(uintptr_t)a[t];
+                __m512i sv[8];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++)
+                    sv[j] = _mm512_dpbusd_epi32(
+                        _mm512_setzero_si512(), wv[j],
+                        _mm512_loadu_si512((const void *)(aq + (b + 2 * j) * 32)));
+                __m512 da = _mm512_permutexvar_ps(perm, _mm512_loadu_ps(rh_act_q8_d(ar, n) + b));
+                __m512 sc = _mm512_mul_ps(
+                    _mm512_permutexvar_ps(perm, _mm512_loadu_ps(rh_act_q8_s(ar, n) + b)),
+                    _mm512_set1_ps(-128.0f));
+                __m512 dots = _mm512_cvtepi32_ps(reduce8(sv));
+                acc[t] = _mm512_fmadd_ps(dw, _mm512_fmadd_ps(dots, da, sc), acc[t]);
+            }
         }
-        out[r] = s;
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const int8_t *aq = (const int8_t *)a[t];
+            void *ar = (void *)(uintptr_t)a[t];
+            float s = _mm512_reduce_add_ps(acc[t]);
+            for (int64_t bb = b; bb < nb; bb++) {
+                const uint8_t *p = row + (size_t)bb * 34;
+                int isum = block_dot(p, aq + bb * 32, rh_act_q8_isum(ar, n)[bb], 0);
+                s += rh_k_fp16(rh_k_rd16(p)) * rh_act_q8_d(ar, n)[bb] * (float)isum;
+            }
+            y[(int64_t)t * ys + r] = s;
+        }
     }
 }
 
-static void q8_0_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
+static void mm_q8_0_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
+                         int nt, float *y, int64_t ys)
 {
-    q8_0_gen(n, w, a, o, 1);
+    for (int t0 = 0; t0 < nt; t0 += 4) {
+        int T = nt - t0 < 4 ? nt - t0 : 4;
+        const uint8_t *ap[4];
+        for (int i = 0; i < T; i++)
+            ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
+        float *yt = y + (int64_t)t0 * ys;
+        switch (T) {
+        case 1: q8_0_rows(n, w, ws, nr, ap, yt, ys, 1); break;
+        case 2: q8_0_rows(n, w, ws, nr, ap, yt, ys, 2); break;
+        case 3: q8_0_rows(n, w, ws, nr, ap, yt, ys, 3); break;
+        default: q8_0_rows(n, w, ws, nr, ap, yt, ys, 4); break;
+        }
+    }
 }
-static void q8_0_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
-{
-    q8_0_tile(n, w, a, o, 4, 4, 0);
-}
+
 #define BLK32_FNS(name, kind)                                                                  \
     static void name##_1x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
                            float *o)                                                           \
@@ -425,11 +446,6 @@ BLK32_FNS(q5_0, 2)
 BLK32_FNS(q4_1, 3)
 BLK32_FNS(q5_1, 4)
 
-static void mm_q8_0(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
-                    float *y, int64_t ys)
-{
-    drive(n, w, ws, nr, a, as, nt, y, ys, q8_0_4x1, 1, q8_0_4x4, 4, 4);
-}
 
 
 /* ---- K-quants against RH_ACT_Q8K -------------------------------------------- */
@@ -1219,7 +1235,7 @@ void rh_kernels_avx512_init(rh_kernel_set *ks)
     ks->quant[RH_ACT_Q8K] = quant_q8k;
     ks->mm[RH_TYPE_F32] = mm_f32;
     ks->mm[RH_TYPE_F16] = mm_f16;
-    ks->mm[RH_TYPE_Q8_0] = mm_q8_0;
+    ks->mm[RH_TYPE_Q8_0] = mm_q8_0_rows;
     ks->mm[RH_TYPE_Q4_0] = mm_q4_0;
     ks->mm[RH_TYPE_Q5_0] = mm_q5_0;
     ks->mm[RH_TYPE_Q4_1] = mm_q4_1;
