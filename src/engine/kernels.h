@@ -99,6 +99,44 @@ static inline void rh_cpu_relax(void)
 #endif
 }
 
+/* The few-token kernels are inline functions with the token count T as a
+ * compile-time constant (their accumulators live in registers): these run
+ * CALL(t) with the constant t equal to the run-time T, for T in 1..4 or
+ * 1..8 (larger values take the largest). */
+#define RH_WITH_T4(T, CALL)                                                                    \
+    do {                                                                                       \
+        switch (T) {                                                                           \
+        case 1: CALL(1); break;                                                                \
+        case 2: CALL(2); break;                                                                \
+        case 3: CALL(3); break;                                                                \
+        default: CALL(4); break;                                                               \
+        }                                                                                      \
+    } while (0)
+#define RH_WITH_T8(T, CALL)                                                                    \
+    do {                                                                                       \
+        switch (T) {                                                                           \
+        case 1: CALL(1); break;                                                                \
+        case 2: CALL(2); break;                                                                \
+        case 3: CALL(3); break;                                                                \
+        case 4: CALL(4); break;                                                                \
+        case 5: CALL(5); break;                                                                \
+        case 6: CALL(6); break;                                                                \
+        case 7: CALL(7); break;                                                                \
+        default: CALL(8); break;                                                               \
+        }                                                                                      \
+    } while (0)
+
+/* Tokens t0.. of a few-token call, at most G of them: their activation
+ * rows into ap[], the count returned. */
+static inline int rh_token_group(const void *a, size_t as, int nt, int t0, int G,
+                                 const uint8_t **ap)
+{
+    int T = nt - t0 < G ? nt - t0 : G;
+    for (int i = 0; i < T; i++)
+        ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
+    return T;
+}
+
 typedef struct rh_kernel_set {
     const char *name;
     rh_read_fn read;

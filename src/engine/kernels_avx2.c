@@ -388,12 +388,34 @@ TILES(q6_k, kq_tile, 2)
  * read for all tokens of the call from the L1 after the first. Each (row,
  * token) sum is formed the same way for any number of tokens (batch
  * invariant). */
+/* Products of 8 vectors of 32 quants (wq[j]: values 32j..32j+31) with
+ * the 256 activations at a8, through vpmaddubsw and vpmaddwd with ones,
+ * reduced by a fixed tree of horizontal adds: y0 holds, per 128-bit half,
+ * the sums over the low (high) 16 values of j = 0..3, y1 the same for
+ * j = 4..7 (lanes: j0 j1 j2 j3 | j0 j1 j2 j3 ...; see the callers). */
+AI void hsum_tree(const __m256i *wq, const int8_t *a8, __m256i *y0, __m256i *y1)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i x[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        __m256i u = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(wq[2 * c], _mm256_loadu_si256((const __m256i *)(a8 + 64 * c))), ones);
+        __m256i v = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(wq[2 * c + 1], _mm256_loadu_si256((const __m256i *)(a8 + 64 * c + 32))),
+            ones);
+        x[c] = _mm256_hadd_epi32(u, v);
+    }
+    *y0 = _mm256_hadd_epi32(x[0], x[1]);
+    *y1 = _mm256_hadd_epi32(x[2], x[3]);
+}
+
 AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a, float *y,
                  int64_t ys, const int T, const int Q5)
 {
     const int64_t nb = n / 256;
     const size_t bs = Q5 ? 176 : 144, qoff = Q5 ? 48 : 16;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), b1 = _mm256_set1_epi8(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), b1 = _mm256_set1_epi8(1);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
         __m256 acc[8];
@@ -428,19 +450,8 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
             for (int t = 0; t < T; t++) {
                 const int8_t *a8 = (const int8_t *)a[t] + b * 256;
                 void *ar = (void *)(uintptr_t)a[t];
-                __m256i x[4];
-#pragma GCC unroll 4
-                for (int c = 0; c < 4; c++) {
-                    __m256i lo = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(wq[2 * c], _mm256_loadu_si256((const __m256i *)(a8 + 64 * c))),
-                        ones);
-                    __m256i hi = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(wq[2 * c + 1],
-                                             _mm256_loadu_si256((const __m256i *)(a8 + 64 * c + 32))),
-                        ones);
-                    x[c] = _mm256_hadd_epi32(lo, hi);
-                }
-                __m256i y0 = _mm256_hadd_epi32(x[0], x[1]), y1 = _mm256_hadd_epi32(x[2], x[3]);
+                __m256i y0, y1;
+                hsum_tree(wq, a8, &y0, &y1);
                 /* lanes: the sums of sub-blocks 0..7 */
                 __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(y0, y1, 0x20),
                                                 _mm256_permute2x128_si256(y0, y1, 0x31));
@@ -468,7 +479,6 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
 {
     const int64_t nb = n / 256;
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
-    const __m256i ones = _mm256_set1_epi16(1);
     const __m128i perm = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
@@ -499,19 +509,8 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
             for (int t = 0; t < T; t++) {
                 const int8_t *a8 = (const int8_t *)a[t] + b * 256;
                 void *ar = (void *)(uintptr_t)a[t];
-                __m256i x[4];
-#pragma GCC unroll 4
-                for (int c = 0; c < 4; c++) {
-                    __m256i u = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(wq[2 * c], _mm256_loadu_si256((const __m256i *)(a8 + 64 * c))),
-                        ones);
-                    __m256i v = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(wq[2 * c + 1],
-                                             _mm256_loadu_si256((const __m256i *)(a8 + 64 * c + 32))),
-                        ones);
-                    x[c] = _mm256_hadd_epi32(u, v);
-                }
-                __m256i y0 = _mm256_hadd_epi32(x[0], x[1]), y1 = _mm256_hadd_epi32(x[2], x[3]);
+                __m256i y0, y1;
+                hsum_tree(wq, a8, &y0, &y1);
                 __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(y0, sc0), _mm256_mullo_epi32(y1, sc1));
                 /* the -32 offset of the quants: scale x sum of 16 activations */
                 __m256i mi = _mm256_madd_epi16(
@@ -531,21 +530,12 @@ AI void kq_rows_drive(int64_t n, const void *w, size_t ws, int nr, const void *a
                       float *y, int64_t ys, const int Q5)
 {
     for (int t0 = 0; t0 < nt; t0 += 8) {
-        int T = nt - t0 < 8 ? nt - t0 : 8;
         const uint8_t *ap[8];
-        for (int i = 0; i < T; i++)
-            ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
+        int T = rh_token_group(a, as, nt, t0, 8, ap);
         float *yt = y + (int64_t)t0 * ys;
-        switch (T) {
-        case 1: q4k_rows(n, w, ws, nr, ap, yt, ys, 1, Q5); break;
-        case 2: q4k_rows(n, w, ws, nr, ap, yt, ys, 2, Q5); break;
-        case 3: q4k_rows(n, w, ws, nr, ap, yt, ys, 3, Q5); break;
-        case 4: q4k_rows(n, w, ws, nr, ap, yt, ys, 4, Q5); break;
-        case 5: q4k_rows(n, w, ws, nr, ap, yt, ys, 5, Q5); break;
-        case 6: q4k_rows(n, w, ws, nr, ap, yt, ys, 6, Q5); break;
-        case 7: q4k_rows(n, w, ws, nr, ap, yt, ys, 7, Q5); break;
-        default: q4k_rows(n, w, ws, nr, ap, yt, ys, 8, Q5); break;
-        }
+#define CALL(t) q4k_rows(n, w, ws, nr, ap, yt, ys, t, Q5)
+        RH_WITH_T8(T, CALL);
+#undef CALL
     }
 }
 
@@ -575,21 +565,12 @@ static void mm_q6_k_rows(int64_t n, const void *w, size_t ws, int nr, const void
         return;
     }
     for (int t0 = 0; t0 < nt; t0 += 8) {
-        int T = nt - t0 < 8 ? nt - t0 : 8;
         const uint8_t *ap[8];
-        for (int i = 0; i < T; i++)
-            ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
+        int T = rh_token_group(a, as, nt, t0, 8, ap);
         float *yt = y + (int64_t)t0 * ys;
-        switch (T) {
-        case 1: q6k_rows(n, w, ws, nr, ap, yt, ys, 1); break;
-        case 2: q6k_rows(n, w, ws, nr, ap, yt, ys, 2); break;
-        case 3: q6k_rows(n, w, ws, nr, ap, yt, ys, 3); break;
-        case 4: q6k_rows(n, w, ws, nr, ap, yt, ys, 4); break;
-        case 5: q6k_rows(n, w, ws, nr, ap, yt, ys, 5); break;
-        case 6: q6k_rows(n, w, ws, nr, ap, yt, ys, 6); break;
-        case 7: q6k_rows(n, w, ws, nr, ap, yt, ys, 7); break;
-        default: q6k_rows(n, w, ws, nr, ap, yt, ys, 8); break;
-        }
+#define CALL(t) q6k_rows(n, w, ws, nr, ap, yt, ys, t)
+        RH_WITH_T8(T, CALL);
+#undef CALL
     }
 }
 

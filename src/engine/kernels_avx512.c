@@ -411,17 +411,12 @@ static void mm_q8_0_rows(int64_t n, const void *w, size_t ws, int nr, const void
                          int nt, float *y, int64_t ys)
 {
     for (int t0 = 0; t0 < nt; t0 += 4) {
-        int T = nt - t0 < 4 ? nt - t0 : 4;
         const uint8_t *ap[4];
-        for (int i = 0; i < T; i++)
-            ap[i] = (const uint8_t *)a + (size_t)(t0 + i) * as;
+        int T = rh_token_group(a, as, nt, t0, 4, ap);
         float *yt = y + (int64_t)t0 * ys;
-        switch (T) {
-        case 1: q8_0_rows(n, w, ws, nr, ap, yt, ys, 1); break;
-        case 2: q8_0_rows(n, w, ws, nr, ap, yt, ys, 2); break;
-        case 3: q8_0_rows(n, w, ws, nr, ap, yt, ys, 3); break;
-        default: q8_0_rows(n, w, ws, nr, ap, yt, ys, 4); break;
-        }
+#define CALL(t) q8_0_rows(n, w, ws, nr, ap, yt, ys, t)
+        RH_WITH_T4(T, CALL);
+#undef CALL
     }
 }
 
@@ -482,6 +477,26 @@ AI __m512i idx_q6(int k)
         1);
 }
 
+/* Q6_K: the 64 quants of chunk c (values 64c..64c+63) of the block at p,
+ * 0..63 as bytes (4 low bits from ql, 2 high ones from qh). */
+AI __m512i q6_quants(const uint8_t *p, const int c)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    int h = c >> 1;
+    __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
+    __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+    __m512i lo, hb;
+    if ((c & 1) == 0) {
+        lo = _mm512_and_si512(ql, m4);
+        hb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
+                                _mm256_slli_epi16(qh, 2), 1);
+    } else {
+        lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
+        hb = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+    }
+    return _mm512_or_si512(lo, _mm512_and_si512(hb, _mm512_set1_epi8(0x30)));
+}
+
 /* kind 0: Q4_K (144 bytes), 1: Q5_K (176), 2: Q6_K (210) */
 AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
                 const int R, const int T, const int kind)
@@ -532,20 +547,7 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
             for (int r = 0; r < R; r++) {
                 const uint8_t *p = w[r] + (size_t)b * bs;
                 if (kind == 2) {
-                    int h = c >> 1;
-                    __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
-                    __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-                    __m512i lo, hb;
-                    if ((c & 1) == 0) {
-                        lo = _mm512_and_si512(ql, m4);
-                        hb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
-                                                _mm256_slli_epi16(qh, 2), 1);
-                    } else {
-                        lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
-                        hb = _mm512_inserti64x4(_mm512_castsi256_si512(qh),
-                                                _mm256_srli_epi16(qh, 2), 1);
-                    }
-                    wv[r] = _mm512_or_si512(lo, _mm512_and_si512(hb, _mm512_set1_epi8(0x30)));
+                    wv[r] = q6_quants(p, c);
                     scv[r] = _mm512_permutexvar_epi16(idx_q6(c), sc16[r]);
                 } else {
                     const uint8_t *qs = p + (kind == 0 ? 16 : 48) + 32 * c;
@@ -721,16 +723,9 @@ AI void q4k_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, si
             ar[i] = (void *)(uintptr_t)src;
         }
         float *yt = y + (int64_t)t0 * ys;
-        switch (T) {
-        case 1: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 1, Q5); break;
-        case 2: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 2, Q5); break;
-        case 3: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 3, Q5); break;
-        case 4: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 4, Q5); break;
-        case 5: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 5, Q5); break;
-        case 6: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 6, Q5); break;
-        case 7: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 7, Q5); break;
-        default: q4k_rows(n, w, ws, nr, ap, ar, yt, ys, 8, Q5); break;
-        }
+#define CALL(t) q4k_rows(n, w, ws, nr, ap, ar, yt, ys, t, Q5)
+        RH_WITH_T8(T, CALL);
+#undef CALL
     }
 }
 
@@ -756,11 +751,10 @@ static void mm_q5_k_fast(int64_t n, const void *w, size_t ws, int nr, const void
  * to 8 tokens (4 chunks of 64 values: low 4 bits from ql, high 2 from qh,
  * 16-bit scales per 16 values), each (row, token) sum formed the same way
  * for any number of tokens. Activations in their natural order. */
-AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *const *a,
+AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a,
                  float *y, int64_t ys, const int T)
 {
     const int64_t nb = n / 256;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
         __m512 acc[8];
@@ -776,24 +770,12 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *c
             __m512i wv[4], scv[4];
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
-                int h = c >> 1;
-                __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
-                __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-                __m512i lo, hb;
-                if ((c & 1) == 0) {
-                    lo = _mm512_and_si512(ql, m4);
-                    hb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
-                                            _mm256_slli_epi16(qh, 2), 1);
-                } else {
-                    lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
-                    hb = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-                }
-                wv[c] = _mm512_or_si512(lo, _mm512_and_si512(hb, m30));
+                wv[c] = q6_quants(p, c);
                 scv[c] = _mm512_permutexvar_epi16(idx_q6(c), sc16);
             }
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
-                const int8_t *a8 = a[t] + (size_t)b * 256;
+                const int8_t *a8 = (const int8_t *)a[t] + (size_t)b * 256;
                 __m512i i = _mm512_dpwssd_epi32(
                     _mm512_setzero_si512(),
                     _mm512_maddubs_epi16(wv[0], _mm512_loadu_si512((const void *)a8)), scv[0]);
@@ -824,21 +806,12 @@ static void mm_q6_k_fast(int64_t n, const void *w, size_t ws, int nr, const void
         return;
     }
     for (int t0 = 0; t0 < nt; t0 += 8) {
-        int T = nt - t0 < 8 ? nt - t0 : 8;
-        const int8_t *ap[8];
-        for (int i = 0; i < T; i++)
-            ap[i] = (const int8_t *)a + (size_t)(t0 + i) * as;
+        const uint8_t *ap[8];
+        int T = rh_token_group(a, as, nt, t0, 8, ap);
         float *yt = y + (int64_t)t0 * ys;
-        switch (T) {
-        case 1: q6k_rows(n, w, ws, nr, ap, yt, ys, 1); break;
-        case 2: q6k_rows(n, w, ws, nr, ap, yt, ys, 2); break;
-        case 3: q6k_rows(n, w, ws, nr, ap, yt, ys, 3); break;
-        case 4: q6k_rows(n, w, ws, nr, ap, yt, ys, 4); break;
-        case 5: q6k_rows(n, w, ws, nr, ap, yt, ys, 5); break;
-        case 6: q6k_rows(n, w, ws, nr, ap, yt, ys, 6); break;
-        case 7: q6k_rows(n, w, ws, nr, ap, yt, ys, 7); break;
-        default: q6k_rows(n, w, ws, nr, ap, yt, ys, 8); break;
-        }
+#define CALL(t) q6k_rows(n, w, ws, nr, ap, yt, ys, t)
+        RH_WITH_T8(T, CALL);
+#undef CALL
     }
 }
 
