@@ -8,9 +8,11 @@
  * products with vpmaddubsw (u8 x s8 -> pairs of s16):
  *   Q8_0  |w| x sign(a, w), then vpmaddwd with ones;
  *   Q4_0  unsigned nibbles x a, minus 8*sum(a);
- *   Q4_K, Q5_K, Q6_K  unsigned quants x a, then vpmaddwd with the 16-bit
- *         sub-block scales; mins (Q6_K: the -32 offset) via the activation's
- *         sums of 16 values.
+ *   Q4_K, Q5_K, Q6_K  one row at a time for up to 8 tokens: unsigned
+ *         quants x a, vpmaddwd with ones, the sub-block sums gathered by a
+ *         tree of horizontal adds and scaled once per super-block
+ *         (vpmulld); mins (Q6_K: the -32 offset) via the activation's sums
+ *         of 16 values. The 2x4 tiles remain for rows not a multiple of 256.
  * Products of unsigned quants <= 63 with |a| <= 127 cannot saturate.
  * Weights are prefetched far ahead (rh_pf_ahead) as in the AVX-512 set.
  */

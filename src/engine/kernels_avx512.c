@@ -4,10 +4,12 @@
  * has them.
  *
  * Three shapes of work (see docs/engine-kernels.md):
- *   generation (one token): one weight row at a time, streamed once (bound
- *     by memory bandwidth) with software prefetch far ahead (rh_pf_ahead);
- *   a few tokens: register tiles of R rows x T tokens (4x4, K-quants 2x4):
- *     a weight block is unpacked once for T tokens;
+ *   generation and a few tokens (Q8_0 up to 7, Q4_K 15, Q6_K 31, Q5_K any):
+ *     one weight row at a time, streamed once with software prefetch far
+ *     ahead (rh_pf_ahead), unpacked once for up to 4 (Q8_0) or 8 tokens;
+ *     each (row, token) sum formed the same way for any number of tokens;
+ *   other 32-value types and rare shapes: register tiles of R rows x T
+ *     tokens (4x4, K-quants 2x4);
  *   prompts: 16 rows repacked so that one vpdpbusd serves 16 rows (below).
  * Integer products:
  *   Q8_0, Q4_0, Q5_0, Q4_1, Q5_1  vpdpbusd on the quants as unsigned bytes
