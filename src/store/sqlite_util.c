@@ -74,6 +74,27 @@ void *store__list_push(void **items, size_t *n, size_t size)
     return slot;
 }
 
+int store__collect(sqlite3_stmt *st, void **items, size_t *n, size_t size,
+                   int (*read)(sqlite3_stmt *st, void *item))
+{
+    if (!st)
+        return RH_EIO;
+    int rc = RH_OK;
+    while (rc == RH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        void *item = store__list_push(items, n, size);
+        rc = item ? read(st, item) : RH_ENOMEM;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void store__list_reset(void **items, size_t *n)
+{
+    rh_free(*items);
+    *items = NULL;
+    *n = 0;
+}
+
 int store__kerr(sqlite3 *db, rh_error *err, const char *what)
 {
     return rh_error_set(err, RH_EIO, "knowledge store: %s: %s", what, sqlite3_errmsg(db));

@@ -32,6 +32,18 @@ int store__run(sqlite3 *db, sqlite3_stmt *st, int need_change);
  * NULL on out of memory (the list is unchanged). */
 void *store__list_push(void **items, size_t *n, size_t size);
 
+/* The rows of a prepared query (st NULL: RH_EIO) as a list: per row one
+ * zeroed item of `size` bytes is appended to *items (*n) and filled by
+ * read(st, item), which returns RH_OK or an error code. Stops at the first
+ * error (out of memory: RH_ENOMEM); finalizes st. Items filled so far stay
+ * in the list for the caller to free. */
+int store__collect(sqlite3_stmt *st, void **items, size_t *n, size_t size,
+                   int (*read)(sqlite3_stmt *st, void *item));
+
+/* Free the array of a list whose items' own memory is already freed; the
+ * list is empty afterwards. */
+void store__list_reset(void **items, size_t *n);
+
 /* The knowledge store's error reporting (kstore_sqlite.c, kstore_portal.c):
  * RH_EIO with "knowledge store: <what>: <sqlite message>". */
 int store__kerr(sqlite3 *db, rh_error *err, const char *what);

@@ -30,7 +30,10 @@ static int exec(store *s, const char *sql)
     return sqlite3_exec(store__db(s), sql, NULL, NULL, NULL) == SQLITE_OK ? RH_OK : RH_EIO;
 }
 
-#define PUSH(list) store__list_push((void **)&(list)->items, &(list)->n, sizeof *(list)->items)
+/* The rows of st into a list of items (store__collect), and emptying a list. */
+#define COLLECT(st, list, read)                                                                \
+    store__collect(st, (void **)&(list)->items, &(list)->n, sizeof *(list)->items, read)
+#define LIST_RESET(list) store__list_reset((void **)&(list)->items, &(list)->n)
 
 /* Run a DELETE of one row keyed by (tenant, text key) under the lock;
  * RH_ENOTFOUND when there was none. */
@@ -157,42 +160,33 @@ void astore_events_free(astore_events *l)
         rh_free(e->actor);
         rh_free(e->reason);
     }
-    if (l) {
-        rh_free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
+    if (l)
+        LIST_RESET(l);
+}
+
+static int read_event(sqlite3_stmt *st, void *item)
+{
+    astore_event *e = item;
+    e->id = sqlite3_column_int64(st, 0);
+    e->action = store__col_str(st, 1);
+    e->level = store__col_str(st, 2);
+    e->previous = store__col_str(st, 3);
+    e->via = store__col_str(st, 4);
+    e->actor = store__col_str(st, 5);
+    e->reason = store__col_str(st, 6);
+    e->at = sqlite3_column_int64(st, 7);
+    return RH_OK;
 }
 
 int astore_level_log(store *s, int64_t user_id, astore_events *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = RH_OK;
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT id, action, level, previous, via, actor, reason, created_at"
                                " FROM academy_level_log WHERE user_id = ? ORDER BY id");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, user_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        astore_event *e = PUSH(out);
-        if (!e) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        e->id = sqlite3_column_int64(st, 0);
-        e->action = store__col_str(st, 1);
-        e->level = store__col_str(st, 2);
-        e->previous = store__col_str(st, 3);
-        e->via = store__col_str(st, 4);
-        e->actor = store__col_str(st, 5);
-        e->reason = store__col_str(st, 6);
-        e->at = sqlite3_column_int64(st, 7);
-    }
-    sqlite3_finalize(st);
-out:
+    if (st)
+        sqlite3_bind_int64(st, 1, user_id);
+    int rc = COLLECT(st, out, read_event);
     UNLOCK(s);
     if (rc)
         astore_events_free(out);
@@ -221,35 +215,28 @@ void astore_dones_free(astore_dones *l)
 {
     for (size_t i = 0; l && i < l->n; i++)
         rh_free(l->items[i].lesson_id);
-    if (l) {
-        rh_free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
+    if (l)
+        LIST_RESET(l);
+}
+
+static int read_done(sqlite3_stmt *st, void *item)
+{
+    astore_done *d = item;
+    if (!(d->lesson_id = store__col_str(st, 0)))
+        return RH_ENOMEM;
+    d->at = sqlite3_column_int64(st, 1);
+    return RH_OK;
 }
 
 int astore_lessons_done(store *s, int64_t user_id, astore_dones *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = RH_OK;
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT lesson_id, completed_at FROM academy_progress WHERE user_id = ?"
                                " ORDER BY completed_at, lesson_id");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, user_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        astore_done *d = PUSH(out);
-        if (!d || !(d->lesson_id = store__col_str(st, 0))) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        d->at = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
-out:
+    if (st)
+        sqlite3_bind_int64(st, 1, user_id);
+    int rc = COLLECT(st, out, read_done);
     UNLOCK(s);
     if (rc)
         astore_dones_free(out);
@@ -271,11 +258,8 @@ void astore_attempts_free(astore_attempts *l)
 {
     for (size_t i = 0; l && i < l->n; i++)
         astore_attempt_clear(&l->items[i]);
-    if (l) {
-        rh_free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
+    if (l)
+        LIST_RESET(l);
 }
 
 #define ATTEMPT_COLS "id, level, plan, started_at, COALESCE(finished_at, 0), COALESCE(correct, 0)," \
@@ -372,27 +356,17 @@ int astore_attempt_finish(store *s, int64_t user_id, int64_t id, int correct, in
     return rc;
 }
 
+static int read_attempt_item(sqlite3_stmt *st, void *item) { return read_attempt(st, item); }
+
 int astore_attempt_list(store *s, int64_t user_id, astore_attempts *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = RH_OK;
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT " ATTEMPT_COLS " FROM academy_attempts WHERE user_id = ?"
                                " AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, user_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        astore_attempt *a = PUSH(out);
-        if (!a || (rc = read_attempt(st, a)) != RH_OK) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-out:
+    if (st)
+        sqlite3_bind_int64(st, 1, user_id);
+    int rc = COLLECT(st, out, read_attempt_item);
     UNLOCK(s);
     if (rc)
         astore_attempts_free(out);
@@ -442,46 +416,33 @@ void astore_lessons_free(astore_lessons *l)
         rh_free(x->markdown);
         rh_free(x->updated_by);
     }
-    if (l) {
-        rh_free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
+    if (l)
+        LIST_RESET(l);
+}
+
+static int read_lesson(sqlite3_stmt *st, void *item)
+{
+    astore_lesson *x = item;
+    x->lesson_id = store__col_str(st, 0);
+    x->level = store__col_str(st, 1);
+    x->order = sqlite3_column_int(st, 2);
+    x->title = store__col_str(st, 3);
+    x->minutes = sqlite3_column_int(st, 4);
+    x->markdown = store__col_str(st, 5);
+    x->updated_by = store__col_str(st, 6);
+    x->updated_at = sqlite3_column_int64(st, 7);
+    return x->lesson_id && x->level && x->title && x->markdown ? RH_OK : RH_ENOMEM;
 }
 
 int astore_lesson_list(store *s, int64_t tenant, astore_lessons *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = RH_OK;
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT lesson_id, level, ord, title, minutes, markdown, updated_by, updated_at"
                                " FROM academy_lessons WHERE tenant_id = ? ORDER BY lesson_id");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, tenant);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        astore_lesson *x = PUSH(out);
-        if (!x) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        x->lesson_id = store__col_str(st, 0);
-        x->level = store__col_str(st, 1);
-        x->order = sqlite3_column_int(st, 2);
-        x->title = store__col_str(st, 3);
-        x->minutes = sqlite3_column_int(st, 4);
-        x->markdown = store__col_str(st, 5);
-        x->updated_by = store__col_str(st, 6);
-        x->updated_at = sqlite3_column_int64(st, 7);
-        if (!x->lesson_id || !x->level || !x->title || !x->markdown) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-out:
+    if (st)
+        sqlite3_bind_int64(st, 1, tenant);
+    int rc = COLLECT(st, out, read_lesson);
     UNLOCK(s);
     if (rc)
         astore_lessons_free(out);
@@ -525,43 +486,32 @@ void astore_questions_free(astore_questions *l)
         rh_free(x->body);
         rh_free(x->updated_by);
     }
-    if (l) {
-        rh_free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
+    if (l)
+        LIST_RESET(l);
+}
+
+static int read_question(sqlite3_stmt *st, void *item)
+{
+    astore_question *x = item;
+    x->question_id = store__col_str(st, 0);
+    x->level = store__col_str(st, 1);
+    x->body = store__col_str(st, 2);
+    x->updated_by = store__col_str(st, 3);
+    x->updated_at = sqlite3_column_int64(st, 4);
+    if (!x->question_id || !x->level || (sqlite3_column_type(st, 2) != SQLITE_NULL && !x->body))
+        return RH_ENOMEM;
+    return RH_OK;
 }
 
 int astore_question_list(store *s, int64_t tenant, astore_questions *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = RH_OK;
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT question_id, level, body, updated_by, updated_at FROM academy_questions"
                                " WHERE tenant_id = ? ORDER BY question_id");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, tenant);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        astore_question *x = PUSH(out);
-        if (!x) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        x->question_id = store__col_str(st, 0);
-        x->level = store__col_str(st, 1);
-        x->body = store__col_str(st, 2);
-        x->updated_by = store__col_str(st, 3);
-        x->updated_at = sqlite3_column_int64(st, 4);
-        if (!x->question_id || !x->level || (sqlite3_column_type(st, 2) != SQLITE_NULL && !x->body)) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-out:
+    if (st)
+        sqlite3_bind_int64(st, 1, tenant);
+    int rc = COLLECT(st, out, read_question);
     UNLOCK(s);
     if (rc)
         astore_questions_free(out);
@@ -601,34 +551,18 @@ void astore_feedbacks_free(astore_feedbacks *l)
         rh_free(l->items[i].rating);
         rh_free(l->items[i].comment);
     }
-    if (l) {
-        rh_free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
+    if (l)
+        LIST_RESET(l);
 }
 
-static int read_feedbacks(store *s, sqlite3_stmt *st, astore_feedbacks *out)
+static int read_feedback(sqlite3_stmt *st, void *item)
 {
-    (void)s;
-    int rc = RH_OK;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        astore_feedback *f = PUSH(out);
-        if (!f) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        f->message_id = sqlite3_column_int64(st, 0);
-        f->rating = store__col_str(st, 1);
-        f->comment = store__col_str(st, 2);
-        f->at = sqlite3_column_int64(st, 3);
-        if (!f->rating || !f->comment) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc;
+    astore_feedback *f = item;
+    f->message_id = sqlite3_column_int64(st, 0);
+    f->rating = store__col_str(st, 1);
+    f->comment = store__col_str(st, 2);
+    f->at = sqlite3_column_int64(st, 3);
+    return f->rating && f->comment ? RH_OK : RH_ENOMEM;
 }
 
 int astore_feedback_conv(store *s, int64_t user_id, int64_t conv_id, astore_feedbacks *out)
@@ -639,12 +573,11 @@ int astore_feedback_conv(store *s, int64_t user_id, int64_t conv_id, astore_feed
                                " JOIN messages m ON m.id = f.message_id"
                                " JOIN conversations c ON c.id = m.conversation_id"
                                " WHERE c.id = ? AND c.user_id = ? ORDER BY f.message_id");
-    int rc = RH_EIO;
     if (st) {
         sqlite3_bind_int64(st, 1, conv_id);
         sqlite3_bind_int64(st, 2, user_id);
-        rc = read_feedbacks(s, st, out);
     }
+    int rc = COLLECT(st, out, read_feedback);
     UNLOCK(s);
     if (rc)
         astore_feedbacks_free(out);
@@ -666,17 +599,34 @@ void astore_participants_free(astore_participants *l)
         rh_free(p->level_via);
         rh_free(p->quiz_level);
     }
-    if (l) {
-        rh_free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
+    if (l)
+        LIST_RESET(l);
+}
+
+static int read_participant(sqlite3_stmt *st, void *item)
+{
+    astore_participant *p = item;
+    p->user_id = sqlite3_column_int64(st, 0);
+    p->username = store__col_str(st, 1);
+    p->display_name = store__col_str(st, 2);
+    p->role = store__col_str(st, 3);
+    p->disabled = sqlite3_column_int(st, 4);
+    p->groups = store__col_str(st, 5);
+    p->level = store__col_str(st, 6);
+    p->level_at = sqlite3_column_int64(st, 7);
+    p->level_by = store__col_str(st, 8);
+    p->level_via = store__col_str(st, 9);
+    p->lessons_done = sqlite3_column_int64(st, 10);
+    p->quiz_level = store__col_str(st, 11);
+    p->quiz_percent = sqlite3_column_int(st, 12);
+    p->quiz_passed = sqlite3_column_int(st, 13);
+    p->quiz_at = sqlite3_column_int64(st, 14);
+    return p->username && p->display_name && p->role && p->groups ? RH_OK : RH_ENOMEM;
 }
 
 int astore_participants_list(store *s, int64_t tenant, int64_t user_id, astore_participants *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = RH_OK;
     LOCK(s);
     sqlite3_stmt *st = prep(
         s, "SELECT u.id, u.username, u.display_name, u.role, u.disabled,"
@@ -689,43 +639,14 @@ int astore_participants_list(store *s, int64_t tenant, int64_t user_id, astore_p
            " LEFT JOIN academy_attempts a ON a.id = (SELECT id FROM academy_attempts x WHERE x.user_id = u.id"
            "   AND x.finished_at IS NOT NULL ORDER BY x.finished_at DESC, x.id DESC LIMIT 1)"
            " WHERE u.tenant_id = ? AND (? = 0 OR u.id = ?) ORDER BY u.username");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
+    if (st) {
+        sqlite3_bind_int64(st, 1, tenant);
+        sqlite3_bind_int64(st, 2, user_id);
+        sqlite3_bind_int64(st, 3, user_id);
     }
-    sqlite3_bind_int64(st, 1, tenant);
-    sqlite3_bind_int64(st, 2, user_id);
-    sqlite3_bind_int64(st, 3, user_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        astore_participant *p = PUSH(out);
-        if (!p) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        p->user_id = sqlite3_column_int64(st, 0);
-        p->username = store__col_str(st, 1);
-        p->display_name = store__col_str(st, 2);
-        p->role = store__col_str(st, 3);
-        p->disabled = sqlite3_column_int(st, 4);
-        p->groups = store__col_str(st, 5);
-        p->level = store__col_str(st, 6);
-        p->level_at = sqlite3_column_int64(st, 7);
-        p->level_by = store__col_str(st, 8);
-        p->level_via = store__col_str(st, 9);
-        p->lessons_done = sqlite3_column_int64(st, 10);
-        p->quiz_level = store__col_str(st, 11);
-        p->quiz_percent = sqlite3_column_int(st, 12);
-        p->quiz_passed = sqlite3_column_int(st, 13);
-        p->quiz_at = sqlite3_column_int64(st, 14);
-        if (!p->username || !p->display_name || !p->role || !p->groups) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
+    int rc = COLLECT(st, out, read_participant);
     if (rc == RH_OK && user_id && out->n == 0)
         rc = RH_ENOTFOUND;
-out:
     UNLOCK(s);
     if (rc)
         astore_participants_free(out);
@@ -738,38 +659,30 @@ void astore_rows_free(astore_rows *l)
 {
     for (size_t i = 0; l && i < l->n; i++)
         rh_free(l->items[i].label);
-    if (l) {
-        rh_free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
+    if (l)
+        LIST_RESET(l);
 }
 
 /* Rows of (label, week, value); a NULL label stays NULL. */
+static int read_row(sqlite3_stmt *st, void *item)
+{
+    astore_row *r = item;
+    r->label = store__col_str(st, 0);
+    r->week = sqlite3_column_int64(st, 1);
+    r->value = sqlite3_column_int64(st, 2);
+    return RH_OK;
+}
+
 static int rows_query(store *s, const char *sql, int64_t tenant, int64_t since, astore_rows *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = RH_OK;
     LOCK(s);
     sqlite3_stmt *st = prep(s, sql);
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
+    if (st) {
+        sqlite3_bind_int64(st, 1, tenant);
+        sqlite3_bind_int64(st, 2, since);
     }
-    sqlite3_bind_int64(st, 1, tenant);
-    sqlite3_bind_int64(st, 2, since);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        astore_row *r = PUSH(out);
-        if (!r) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        r->label = store__col_str(st, 0);
-        r->week = sqlite3_column_int64(st, 1);
-        r->value = sqlite3_column_int64(st, 2);
-    }
-    sqlite3_finalize(st);
-out:
+    int rc = COLLECT(st, out, read_row);
     UNLOCK(s);
     if (rc)
         astore_rows_free(out);
@@ -834,12 +747,11 @@ int astore_dash_negative(store *s, int64_t tenant, size_t limit, astore_feedback
     sqlite3_stmt *st = prep(s, "SELECT message_id, rating, comment, created_at FROM message_feedback"
                                " WHERE tenant_id = ? AND rating = 'down' AND comment <> ''"
                                " ORDER BY created_at DESC, message_id DESC LIMIT ?");
-    int rc = RH_EIO;
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
         sqlite3_bind_int64(st, 2, (int64_t)limit);
-        rc = read_feedbacks(s, st, out);
     }
+    int rc = COLLECT(st, out, read_feedback);
     UNLOCK(s);
     if (rc)
         astore_feedbacks_free(out);
