@@ -265,8 +265,9 @@ void astore_attempts_free(astore_attempts *l)
 #define ATTEMPT_COLS "id, level, plan, started_at, COALESCE(finished_at, 0), COALESCE(correct, 0)," \
                      " COALESCE(total, 0), COALESCE(percent, 0), COALESCE(passed, 0)"
 
-static int read_attempt(sqlite3_stmt *st, astore_attempt *a)
+static int read_attempt(sqlite3_stmt *st, void *item)
 {
+    astore_attempt *a = item;
     memset(a, 0, sizeof *a);
     a->id = sqlite3_column_int64(st, 0);
     a->level = store__col_str(st, 1);
@@ -356,8 +357,6 @@ int astore_attempt_finish(store *s, int64_t user_id, int64_t id, int correct, in
     return rc;
 }
 
-static int read_attempt_item(sqlite3_stmt *st, void *item) { return read_attempt(st, item); }
-
 int astore_attempt_list(store *s, int64_t user_id, astore_attempts *out)
 {
     memset(out, 0, sizeof *out);
@@ -366,7 +365,7 @@ int astore_attempt_list(store *s, int64_t user_id, astore_attempts *out)
                                " AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC");
     if (st)
         sqlite3_bind_int64(st, 1, user_id);
-    int rc = COLLECT(st, out, read_attempt_item);
+    int rc = COLLECT(st, out, read_attempt);
     UNLOCK(s);
     if (rc)
         astore_attempts_free(out);

@@ -128,6 +128,11 @@ static int exec(store *s, const char *sql, rh_error *err)
     return RH_OK;
 }
 
+/* The rows of st into a list of items (store__collect), and emptying a list. */
+#define COLLECT(st, list, read)                                                                \
+    store__collect(st, (void **)&(list)->items, &(list)->n, sizeof *(list)->items, read)
+#define LIST_RESET(list) store__list_reset((void **)&(list)->items, &(list)->n)
+
 static sqlite3_stmt *prep(store *s, const char *sql) { return store__prep(s->db, sql); }
 
 /* Run a statement that returns no rows; RH_ENOTFOUND when it changed none
@@ -352,9 +357,7 @@ void store_user_list_free(store_users *l)
 {
     for (size_t i = 0; i < l->n; i++)
         store_user_free(&l->items[i]);
-    rh_free(l->items);
-    l->items = NULL;
-    l->n = 0;
+    LIST_RESET(l);
 }
 
 int store_user_count(store *s, int64_t tenant, int64_t *count)
@@ -630,9 +633,7 @@ void store_group_list_free(store_groups *l)
 {
     for (size_t i = 0; i < l->n; i++)
         store_group_free(&l->items[i]);
-    rh_free(l->items);
-    l->items = NULL;
-    l->n = 0;
+    LIST_RESET(l);
 }
 
 int store_group_create(store *s, int64_t tenant, const char *name, int64_t *id)
@@ -652,28 +653,22 @@ int store_group_create(store *s, int64_t tenant, const char *name, int64_t *id)
 
 #define GROUP_SQL "SELECT g.id, g.name, (SELECT COUNT(*) FROM user_groups ug WHERE ug.group_id = g.id) FROM groups g"
 
+static int read_group(sqlite3_stmt *st, void *item)
+{
+    store_group *g = item;
+    g->id = sqlite3_column_int64(st, 0);
+    g->members = sqlite3_column_int64(st, 2);
+    return (g->name = store__col_str(st, 1)) ? RH_OK : RH_ENOMEM;
+}
+
 int store_group_list_all(store *s, int64_t tenant, store_groups *out)
 {
-    int rc = RH_OK;
     memset(out, 0, sizeof *out);
     LOCK(s);
     sqlite3_stmt *st = prep(s, GROUP_SQL " WHERE g.tenant_id = ? ORDER BY g.name");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, tenant);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        store_group *g = store__list_push((void **)&out->items, &out->n, sizeof *g);
-        if (!g || !(g->name = store__col_str(st, 1))) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        g->id = sqlite3_column_int64(st, 0);
-        g->members = sqlite3_column_int64(st, 2);
-    }
-    sqlite3_finalize(st);
-out:
+    if (st)
+        sqlite3_bind_int64(st, 1, tenant);
+    int rc = COLLECT(st, out, read_group);
     UNLOCK(s);
     if (rc)
         store_group_list_free(out);
@@ -689,11 +684,8 @@ int store_group_get(store *s, int64_t tenant, int64_t id, store_group *out)
     if (st) {
         sqlite3_bind_int64(st, 1, tenant);
         sqlite3_bind_int64(st, 2, id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            out->id = sqlite3_column_int64(st, 0);
-            out->members = sqlite3_column_int64(st, 2);
-            rc = (out->name = store__col_str(st, 1)) ? RH_OK : RH_ENOMEM;
-        }
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rc = read_group(st, out);
         sqlite3_finalize(st);
     } else {
         rc = RH_EIO;
@@ -850,9 +842,7 @@ void store_apikey_list_free(store_apikeys *l)
 {
     for (size_t i = 0; i < l->n; i++)
         store_apikey_free(&l->items[i]);
-    rh_free(l->items);
-    l->items = NULL;
-    l->n = 0;
+    LIST_RESET(l);
 }
 
 int store_apikey_create(store *s, int64_t tenant, int64_t user_id, const char *name,
@@ -876,8 +866,9 @@ int store_apikey_create(store *s, int64_t tenant, int64_t user_id, const char *n
     return rc;
 }
 
-static int read_key(sqlite3_stmt *st, store_apikey *k)
+static int read_key(sqlite3_stmt *st, void *item)
 {
+    store_apikey *k = item;
     k->id = sqlite3_column_int64(st, 0);
     k->user_id = sqlite3_column_int64(st, 1);
     k->name = store__col_str(st, 2);
@@ -892,24 +883,12 @@ static int read_key(sqlite3_stmt *st, store_apikey *k)
 
 int store_apikey_list_user(store *s, int64_t user_id, store_apikeys *out)
 {
-    int rc = RH_OK;
     memset(out, 0, sizeof *out);
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT " KEY_COLS " FROM api_keys WHERE user_id = ? AND revoked = 0 ORDER BY id");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, user_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        store_apikey *k = store__list_push((void **)&out->items, &out->n, sizeof *k);
-        if (!k || (rc = read_key(st, k))) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-out:
+    if (st)
+        sqlite3_bind_int64(st, 1, user_id);
+    int rc = COLLECT(st, out, read_key);
     UNLOCK(s);
     if (rc)
         store_apikey_list_free(out);
@@ -968,15 +947,14 @@ void store_conv_list_free(store_convs *l)
 {
     for (size_t i = 0; i < l->n; i++)
         store_conv_free(&l->items[i]);
-    rh_free(l->items);
-    l->items = NULL;
-    l->n = 0;
+    LIST_RESET(l);
 }
 
 #define CONV_COLS "id, user_id, title, model, system_prompt, created_at, updated_at"
 
-static int read_conv(sqlite3_stmt *st, store_conv *c)
+static int read_conv(sqlite3_stmt *st, void *item)
 {
+    store_conv *c = item;
     c->id = sqlite3_column_int64(st, 0);
     c->user_id = sqlite3_column_int64(st, 1);
     c->title = store__col_str(st, 2);
@@ -1011,7 +989,6 @@ int store_conv_create(store *s, int64_t tenant, int64_t user_id, const char *tit
 
 int store_conv_list(store *s, int64_t user_id, const char *q, size_t limit, store_convs *out)
 {
-    int rc = RH_OK;
     char *pat = NULL;
     memset(out, 0, sizeof *out);
     if (q && *q) {
@@ -1034,23 +1011,13 @@ int store_conv_list(store *s, int64_t user_id, const char *q, size_t limit, stor
     sqlite3_stmt *st = prep(s, "SELECT " CONV_COLS " FROM conversations WHERE user_id = ?"
                                " AND (? IS NULL OR title LIKE ? ESCAPE '\\')"
                                " ORDER BY updated_at DESC, id DESC LIMIT ?");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
+    if (st) {
+        sqlite3_bind_int64(st, 1, user_id);
+        store__bind_text(st, 2, pat);
+        store__bind_text(st, 3, pat);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)(limit ? limit : 1000));
     }
-    sqlite3_bind_int64(st, 1, user_id);
-    store__bind_text(st, 2, pat);
-    store__bind_text(st, 3, pat);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)(limit ? limit : 1000));
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        store_conv *c = store__list_push((void **)&out->items, &out->n, sizeof *c);
-        if (!c || read_conv(st, c)) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-out:
+    int rc = COLLECT(st, out, read_conv);
     UNLOCK(s);
     rh_free(pat);
     if (rc)
@@ -1116,9 +1083,7 @@ void store_msg_list_free(store_msgs *l)
         rh_free(m->model);
         rh_free(m->finish_reason);
     }
-    rh_free(l->items);
-    l->items = NULL;
-    l->n = 0;
+    LIST_RESET(l);
 }
 
 int store_msg_add(store *s, int64_t conv_id, const char *role, const char *content,
@@ -1167,39 +1132,29 @@ int store_msg_finish(store *s, int64_t id, const char *content, int64_t prompt_t
     return rc;
 }
 
+static int read_msg(sqlite3_stmt *st, void *item)
+{
+    store_msg *m = item;
+    m->id = sqlite3_column_int64(st, 0);
+    m->role = store__col_str(st, 1);
+    m->content = store__col_str(st, 2);
+    m->model = store__col_str(st, 3);
+    m->prompt_tokens = sqlite3_column_int64(st, 4);
+    m->completion_tokens = sqlite3_column_int64(st, 5);
+    m->finish_reason = store__col_str(st, 6);
+    m->created_at = sqlite3_column_int64(st, 7);
+    return m->role && m->content ? RH_OK : RH_ENOMEM;
+}
+
 int store_msg_list(store *s, int64_t conv_id, store_msgs *out)
 {
-    int rc = RH_OK;
     memset(out, 0, sizeof *out);
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT id, role, content, model, prompt_tokens, completion_tokens, finish_reason,"
                                " created_at FROM messages WHERE conversation_id = ? ORDER BY id");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, conv_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        store_msg *m = store__list_push((void **)&out->items, &out->n, sizeof *m);
-        if (!m) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        m->id = sqlite3_column_int64(st, 0);
-        m->role = store__col_str(st, 1);
-        m->content = store__col_str(st, 2);
-        m->model = store__col_str(st, 3);
-        m->prompt_tokens = sqlite3_column_int64(st, 4);
-        m->completion_tokens = sqlite3_column_int64(st, 5);
-        m->finish_reason = store__col_str(st, 6);
-        m->created_at = sqlite3_column_int64(st, 7);
-        if (!m->role || !m->content) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-out:
+    if (st)
+        sqlite3_bind_int64(st, 1, conv_id);
+    int rc = COLLECT(st, out, read_msg);
     UNLOCK(s);
     if (rc)
         store_msg_list_free(out);
@@ -1283,46 +1238,35 @@ void store_audit_list_free(store_audits *l)
         rh_free(a->detail);
         rh_free(a->ip);
     }
-    rh_free(l->items);
-    l->items = NULL;
-    l->n = 0;
+    LIST_RESET(l);
+}
+
+static int read_audit(sqlite3_stmt *st, void *item)
+{
+    store_audit *a = item;
+    a->id = sqlite3_column_int64(st, 0);
+    a->time = sqlite3_column_int64(st, 1);
+    a->actor = store__col_str(st, 2);
+    a->action = store__col_str(st, 3);
+    a->target = store__col_str(st, 4);
+    a->detail = store__col_str(st, 5);
+    a->ip = store__col_str(st, 6);
+    return a->action ? RH_OK : RH_ENOMEM;
 }
 
 int store_audit_list(store *s, int64_t tenant, int64_t before, size_t limit, store_audits *out)
 {
-    int rc = RH_OK;
     memset(out, 0, sizeof *out);
     LOCK(s);
     sqlite3_stmt *st = prep(s, "SELECT id, time, actor, action, target, detail, ip FROM audit"
                                " WHERE tenant_id = ? AND (? <= 0 OR id < ?) ORDER BY id DESC LIMIT ?");
-    if (!st) {
-        rc = RH_EIO;
-        goto out;
+    if (st) {
+        sqlite3_bind_int64(st, 1, tenant);
+        sqlite3_bind_int64(st, 2, before);
+        sqlite3_bind_int64(st, 3, before);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
     }
-    sqlite3_bind_int64(st, 1, tenant);
-    sqlite3_bind_int64(st, 2, before);
-    sqlite3_bind_int64(st, 3, before);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        store_audit *a = store__list_push((void **)&out->items, &out->n, sizeof *a);
-        if (!a) {
-            rc = RH_ENOMEM;
-            break;
-        }
-        a->id = sqlite3_column_int64(st, 0);
-        a->time = sqlite3_column_int64(st, 1);
-        a->actor = store__col_str(st, 2);
-        a->action = store__col_str(st, 3);
-        a->target = store__col_str(st, 4);
-        a->detail = store__col_str(st, 5);
-        a->ip = store__col_str(st, 6);
-        if (!a->action) {
-            rc = RH_ENOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-out:
+    int rc = COLLECT(st, out, read_audit);
     UNLOCK(s);
     if (rc)
         store_audit_list_free(out);
