@@ -106,6 +106,24 @@ static void drive(int64_t n, const void *w, size_t ws, int nr, const void *a, si
 }
 
 
+/* mm_<name>: one token with the 1x1 tile, more with R rows x 4 tokens. */
+#define TILE_FNS(name, tile, kind, R)                                                          \
+    static void name##_1x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
+                           float *o)                                                           \
+    {                                                                                          \
+        tile(n, w, a, o, 1, 1, kind);                                                          \
+    }                                                                                          \
+    static void name##_rx4(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
+                           float *o)                                                           \
+    {                                                                                          \
+        tile(n, w, a, o, R, 4, kind);                                                          \
+    }                                                                                          \
+    static void mm_##name(int64_t n, const void *w, size_t ws, int nr, const void *a,          \
+                          size_t as, int nt, float *y, int64_t ys)                             \
+    {                                                                                          \
+        drive(n, w, ws, nr, a, as, nt, y, ys, name##_1x1, 1, name##_rx4, R, 4);                \
+    }
+
 /* ---- F32 / F16 ------------------------------------------------------------- */
 
 AI void f32_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
@@ -149,34 +167,8 @@ AI void f32_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, fl
         }
 }
 
-static void f32_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
-{
-    f32_tile(n, w, a, o, 1, 1, 0);
-}
-static void f32_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
-{
-    f32_tile(n, w, a, o, 4, 4, 0);
-}
-static void f16_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
-{
-    f32_tile(n, w, a, o, 1, 1, 1);
-}
-static void f16_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *o)
-{
-    f32_tile(n, w, a, o, 4, 4, 1);
-}
-
-static void mm_f32(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
-                   float *y, int64_t ys)
-{
-    drive(n, w, ws, nr, a, as, nt, y, ys, f32_4x1, 1, f32_4x4, 4, 4);
-}
-
-static void mm_f16(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
-                   float *y, int64_t ys)
-{
-    drive(n, w, ws, nr, a, as, nt, y, ys, f16_4x1, 1, f16_4x4, 4, 4);
-}
+TILE_FNS(f32, f32_tile, 0, 4)
+TILE_FNS(f16, f32_tile, 1, 4)
 
 /* ---- Q8_0 / Q4_0 against RH_ACT_Q8 ----------------------------------------- */
 
@@ -422,26 +414,10 @@ static void mm_q8_0_rows(int64_t n, const void *w, size_t ws, int nr, const void
     }
 }
 
-#define BLK32_FNS(name, kind)                                                                  \
-    static void name##_1x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
-                           float *o)                                                           \
-    {                                                                                          \
-        q8_0_tile(n, w, a, o, 1, 1, kind);                                                     \
-    }                                                                                          \
-    static void name##_4x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
-                           float *o)                                                           \
-    {                                                                                          \
-        q8_0_tile(n, w, a, o, 4, 4, kind);                                                     \
-    }                                                                                          \
-    static void mm_##name(int64_t n, const void *w, size_t ws, int nr, const void *a,          \
-                          size_t as, int nt, float *y, int64_t ys)                             \
-    {                                                                                          \
-        drive(n, w, ws, nr, a, as, nt, y, ys, name##_1x1, 1, name##_4x4, 4, 4);                \
-    }
-BLK32_FNS(q4_0, 1)
-BLK32_FNS(q5_0, 2)
-BLK32_FNS(q4_1, 3)
-BLK32_FNS(q5_1, 4)
+TILE_FNS(q4_0, q8_0_tile, 1, 4)
+TILE_FNS(q5_0, q8_0_tile, 2, 4)
+TILE_FNS(q4_1, q8_0_tile, 3, 4)
+TILE_FNS(q5_1, q8_0_tile, 4, 4)
 
 
 
@@ -600,25 +576,9 @@ AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, flo
             out[t * R + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-#define KQ_FNS(name, kind)                                                                     \
-    static void name##_4x1(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
-                           float *o)                                                           \
-    {                                                                                          \
-        kq_tile(n, w, a, o, 1, 1, kind);                                                       \
-    }                                                                                          \
-    static void name##_2x4(int64_t n, const uint8_t *const *w, const uint8_t *const *a,         \
-                           float *o)                                                           \
-    {                                                                                          \
-        kq_tile(n, w, a, o, 2, 4, kind);                                                       \
-    }                                                                                          \
-    static void mm_##name(int64_t n, const void *w, size_t ws, int nr, const void *a,          \
-                          size_t as, int nt, float *y, int64_t ys)                             \
-    {                                                                                          \
-        drive(n, w, ws, nr, a, as, nt, y, ys, name##_4x1, 1, name##_2x4, 2, 4);                \
-    }
-KQ_FNS(q4_k, 0)
-KQ_FNS(q5_k, 1)
-KQ_FNS(q6_k, 2)
+TILE_FNS(q4_k, kq_tile, 0, 2)
+TILE_FNS(q5_k, kq_tile, 1, 2)
+TILE_FNS(q6_k, kq_tile, 2, 2)
 
 /* Q4_K for 1 to 15 tokens (generation, several sequences; from 16 tokens
  * the repacked prompt kernel takes over), the hot path of Q4_K_M models:
