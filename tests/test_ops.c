@@ -591,12 +591,12 @@ TEST(ops_matmul_glu_identical)
  * (row, token) sum is formed the same way for any number of tokens. */
 TEST(ops_matmul_single_equals_batched)
 {
-    int64_t rows = 37, cols = 2048, max_tok = 24;
-    float *x = rh_malloc_array((size_t)(max_tok * 2080), sizeof *x);
+    int64_t rows = 37, max_tok = 24;
+    float *x = rh_malloc_array((size_t)(max_tok * 2304), sizeof *x);
     float *yb = rh_malloc_array((size_t)(max_tok * rows), sizeof *yb);
     float *y1 = rh_malloc_array((size_t)rows, sizeof *y1);
     ASSERT(x && yb && y1);
-    for (int64_t i = 0; i < max_tok * 2080; i++)
+    for (int64_t i = 0; i < max_tok * 2304; i++)
         x[i] = rng_gauss();
     static const struct {
         int type, n_tok[3];
@@ -607,8 +607,9 @@ TEST(ops_matmul_single_equals_batched)
     for (size_t ti = 0; ti < sizeof cases / sizeof cases[0]; ti++) {
         int type = cases[ti].type;
         size_t rs;
-        /* 2080 values: 65 blocks of 32, so the odd trailing blocks count too */
-        int64_t c = type == RH_TYPE_Q8_0 ? 2080 : cols;
+        /* odd block counts, so the kernels' trailing blocks count too:
+         * 65 blocks of 32, 9 of 256 */
+        int64_t c = type == RH_TYPE_Q8_0 ? 2080 : 2304;
         uint8_t *w = random_weights(type, rows, c, &rs);
         ASSERT(w != NULL);
         for (int k = 0; k < 3 && cases[ti].n_tok[k]; k++) {

@@ -459,20 +459,24 @@ AI __m512i idx_q6(int k)
  * 0..63 as bytes (4 low bits from ql, 2 high ones from qh). */
 AI __m512i q6_quants(const uint8_t *p, const int c)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    int h = c >> 1;
-    __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
-    __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-    __m512i lo, hb;
+    const int h = c >> 1;
+    const __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
+    /* qh of the half in both 256-bit halves; the 2 bits of the first 32
+     * values of the chunk are moved to bits 4-5 by one shift, those of the
+     * second 32 by another (variable shifts per 256-bit half) */
+    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h)));
+    const __m512i m30 = _mm512_set1_epi8(0x30);
     if ((c & 1) == 0) {
-        lo = _mm512_and_si512(ql, m4);
-        hb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
-                                _mm256_slli_epi16(qh, 2), 1);
-    } else {
-        lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
-        hb = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+        const __m512i hb = _mm512_sllv_epi16(
+            qh, _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1));
+        /* (ql & 0x0f) | (hb & 0x30) */
+        return _mm512_ternarylogic_epi32(_mm512_and_si512(ql, _mm512_set1_epi8(0x0F)), hb, m30, 0xF8);
     }
-    return _mm512_or_si512(lo, _mm512_and_si512(hb, _mm512_set1_epi8(0x30)));
+    const __m512i hb = _mm512_srlv_epi16(
+        qh, _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1));
+    /* ((ql >> 4) & 0x0f) | (hb & 0x30) */
+    return _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), _mm512_and_si512(hb, m30),
+                                     _mm512_set1_epi8(0x0F), 0xEC);
 }
 
 /* kind 0: Q4_K (144 bytes), 1: Q5_K (176), 2: Q6_K (210) */
@@ -603,66 +607,149 @@ AI void q4k_reorder(int64_t n, const int8_t *src, int8_t *dst)
     }
 }
 
+/* The scales of two blocks at p0, p1 as one 256-bit vector, per 128-bit
+ * lane (block): bytes sc0..7 | mn0..7 (k_scales with vector operations;
+ * reads the 16 bytes after each block's d and dmin). */
+AI __m256i k_scales2(const uint8_t *p0, const uint8_t *p1)
+{
+    const __m256i x = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p0 + 4))),
+        _mm_loadu_si128((const __m128i *)(p1 + 4)), 1);
+    /* t: s0-3 | s8-11 | s4-7 | s8-11, u: - | s0-3 | - | s4-7 */
+    const __m256i t = _mm256_shuffle_epi8(
+        x, _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11)));
+    const __m256i u = _mm256_shuffle_epi8(
+        x, _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7)));
+    /* sc0-3 = s0-3 & 63, sc4-7 = (s8-11 & 15) | (s0-3 >> 6) << 4,
+     * mn0-3 = s4-7 & 63, mn4-7 = (s8-11 >> 4) | (s4-7 >> 6) << 4 */
+    const __m256i a = _mm256_and_si256(
+        t, _mm256_broadcastsi128_si256(_mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0)));
+    const __m256i b = _mm256_and_si256(_mm256_srli_epi16(t, 4),
+                                       _mm256_broadcastsi128_si256(_mm_setr_epi32(0, 0, 0, 0x0f0f0f0f)));
+    const __m256i c = _mm256_and_si256(
+        _mm256_srli_epi16(u, 2), _mm256_broadcastsi128_si256(_mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
+    return _mm256_or_si256(_mm256_or_si256(a, b), c);
+}
+
+/* vpshufb indices on a broadcast of one block's scale bytes, for the
+ * packed sums of two chunks (see q4k_rows): in 128-bit lane k, 16-bit
+ * words 0-3 get scale byte e0 (k < 2) or e0 + 2, words 4-7 e0 + 1 or
+ * e0 + 3; high bytes zero. */
+AI __m512i q4k_scidx(int e0)
+{
+    const __m128i lo = _mm_setr_epi8((char)e0, -1, (char)e0, -1, (char)e0, -1, (char)e0, -1,
+                                     (char)(e0 + 1), -1, (char)(e0 + 1), -1, (char)(e0 + 1), -1,
+                                     (char)(e0 + 1), -1);
+    const __m128i hi = _mm_add_epi8(lo, _mm_setr_epi8(2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0));
+    const __m256i l2 = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), lo, 1);
+    const __m256i h2 = _mm256_inserti128_si256(_mm256_castsi128_si256(hi), hi, 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(l2), h2, 1);
+}
+
+/* One block's 256 quants as 4 vectors (l0 h0 l1 h1: values 0-31,64-95 |
+ * 32-63,96-127 | 128-159,192-223 | 160-191,224-255), 0..15 (Q4_K) or
+ * 0..31 (Q5_K). */
+AI void q4k_quants(const uint8_t *p, const int Q5, __m512i *q)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
+    const __m512i q0 = _mm512_loadu_si512((const void *)(p + (Q5 ? 48 : 16)));
+    const __m512i q1 = _mm512_loadu_si512((const void *)(p + (Q5 ? 48 : 16) + 64));
+    q[0] = _mm512_and_si512(q0, m4);
+    q[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+    q[2] = _mm512_and_si512(q1, m4);
+    q[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+    if (Q5) {
+        /* the 5th bit of value 32j + k is bit j of qh[k]; per vector
+         * (halves: values 64c..+31 and 64c+64..+95 for the low nibbles,
+         * +32 for the high ones) the bits to test */
+        const __m512i t0 = _mm512_inserti64x4(_mm512_set1_epi8(0x01), _mm256_set1_epi8(0x04), 1);
+        const __m512i t1 = _mm512_inserti64x4(_mm512_set1_epi8(0x02), _mm256_set1_epi8(0x08), 1);
+        const __m512i t2 = _mm512_inserti64x4(_mm512_set1_epi8(0x10), _mm256_set1_epi8(0x40), 1);
+        const __m512i t3 = _mm512_inserti64x4(_mm512_set1_epi8(0x20), _mm256_set1_epi8((char)0x80), 1);
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
+        __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+        q[0] = _mm512_mask_add_epi8(q[0], _mm512_test_epi8_mask(qh2, t0), q[0], b16);
+        q[1] = _mm512_mask_add_epi8(q[1], _mm512_test_epi8_mask(qh2, t1), q[1], b16);
+        q[2] = _mm512_mask_add_epi8(q[2], _mm512_test_epi8_mask(qh2, t2), q[2], b16);
+        q[3] = _mm512_mask_add_epi8(q[3], _mm512_test_epi8_mask(qh2, t3), q[3], b16);
+    }
+}
+
+/* Scaled integer sum of one block against 256 reordered activations: per
+ * chunk vpdpbusd (sums of 4 products, at most 4*31*127, so they fit 16
+ * bits), two chunks packed to 16 bits, then vpdpwssd with their scales. */
+AI __m512i q4k_block_dot(const __m512i *q, const int8_t *a8, __m512i s01, __m512i s23)
+{
+    const __m512i z = _mm512_setzero_si512();
+    __m512i x0 = _mm512_dpbusd_epi32(z, q[0], _mm512_load_si512((const void *)a8));
+    __m512i x1 = _mm512_dpbusd_epi32(z, q[1], _mm512_load_si512((const void *)(a8 + 64)));
+    __m512i x2 = _mm512_dpbusd_epi32(z, q[2], _mm512_load_si512((const void *)(a8 + 128)));
+    __m512i x3 = _mm512_dpbusd_epi32(z, q[3], _mm512_load_si512((const void *)(a8 + 192)));
+    __m512i s = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(x0, x1), s01);
+    return _mm512_dpwssd_epi32(s, _mm512_packs_epi32(x2, x3), s23);
+}
+
 /* nr rows x T tokens; ap: T reordered rows of n int8, ar: the original
- * activation rows (their scales and sums of 16). */
+ * activation rows (their scales and sums of 16). Blocks go in pairs: the
+ * two blocks' integer sums are folded into one vector (lanes 0-7 the
+ * first, 8-15 the second), so that the float work (d, dmin, the mins
+ * against the sums of 16 activations) is done once per pair. An odd last
+ * block is paired with itself, the copy weighted 0. */
 AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *ap,
                  void *const *ar, float *y, int64_t ys, const int T, const int Q5)
 {
     const int64_t nb = n / 256;
-    const size_t bs = Q5 ? 176 : 144, qoff = Q5 ? 48 : 16;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
-    /* Q5_K: the 5th bit of value 32j + k is bit j of qh[k]; per 512-bit
-     * vector (halves: values 64c..+31 and 64c+64..+95 for the low nibbles,
-     * +32 for the high ones) the bits to test */
-    const __m512i t0 = _mm512_inserti64x4(_mm512_set1_epi8(0x01), _mm256_set1_epi8(0x04), 1);
-    const __m512i t1 = _mm512_inserti64x4(_mm512_set1_epi8(0x02), _mm256_set1_epi8(0x08), 1);
-    const __m512i t2 = _mm512_inserti64x4(_mm512_set1_epi8(0x10), _mm256_set1_epi8(0x40), 1);
-    const __m512i t3 = _mm512_inserti64x4(_mm512_set1_epi8(0x20), _mm256_set1_epi8((char)0x80), 1);
-    const __m512i i02 = idx_w16(0, 2), i13 = idx_w16(1, 3), i46 = idx_w16(4, 6), i57 = idx_w16(5, 7);
+    const size_t bs = Q5 ? 176 : 144;
+    const __m512i i01 = q4k_scidx(0), i23 = q4k_scidx(4);
+    const __m512i ilo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i id = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i im = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
         __m512 acc[8];
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++)
             acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *p = row + (size_t)b * bs;
-            rh_pf_ahead(p, (int)bs);
-            uint64_t sc, mn;
-            k_scales(p + 4, &sc, &mn);
-            __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
-            __m128i m8 = _mm_cvtsi64_si128((long long)mn);
-            __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-            float d = _cvtsh_ss(rh_k_rd16(p)), dmin = _cvtsh_ss(rh_k_rd16(p + 2));
-            __m512i q0 = _mm512_loadu_si512((const void *)(p + qoff));
-            __m512i q1 = _mm512_loadu_si512((const void *)(p + qoff + 64));
-            __m512i l0 = _mm512_and_si512(q0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
-            __m512i l1 = _mm512_and_si512(q1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
-            if (Q5) {
-                __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
-                __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
-                l0 = _mm512_mask_add_epi8(l0, _mm512_test_epi8_mask(qh2, t0), l0, b16);
-                h0 = _mm512_mask_add_epi8(h0, _mm512_test_epi8_mask(qh2, t1), h0, b16);
-                l1 = _mm512_mask_add_epi8(l1, _mm512_test_epi8_mask(qh2, t2), l1, b16);
-                h1 = _mm512_mask_add_epi8(h1, _mm512_test_epi8_mask(qh2, t3), h1, b16);
-            }
-            __m512i s02 = _mm512_permutexvar_epi16(i02, sc16), s13 = _mm512_permutexvar_epi16(i13, sc16);
-            __m512i s46 = _mm512_permutexvar_epi16(i46, sc16), s57 = _mm512_permutexvar_epi16(i57, sc16);
+        for (int64_t b = 0; b < nb; b += 2) {
+            const int two = b + 1 < nb;
+            const uint8_t *p0 = row + (size_t)b * bs, *p1 = two ? p0 + bs : p0;
+            rh_pf_ahead(p0, 2 * (int)bs);
+            const __m256i sm = k_scales2(p0, p1);
+            /* [d0 dmin0 d1 dmin1] -> d as [d0 x8, d1 x8], dmin likewise */
+            uint32_t h0, h1;
+            memcpy(&h0, p0, 4);
+            memcpy(&h1, p1, 4);
+            const __m512 dd = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi32((int)h0, two ? (int)h1 : 0, 0, 0)));
+            const __m512 vd = _mm512_permutexvar_ps(id, dd), vm = _mm512_permutexvar_ps(im, dd);
+            /* the mins, duplicated per 16 values, for both blocks */
+            const __m512i mn16 = _mm512_cvtepu8_epi16(_mm256_unpackhi_epi8(sm, sm));
+            __m512i q[2][4], sc[2][2];
+            q4k_quants(p0, Q5, q[0]);
+            q4k_quants(p1, Q5, q[1]);
+            const __m512i sb0 = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
+            const __m512i sb1 = _mm512_broadcast_i32x4(_mm256_extracti128_si256(sm, 1));
+            sc[0][0] = _mm512_shuffle_epi8(sb0, i01);
+            sc[0][1] = _mm512_shuffle_epi8(sb0, i23);
+            sc[1][0] = _mm512_shuffle_epi8(sb1, i01);
+            sc[1][1] = _mm512_shuffle_epi8(sb1, i23);
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
-                const int8_t *a8 = ap + (size_t)t * (size_t)n + (size_t)b * 256;
-                __m512i s = _mm512_dpwssd_epi32(
-                    _mm512_setzero_si512(),
-                    _mm512_maddubs_epi16(l0, _mm512_load_si512((const void *)a8)), s02);
-                s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(h0, _mm512_load_si512((const void *)(a8 + 64))), s13);
-                s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(l1, _mm512_load_si512((const void *)(a8 + 128))), s46);
-                s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(h1, _mm512_load_si512((const void *)(a8 + 192))), s57);
-                float da = rh_act_q8k_d(ar[t], n)[b];
-                __m256i mi = _mm256_madd_epi16(
-                    mn16, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar[t], n) + 16 * b)));
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * da), acc[t]);
-                acc[t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(mi)),
-                                          _mm512_set1_ps(dmin * da), acc[t]);
+                const int8_t *a0 = ap + (size_t)t * (size_t)n + (size_t)b * 256;
+                const int8_t *a1 = two ? a0 + 256 : a0;
+                __m512i s0 = q4k_block_dot(q[0], a0, sc[0][0], sc[0][1]);
+                __m512i s1 = q4k_block_dot(q[1], a1, sc[1][0], sc[1][1]);
+                /* lanes 0-7: block b, 8-15: block b + 1 */
+                __m512i s = _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(1, 0, 1, 0)),
+                                             _mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(3, 2, 3, 2)));
+                const float *da = rh_act_q8k_d(ar[t], n) + b;
+                const int16_t *bsum = rh_act_q8k_bsum(ar[t], n) + 16 * b;
+                __m512i mi = _mm512_madd_epi16(
+                    mn16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
+                __m512 vda = _mm512_permutexvar_ps(
+                    ilo, _mm512_castps128_ps512(_mm_setr_ps(da[0], two ? da[1] : 0.0f, 0.0f, 0.0f)));
+                __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), vd,
+                                           _mm512_mul_ps(_mm512_cvtepi32_ps(mi), vm));
+                acc[t] = _mm512_fmadd_ps(v, vda, acc[t]);
             }
         }
 #pragma GCC unroll 8
@@ -710,48 +797,93 @@ static void mm_q5_k_fast(int64_t n, const void *w, size_t ws, int nr, const void
 }
 
 /* Q6_K for 1 to 31 tokens the same way: a weight row unpacked once for up
- * to 8 tokens (4 chunks of 64 values: low 4 bits from ql, high 2 from qh,
- * 16-bit scales per 16 values), each (row, token) sum formed the same way
+ * to 8 tokens (4 chunks of 64 values: low 4 bits from ql, high 2 from qh),
+ * per chunk vpdpbusd (sums of 4 products of one group of 16, at most
+ * 4*63*127, so they fit 16 bits), two chunks packed to 16 bits, then
+ * vpdpwssd with the int8 scales of their groups; blocks in pairs for the
+ * float work, as in q4k_rows. Each (row, token) sum is formed the same way
  * for any number of tokens. Activations in their natural order. */
+
+/* vpermw indices for the packed sums of chunks c and c + 1: in 128-bit
+ * lane k, words 0-3 get the scale of group 4c + k, words 4-7 of group
+ * 4c + 4 + k. */
+AI __m512i q6k_scidx(int c)
+{
+    short v[32];
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 8; i++)
+            v[8 * k + i] = (short)(4 * c + (i < 4 ? 0 : 4) + k);
+    return _mm512_loadu_si512((const void *)v);
+}
+
+AI __m512i q6k_block_dot(const __m512i *q, const int8_t *a8, __m512i s01, __m512i s23)
+{
+    const __m512i z = _mm512_setzero_si512();
+    __m512i x0 = _mm512_dpbusd_epi32(z, q[0], _mm512_loadu_si512((const void *)a8));
+    __m512i x1 = _mm512_dpbusd_epi32(z, q[1], _mm512_loadu_si512((const void *)(a8 + 64)));
+    __m512i x2 = _mm512_dpbusd_epi32(z, q[2], _mm512_loadu_si512((const void *)(a8 + 128)));
+    __m512i x3 = _mm512_dpbusd_epi32(z, q[3], _mm512_loadu_si512((const void *)(a8 + 192)));
+    __m512i s = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(x0, x1), s01);
+    return _mm512_dpwssd_epi32(s, _mm512_packs_epi32(x2, x3), s23);
+}
+
 AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a,
                  float *y, int64_t ys, const int T)
 {
     const int64_t nb = n / 256;
+    const __m512i i01 = q6k_scidx(0), i23 = q6k_scidx(2);
+    const __m512i ilo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
         __m512 acc[8];
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++)
             acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *p = row + (size_t)b * 210;
-            rh_pf_ahead(p, 210);
-            __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
-            __m512i sc16 = _mm512_castsi256_si512(s);
-            float d = _cvtsh_ss(rh_k_rd16(p + 208));
-            __m512i wv[4], scv[4];
+        for (int64_t b = 0; b < nb; b += 2) {
+            const int two = b + 1 < nb;
+            const uint8_t *p0 = row + (size_t)b * 210, *p1 = two ? p0 + 210 : p0;
+            rh_pf_ahead(p0, 420);
+            /* the 16 scales of each block as int16: block b in the low
+             * 256 bits, b + 1 in the high */
+            const __m512i s16 = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p0 + 192))),
+                _mm_loadu_si128((const __m128i *)(p1 + 192)), 1));
+            const __m512i sb0 = _mm512_castsi256_si512(_mm512_castsi512_si256(s16));
+            const __m512i sb1 = _mm512_castsi256_si512(_mm512_extracti64x4_epi64(s16, 1));
+            /* d as [d0 x8, d1 x8] (0 for the copy of an odd last block) */
+            const __m512 vd = _mm512_permutexvar_ps(
+                ilo, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi16(
+                         (short)rh_k_rd16(p0 + 208), two ? (short)rh_k_rd16(p1 + 208) : 0, 0, 0, 0, 0, 0, 0))));
+            __m512i q[2][4], sc[2][2];
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
-                wv[c] = q6_quants(p, c);
-                scv[c] = _mm512_permutexvar_epi16(idx_q6(c), sc16);
+                q[0][c] = q6_quants(p0, c);
+                q[1][c] = q6_quants(p1, c);
             }
+            sc[0][0] = _mm512_permutexvar_epi16(i01, sb0);
+            sc[0][1] = _mm512_permutexvar_epi16(i23, sb0);
+            sc[1][0] = _mm512_permutexvar_epi16(i01, sb1);
+            sc[1][1] = _mm512_permutexvar_epi16(i23, sb1);
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
-                const int8_t *a8 = (const int8_t *)a[t] + (size_t)b * 256;
-                __m512i i = _mm512_dpwssd_epi32(
-                    _mm512_setzero_si512(),
-                    _mm512_maddubs_epi16(wv[0], _mm512_loadu_si512((const void *)a8)), scv[0]);
-                i = _mm512_dpwssd_epi32(i, _mm512_maddubs_epi16(wv[1], _mm512_loadu_si512((const void *)(a8 + 64))), scv[1]);
-                i = _mm512_dpwssd_epi32(i, _mm512_maddubs_epi16(wv[2], _mm512_loadu_si512((const void *)(a8 + 128))), scv[2]);
-                i = _mm512_dpwssd_epi32(i, _mm512_maddubs_epi16(wv[3], _mm512_loadu_si512((const void *)(a8 + 192))), scv[3]);
+                const int8_t *a0 = (const int8_t *)a[t] + (size_t)b * 256;
+                const int8_t *a1 = two ? a0 + 256 : a0;
+                __m512i s0 = q6k_block_dot(q[0], a0, sc[0][0], sc[0][1]);
+                __m512i s1 = q6k_block_dot(q[1], a1, sc[1][0], sc[1][1]);
+                __m512i sum = _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(1, 0, 1, 0)),
+                                               _mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(3, 2, 3, 2)));
                 void *ar = (void *)(uintptr_t)a[t];
-                float dd = d * rh_act_q8k_d(ar, n)[b];
+                const float *da = rh_act_q8k_d(ar, n) + b;
+                const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
                 /* the -32 offset of the quants: scale x sum of 16 activations */
-                __m256i mi = _mm256_madd_epi16(
-                    s, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b)));
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_set1_ps(dd), acc[t]);
-                acc[t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(mi)),
-                                          _mm512_set1_ps(32.0f * dd), acc[t]);
+                __m512i mi = _mm512_madd_epi16(
+                    s16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
+                __m512 vda = _mm512_permutexvar_ps(
+                    ilo, _mm512_castps128_ps512(_mm_setr_ps(da[0], two ? da[1] : 0.0f, 0.0f, 0.0f)));
+                __m512 v = _mm512_mul_ps(
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(mi), _mm512_set1_ps(-32.0f), _mm512_cvtepi32_ps(sum)),
+                    vd);
+                acc[t] = _mm512_fmadd_ps(v, vda, acc[t]);
             }
         }
 #pragma GCC unroll 8
