@@ -488,25 +488,25 @@ static double bw_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-double rh_mem_read_bandwidth(rh_pool *pool, size_t bytes, int reps)
+double rh_mem_read_bandwidth_buf(rh_pool *pool, const void *buf, size_t bytes, int reps,
+                                  int modes)
 {
     int nth = rh_pool_size(pool);
     bytes &= ~((size_t)256 * (size_t)nth - 1);
-    if (bytes == 0)
+    if (!buf || bytes == 0)
         return 0.0;
-    uint8_t *buf = rh_malloc_aligned(64, bytes);
-    if (!buf)
-        return 0.0;
-    memset(buf, 0x5a, bytes); /* fault the pages in */
     bw_job j = {.buf = buf, .bytes = bytes, .read = kernels()->read,
                 .read_pf = kernels()->read_pf};
     atomic_init(&j.sink, 0);
     double best = 0.0;
     /* each rep reads plainly and, if the kernels prefetch, with their
      * prefetch: the better is what the memory can deliver */
-    int modes = j.read_pf ? 2 : 1;
-    for (int r = 0; r < (reps > 0 ? reps : 1) * modes; r++) {
-        j.pf = r % modes;
+    if (!j.read_pf || (modes & 3) == 0)
+        modes = 1;
+    for (int r = 0; r < (reps > 0 ? reps : 1) * 2; r++) {
+        j.pf = r & 1;
+        if (!(modes & (1 << j.pf)))
+            continue;
         double t0 = bw_now();
         rh_pool_run(pool, bw_task, &j);
         double t = bw_now() - t0;
@@ -514,8 +514,18 @@ double rh_mem_read_bandwidth(rh_pool *pool, size_t bytes, int reps)
         if (t > 0 && (double)(per * (size_t)nth) / t > best)
             best = (double)(per * (size_t)nth) / t;
     }
-    rh_free_aligned(buf);
     return best;
+}
+
+double rh_mem_read_bandwidth(rh_pool *pool, size_t bytes, int reps)
+{
+    uint8_t *buf = rh_malloc_aligned(64, bytes ? bytes : 1);
+    if (!buf)
+        return 0.0;
+    memset(buf, 0x5a, bytes); /* fault the pages in */
+    double bw = rh_mem_read_bandwidth_buf(pool, buf, bytes, reps, 3);
+    rh_free_aligned(buf);
+    return bw;
 }
 
 void rh_get_row(int wtype, const void *W, int64_t cols, int64_t r, float *out)

@@ -73,5 +73,10 @@ void rh_get_row(int wtype, const void *W, int64_t cols, int64_t r, float *out);
  * `reps` runs, with the same instruction set as the kernels. 0 if the buffer
  * cannot be allocated. */
 double rh_mem_read_bandwidth(rh_pool *pool, size_t bytes, int reps);
+/* The same over a caller's buffer (64-byte aligned, pages already touched),
+ * for repeated samples without allocating. modes: 1 plain reads, 2 reads
+ * with the kernels' software prefetch, 3 both (the better counts). */
+double rh_mem_read_bandwidth_buf(rh_pool *pool, const void *buf, size_t bytes, int reps,
+                                  int modes);
 
 #endif
