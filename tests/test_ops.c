@@ -543,6 +543,34 @@ TEST(ops_matmul_multi_identical)
     rh_pool_free(pool);
 }
 
+/* silu(g) * u of every kernel set against double precision, over the
+ * whole float range SwiGLU meets (and beyond, where e^-g over- or
+ * underflows); any length, so the sets' vector tails count too. */
+TEST(ops_silu_mul_all_kernels)
+{
+    enum { N = 1003 };
+    float g[N], u[N], r[N];
+    for (int i = 0; i < N; i++) {
+        g[i] = i < 6 ? (float[]){-1e4f, -120.0f, -88.5f, 0.0f, 90.0f, 1e4f}[i] : rng_gauss() * 12.0f;
+        u[i] = rng_gauss();
+    }
+    for (size_t s = 0; s < sizeof all_sets / sizeof all_sets[0]; s++) {
+        if (rh_ops_force_kernels(all_sets[s]) != 0)
+            continue;
+        for (int n = N - 7; n <= N; n += 7) {
+            memcpy(r, g, sizeof g);
+            rh_silu_mul(r, u, n);
+            for (int i = 0; i < n; i++) {
+                double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * (double)u[i];
+                if (!(fabs(r[i] - want) <= 1e-6 * fabs(want) + 1e-30))
+                    FAIL("%s: silu(%g) * %g = %g, want %g", all_sets[s], (double)g[i],
+                         (double)u[i], (double)r[i], want);
+            }
+        }
+    }
+    rh_ops_force_kernels("scalar");
+}
+
 /* rh_matmul_glu = two rh_matmul calls and rh_silu_mul, bit for bit. */
 TEST(ops_matmul_glu_identical)
 {

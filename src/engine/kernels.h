@@ -78,7 +78,9 @@ static inline size_t rh_pp_scratch_size(int64_t n, int64_t nt)
  * (the weights are read once per token, they need not displace the L2).
  * Prefetches never fault, so reading past the end of a matrix is harmless;
  * the address is formed as an integer for that reason. */
+#ifndef RH_PF_DIST
 #define RH_PF_DIST 8192
+#endif
 
 /* Prefetch the cache lines of [p, p + n) RH_PF_DIST bytes ahead (for a
  * contiguous stream, one call per n bytes read covers every line). */
@@ -145,6 +147,7 @@ typedef struct rh_kernel_set {
     rh_mm_fn mm[RH_TYPE_COUNT];
     rh_mm_pp_fn mm_pp[RH_TYPE_COUNT]; /* optional */
     uint8_t pp_min[RH_TYPE_COUNT];    /* use mm_pp from this many tokens on */
+    void (*silu_mul)(float *g, const float *u, int64_t n); /* g = silu(g) * u */
 } rh_kernel_set;
 
 void rh_kernels_scalar_init(rh_kernel_set *ks);

@@ -891,15 +891,14 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
                 void *ar = (void *)(uintptr_t)a[t];
                 const float *da = rh_act_q8k_d(ar, n) + b;
                 const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
-                /* the -32 offset of the quants: scale x sum of 16 activations */
+                /* the -32 offset of the quants, still in integers: 32 x
+                 * scale x sum of 16 activations, in the same lanes */
                 __m512i mi = _mm512_madd_epi16(
                     s16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
+                sum = _mm512_sub_epi32(sum, _mm512_slli_epi32(mi, 5));
                 __m512 vda = _mm512_permutexvar_ps(
                     ilo, _mm512_castps128_ps512(_mm_setr_ps(da[0], two ? da[1] : 0.0f, 0.0f, 0.0f)));
-                __m512 v = _mm512_mul_ps(
-                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(mi), _mm512_set1_ps(-32.0f), _mm512_cvtepi32_ps(sum)),
-                    vd);
-                acc[t] = _mm512_fmadd_ps(v, vda, acc[t]);
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(vd, vda), acc[t]);
             }
         }
 #pragma GCC unroll 8

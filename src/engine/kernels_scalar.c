@@ -328,11 +328,20 @@ static uint64_t read_scalar(const void *p, size_t n)
     return a0 ^ a1 ^ a2 ^ a3;
 }
 
+static void silu_mul(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = g[i];
+        g[i] = v / (1.0f + expf(-v)) * u[i];
+    }
+}
+
 void rh_kernels_scalar_init(rh_kernel_set *ks)
 {
     memset(ks, 0, sizeof *ks);
     ks->name = "scalar";
     ks->read = read_scalar;
+    ks->silu_mul = silu_mul;
     ks->quant[RH_ACT_Q8] = quant_q8;
     ks->quant[RH_ACT_Q8K] = quant_q8k;
     ks->mm[RH_TYPE_F32] = mm_f32;

@@ -352,10 +352,7 @@ static void multi_task(void *ctx, int ith, int nth)
 
 void rh_silu_mul(float *g, const float *u, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float v = g[i];
-        g[i] = v / (1.0f + expf(-v)) * u[i];
-    }
+    kernels()->silu_mul(g, u, n);
 }
 
 static void matmul_multi(rh_pool *pool, const rh_mm_item *items, int n_items, int64_t cols,
