@@ -15,8 +15,11 @@
  *               int8 qs[n] | float d[n/32] | float s[n/32] | int32 isum[n/32]
  *               value = d*qs; isum = sum(qs of the block); s = d*isum
  *   RH_ACT_Q8K  for Q4_K/Q5_K/Q6_K: blocks of 256 values.
- *               int8 qs[n] | float d[n/256] | int16 bsum[n/16]
- *               value = d*qs; bsum = sum of each 16 qs
+ *               int8 qs[n] | float d[n/256] | int16 bsum[n/16] | (to 64) |
+ *               int8 nib[n]
+ *               value = d*qs; bsum = sum of each 16 qs; nib = qs in the
+ *               order of Q4_K nibbles (per 128 values 0-31, 64-95, 32-63,
+ *               96-127; rh_act_q8k_fill_nib)
  *
  * qs are in -127..127 (never -128), so that u8 x s8 pair products cannot
  * saturate 16-bit lanes.
@@ -182,6 +185,12 @@ static inline int rh_act_kind(int wtype)
     }
 }
 
+/* Offset of nib in a Q8K activation row (64-byte aligned). */
+static inline size_t rh_act_q8k_nib_off(int64_t n)
+{
+    return ((size_t)n + (size_t)(n / RH_QKK) * 4 + (size_t)(n / 16) * 2 + 63) & ~(size_t)63;
+}
+
 /* Bytes of one activation row (a multiple of 64, so rows stay aligned). */
 static inline size_t rh_act_row_size(int kind, int64_t n)
 {
@@ -189,7 +198,7 @@ static inline size_t rh_act_row_size(int kind, int64_t n)
     switch (kind) {
     case RH_ACT_F32: s = (size_t)n * 4; break;
     case RH_ACT_Q8: s = (size_t)n + (size_t)(n / RH_QK) * 12; break;
-    case RH_ACT_Q8K: s = (size_t)n + (size_t)(n / RH_QKK) * 4 + (size_t)(n / 16) * 2; break;
+    case RH_ACT_Q8K: s = rh_act_q8k_nib_off(n) + (size_t)n; break;
     default: return 0;
     }
     return (s + 63) & ~(size_t)63;
@@ -209,6 +218,23 @@ static inline float *rh_act_q8k_d(void *row, int64_t n) { return (float *)((char
 static inline int16_t *rh_act_q8k_bsum(void *row, int64_t n)
 {
     return (int16_t *)((float *)((char *)row + n) + n / RH_QKK);
+}
+static inline int8_t *rh_act_q8k_nib(void *row, int64_t n)
+{
+    return (int8_t *)row + rh_act_q8k_nib_off(n);
+}
+/* Write nib from qs (every set's Q8K quantizer ends with this, so that all
+ * sets produce the same rows). */
+static inline void rh_act_q8k_fill_nib(void *row, int64_t n)
+{
+    const int8_t *qs = row;
+    int8_t *nib = rh_act_q8k_nib(row, n);
+    for (int64_t h = 0; h < n / 128; h++) {
+        memcpy(nib + 128 * h, qs + 128 * h, 32);
+        memcpy(nib + 128 * h + 32, qs + 128 * h + 64, 32);
+        memcpy(nib + 128 * h + 64, qs + 128 * h + 32, 32);
+        memcpy(nib + 128 * h + 96, qs + 128 * h + 96, 32);
+    }
 }
 
 /* fp16 -> f32 without a table (kernels must not depend on quant.c state). */

@@ -12,7 +12,7 @@
  *         quants x a, vpmaddwd with ones, the sub-block sums gathered by a
  *         tree of horizontal adds and scaled once per super-block
  *         (vpmulld); mins (Q6_K: the -32 offset) via the activation's sums
- *         of 16 values. The 2x4 tiles remain for rows not a multiple of 256.
+ *         of 16 values (K-quant rows are always whole super-blocks).
  * Products of unsigned quants <= 63 with |a| <= 127 cannot saturate.
  * Weights are prefetched far ahead (rh_pf_ahead) as in the AVX-512 set.
  */
@@ -112,7 +112,7 @@ static void quant_q8k(const float *x, void *dst, int64_t n)
             bs[b * 16 + 2 * g] = (int16_t)hsum256i(_mm256_add_epi32(q0, q1));
             bs[b * 16 + 2 * g + 1] = (int16_t)hsum256i(_mm256_add_epi32(q2, q3));
         }
-    }
+    }    rh_act_q8k_fill_nib(dst, n);
 }
 
 /* ---- tile driver (as in kernels_avx512.c) ------------------------------------ */
@@ -277,113 +277,6 @@ AI void k_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
     memcpy(mn, v + 2, 8);
 }
 
-/* kind 0: Q4_K (144 bytes), 1: Q5_K (176), 2: Q6_K (210) */
-AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
-                const int R, const int T, const int kind)
-{
-    const size_t bs = kind == 0 ? 144 : kind == 1 ? 176 : 210;
-    const int64_t nb = n / RH_QKK;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
-    __m256 acc[MAXR][MAXT];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        int16_t sc[MAXR][16]; /* scale per 16 values */
-        __m256i mn16[MAXR];   /* min (Q4/5_K) or scale (Q6_K) per 16 values */
-        float d[MAXR], dmin[MAXR];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            const uint8_t *p = w[r] + (size_t)b * bs;
-            rh_pf_ahead(p, (int)bs);
-            if (kind == 2) {
-                __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
-                _mm256_storeu_si256((__m256i *)sc[r], s);
-                mn16[r] = s;
-                d[r] = _cvtsh_ss(rh_k_rd16(p + 208));
-                dmin[r] = 32.0f * d[r];
-            } else {
-                uint8_t s8[8], m8[8];
-                k_scales(p + 4, s8, m8);
-                for (int j = 0; j < 8; j++)
-                    sc[r][2 * j] = sc[r][2 * j + 1] = s8[j];
-                __m128i mm = _mm_loadl_epi64((const __m128i *)m8);
-                mn16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
-                d[r] = _cvtsh_ss(rh_k_rd16(p));
-                dmin[r] = _cvtsh_ss(rh_k_rd16(p + 2));
-            }
-        }
-        __m256i iacc[MAXR][MAXT];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++)
-                iacc[r][t] = _mm256_setzero_si256();
-        for (int j = 0; j < 8; j++) { /* 32 values: groups 2j, 2j+1 */
-            __m256i wv[MAXR], scv[MAXR];
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                const uint8_t *p = w[r] + (size_t)b * bs;
-                if (kind == 2) {
-                    int h = j >> 2, k = j & 3;
-                    __m256i ql = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32 * (k & 1)));
-                    __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-                    __m256i lo = k < 2 ? _mm256_and_si256(ql, m4)
-                                       : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
-                    __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
-                    wv[r] = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
-                } else {
-                    const uint8_t *qs = p + (kind == 0 ? 16 : 48) + 32 * (j >> 1);
-                    __m256i q = _mm256_loadu_si256((const __m256i *)qs);
-                    __m256i v = (j & 1) ? _mm256_and_si256(_mm256_srli_epi16(q, 4), m4)
-                                        : _mm256_and_si256(q, m4);
-                    if (kind == 1) {
-                        __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
-                        __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, j),
-                                                      _mm256_set1_epi8(1));
-                        v = _mm256_or_si256(v, _mm256_slli_epi16(hb, 4));
-                    }
-                    wv[r] = v;
-                }
-                scv[r] = _mm256_setr_m128i(_mm_set1_epi16(sc[r][2 * j]),
-                                           _mm_set1_epi16(sc[r][2 * j + 1]));
-            }
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++) {
-                __m256i av = _mm256_loadu_si256((const __m256i *)(a[t] + b * RH_QKK + 32 * j));
-#pragma GCC unroll 4
-                for (int r = 0; r < R; r++)
-                    iacc[r][t] = _mm256_add_epi32(
-                        iacc[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], av), scv[r]));
-            }
-        }
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            void *ar = (void *)(uintptr_t)a[t];
-            float da = rh_act_q8k_d(ar, n)[b];
-            __m256i bsum = _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b));
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                __m256 sum = _mm256_mul_ps(_mm256_cvtepi32_ps(iacc[r][t]), _mm256_set1_ps(d[r] * da));
-                __m256 mf = _mm256_cvtepi32_ps(_mm256_madd_epi16(mn16[r], bsum));
-                sum = _mm256_fnmadd_ps(mf, _mm256_set1_ps(dmin[r] * da), sum);
-                acc[r][t] = _mm256_add_ps(acc[r][t], sum);
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            out[t * R + r] = hsum256(acc[r][t]);
-}
-
-TILES(q4_k, kq_tile, 0)
-TILES(q5_k, kq_tile, 1)
-TILES(q6_k, kq_tile, 2)
-
 /* Q4_K, any number of tokens (the AVX2 set has no repacked prompt kernel):
  * per 32-value sub-block j the products go through vpmaddubsw and
  * vpmaddwd with ones only; the 8 sub-block sums are gathered into one
@@ -546,28 +439,18 @@ AI void kq_rows_drive(int64_t n, const void *w, size_t ws, int nr, const void *a
 static void mm_q4_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    if (n % 256 != 0)
-        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
-    else
-        kq_rows_drive(n, w, ws, nr, a, as, nt, y, ys, 0);
+    kq_rows_drive(n, w, ws, nr, a, as, nt, y, ys, 0);
 }
 
 static void mm_q5_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    if (n % 256 != 0)
-        mm_q5_k(n, w, ws, nr, a, as, nt, y, ys);
-    else
-        kq_rows_drive(n, w, ws, nr, a, as, nt, y, ys, 1);
+    kq_rows_drive(n, w, ws, nr, a, as, nt, y, ys, 1);
 }
 
 static void mm_q6_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    if (n % 256 != 0) {
-        mm_q6_k(n, w, ws, nr, a, as, nt, y, ys);
-        return;
-    }
     for (int t0 = 0; t0 < nt; t0 += 8) {
         const uint8_t *ap[8];
         int T = rh_token_group(a, as, nt, t0, 8, ap);

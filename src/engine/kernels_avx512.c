@@ -76,6 +76,9 @@ static void quant_q8k(const float *x, void *dst, int64_t n)
             bs[b * 16 + g] = (int16_t)_mm512_reduce_add_epi32(q);
         }
     }
+    /* the copy in Q4_K nibble order, made once per product (q4k_rows
+     * made it per chunk of rows: with 8 tokens 6% of a decode step) */
+    rh_act_q8k_fill_nib(dst, n);
 }
 
 /* ---- tile driver ----------------------------------------------------------- */
@@ -439,38 +442,6 @@ TILE_FNS(q5_1, q8_0_tile, 4, 4)
 
 /* ---- K-quants against RH_ACT_Q8K -------------------------------------------- */
 
-/* Q4_K / Q5_K: the 8 scales and 8 mins of a super-block as bytes. */
-AI void k_scales(const uint8_t *s, uint64_t *sc, uint64_t *mn)
-{
-    uint32_t u0, u1, u2;
-    memcpy(&u0, s, 4);
-    memcpy(&u1, s + 4, 4);
-    memcpy(&u2, s + 8, 4);
-    uint32_t sc_lo = u0 & 0x3f3f3f3fu, mn_lo = u1 & 0x3f3f3f3fu;
-    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
-    uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
-    *sc = sc_lo | ((uint64_t)sc_hi << 32);
-    *mn = mn_lo | ((uint64_t)mn_hi << 32);
-}
-
-/* Index vectors for vpermw: chunk c of 64 values takes 16-bit lanes 0-15
- * from scale element e0(c) and 16-31 from e1(c). */
-AI __m512i idx_w16(int e0, int e1)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)e0)),
-                              _mm256_set1_epi16((short)e1), 1);
-}
-
-/* Q6_K: 32 lanes of 16 bits for chunk k: groups 4k..4k+3, 8 lanes each. */
-AI __m512i idx_q6(int k)
-{
-    return _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16((short)(4 * k + 1)),
-                                                _mm_set1_epi16((short)(4 * k)))),
-        _mm256_set_m128i(_mm_set1_epi16((short)(4 * k + 3)), _mm_set1_epi16((short)(4 * k + 2))),
-        1);
-}
-
 /* Q6_K: the 64 quants of chunk c (values 64c..64c+63) of the block at p,
  * 0..63 as bytes (4 low bits from ql, 2 high ones from qh). */
 AI __m512i q6_quants(const uint8_t *p, const int c)
@@ -495,137 +466,29 @@ AI __m512i q6_quants(const uint8_t *p, const int c)
                                      _mm512_set1_epi8(0x0F), 0xEC);
 }
 
-/* kind 0: Q4_K (144 bytes), 1: Q5_K (176), 2: Q6_K (210) */
-AI void kq_tile(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out,
-                const int R, const int T, const int kind)
-{
-    const size_t bs = kind == 0 ? 144 : kind == 1 ? 176 : 210;
-    const int64_t nb = n / RH_QKK;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512 acc[MAXR][MAXT];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m512i sc16[MAXR]; /* scales as int16 in the low 128 (Q4/5_K) or 256 (Q6_K) bits */
-        __m256i mn16[MAXR]; /* per 16-value group: min (Q4/5_K) or scale (Q6_K), int16 */
-        float d[MAXR], dmin[MAXR];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            const uint8_t *p = w[r] + (size_t)b * bs;
-            rh_pf_ahead(p, (int)bs);
-            if (kind == 2) {
-                __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
-                sc16[r] = _mm512_castsi256_si512(s);
-                mn16[r] = s;
-                d[r] = _cvtsh_ss(rh_k_rd16(p + 208));
-                dmin[r] = 32.0f * d[r];
-            } else {
-                uint64_t sc, mn;
-                k_scales(p + 4, &sc, &mn);
-                sc16[r] = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
-                __m128i m8 = _mm_cvtsi64_si128((long long)mn);
-                mn16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-                d[r] = _cvtsh_ss(rh_k_rd16(p));
-                dmin[r] = _cvtsh_ss(rh_k_rd16(p + 2));
-            }
-        }
-        __m512i iacc[MAXR][MAXT];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++)
-                iacc[r][t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
-            __m512i wv[MAXR], scv[MAXR];
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                const uint8_t *p = w[r] + (size_t)b * bs;
-                if (kind == 2) {
-                    wv[r] = q6_quants(p, c);
-                    scv[r] = _mm512_permutexvar_epi16(idx_q6(c), sc16[r]);
-                } else {
-                    const uint8_t *qs = p + (kind == 0 ? 16 : 48) + 32 * c;
-                    __m256i q = _mm256_loadu_si256((const __m256i *)qs);
-                    __m512i v = _mm512_and_si512(
-                        _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1),
-                        m4);
-                    if (kind == 1) {
-                        __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
-                        __m512i hb = _mm512_inserti64x4(
-                            _mm512_castsi256_si512(_mm256_srli_epi16(qh, 2 * c)),
-                            _mm256_srli_epi16(qh, 2 * c + 1), 1);
-                        hb = _mm512_slli_epi16(_mm512_and_si512(hb, _mm512_set1_epi8(1)), 4);
-                        v = _mm512_or_si512(v, hb);
-                    }
-                    wv[r] = v;
-                    scv[r] = _mm512_permutexvar_epi16(idx_w16(2 * c, 2 * c + 1), sc16[r]);
-                }
-            }
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++) {
-                __m512i av = _mm512_loadu_si512((const void *)(a[t] + b * RH_QKK + 64 * c));
-#pragma GCC unroll 4
-                for (int r = 0; r < R; r++)
-                    iacc[r][t] = _mm512_dpwssd_epi32(iacc[r][t], _mm512_maddubs_epi16(wv[r], av),
-                                                     scv[r]);
-            }
-        }
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            void *ar = (void *)(uintptr_t)a[t];
-            float da = rh_act_q8k_d(ar, n)[b];
-            __m256i bsum = _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b));
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(iacc[r][t]), _mm512_set1_ps(d[r] * da));
-                __m256i mi = _mm256_madd_epi16(mn16[r], bsum);
-                __m512 mf = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(mi));
-                sum = _mm512_fnmadd_ps(mf, _mm512_set1_ps(dmin[r] * da), sum);
-                acc[r][t] = _mm512_add_ps(acc[r][t], sum);
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            out[t * R + r] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-TILE_FNS(q4_k, kq_tile, 0, 2)
-TILE_FNS(q5_k, kq_tile, 1, 2)
-TILE_FNS(q6_k, kq_tile, 2, 2)
 
 /* Q4_K for 1 to 15 tokens (generation, several sequences; from 16 tokens
  * the repacked prompt kernel takes over), the hot path of Q4_K_M models:
- * the activation rows are first copied into the order of the nibbles (per
- * 128 values: 0-31, 64-95 | 32-63, 96-127), so that one 512-bit load of 64
- * quant bytes gives 128 values (low nibbles, high nibbles) with no
- * shuffling. A weight row is unpacked once for up to 8 tokens. Each
+ * the activations are read from their copy in the order of the nibbles
+ * (nib, see kernels.h: per 128 values 0-31, 64-95 | 32-63, 96-127), so
+ * that one 512-bit load of 64 quant bytes gives 128 values (low nibbles,
+ * high nibbles) with no shuffling. A weight row is unpacked once for up to 8 tokens. Each
  * (row, token) sum is formed the same way for any number of tokens, so a
  * token alone gives the same bits as in a batch. */
-#define Q4K_MAXN 16384 /* longer rows take the generic tiles */
-#define Q4K_BUF 65536  /* bytes of reordered activations (on the stack) */
-
-AI void q4k_reorder(int64_t n, const int8_t *src, int8_t *dst)
-{
-    for (int64_t h = 0; h < n / 128; h++) {
-        const int8_t *s8 = src + 128 * h;
-        int8_t *d8 = dst + 128 * h;
-        _mm256_store_si256((__m256i *)d8, _mm256_loadu_si256((const __m256i *)s8));
-        _mm256_store_si256((__m256i *)(d8 + 32), _mm256_loadu_si256((const __m256i *)(s8 + 64)));
-        _mm256_store_si256((__m256i *)(d8 + 64), _mm256_loadu_si256((const __m256i *)(s8 + 32)));
-        _mm256_store_si256((__m256i *)(d8 + 96), _mm256_loadu_si256((const __m256i *)(s8 + 96)));
-    }
-}
+/* From 4 tokens on, long rows go in slices of KQ_SLICE super-blocks (2048
+ * values), each slice for KQ_ROWS rows in turn, the accumulators kept
+ * aside in between: with 8 tokens, all activations of a row of 5632
+ * values (45 KiB) did not stay in the L1 beside the weights (8 tokens, in
+ * cache: Q4_K 128 -> 141 GMAC/s, Q6_K 118 -> 148). With fewer tokens rows
+ * go one by one, whole (the weights then stream in order). The sums are
+ * the same either way. */
+#define KQ_SLICE 8
+#define KQ_ROWS 4
 
 /* The scales of two blocks at p0, p1 as one 256-bit vector, per 128-bit
- * lane (block): bytes sc0..7 | mn0..7 (k_scales with vector operations;
- * reads the 16 bytes after each block's d and dmin). */
+ * lane (block): bytes sc0..7 | mn0..7, unpacked from the 12 bytes of 6-bit
+ * scales and mins with vector operations (reads the 16 bytes after each
+ * block's d and dmin). */
 AI __m256i k_scales2(const uint8_t *p0, const uint8_t *p1)
 {
     const __m256i x = _mm256_inserti128_si256(
@@ -711,8 +574,8 @@ AI __m512i q4k_block_dot(const __m512i *q, const int8_t *a8, __m512i s01, __m512
  * first, 8-15 the second), so that the float work (d, dmin, the mins
  * against the sums of 16 activations) is done once per pair. An odd last
  * block is paired with itself, the copy weighted 0. */
-AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *ap,
-                 void *const *ar, float *y, int64_t ys, const int T, const int Q5)
+AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a, size_t as,
+                 float *y, int64_t ys, const int T, const int Q5)
 {
     const int64_t nb = n / 256;
     const size_t bs = Q5 ? 176 : 144;
@@ -720,14 +583,20 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *a
     const __m512i ilo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i id = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i im = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
-    for (int r = 0; r < nr; r++) {
+    const int RG = T >= 4 ? KQ_ROWS : 1;
+    const int64_t SL = RG > 1 ? KQ_SLICE : nb;
+    __m512 keep[KQ_ROWS][8];
+    for (int r0 = 0; r0 < nr; r0 += RG)
+    for (int64_t b0 = 0; b0 < nb; b0 += SL)
+    for (int r = r0; r < r0 + RG && r < nr; r++) {
+        const int64_t b1 = b0 + SL < nb ? b0 + SL : nb;
         const uint8_t *row = w + (size_t)r * ws;
         __m512 acc[8];
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++)
-            acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b += 2) {
-            const int two = b + 1 < nb;
+            acc[t] = b0 == 0 ? _mm512_setzero_ps() : keep[r - r0][t];
+        for (int64_t b = b0; b < b1; b += 2) {
+            const int two = b + 1 < b1;
             const uint8_t *p0 = row + (size_t)b * bs, *p1 = two ? p0 + bs : p0;
             rh_pf_ahead(p0, 2 * (int)bs);
             const __m256i sm = k_scales2(p0, p1);
@@ -750,15 +619,16 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *a
             sc[1][1] = _mm512_shuffle_epi8(sb1, i23);
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
-                const int8_t *a0 = ap + (size_t)t * (size_t)n + (size_t)b * 256;
+                void *ar = (void *)(uintptr_t)(a + (size_t)t * as);
+                const int8_t *a0 = rh_act_q8k_nib(ar, n) + (size_t)b * 256;
                 const int8_t *a1 = two ? a0 + 256 : a0;
                 __m512i s0 = q4k_block_dot(q[0], a0, sc[0][0], sc[0][1]);
                 __m512i s1 = q4k_block_dot(q[1], a1, sc[1][0], sc[1][1]);
                 /* lanes 0-7: block b, 8-15: block b + 1 */
                 __m512i s = _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(1, 0, 1, 0)),
                                              _mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(3, 2, 3, 2)));
-                const float *da = rh_act_q8k_d(ar[t], n) + b;
-                const int16_t *bsum = rh_act_q8k_bsum(ar[t], n) + 16 * b;
+                const float *da = rh_act_q8k_d(ar, n) + b;
+                const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
                 __m512i mi = _mm512_madd_epi16(
                     mn16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
                 __m512 vda = _mm512_permutexvar_ps(
@@ -769,47 +639,39 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const int8_t *a
             }
         }
 #pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            y[(int64_t)t * ys + r] = _mm512_reduce_add_ps(acc[t]);
+        for (int t = 0; t < T; t++) {
+            if (b1 < nb)
+                keep[r - r0][t] = acc[t];
+            else
+                y[(int64_t)t * ys + r] = _mm512_reduce_add_ps(acc[t]);
+        }
     }
 }
 
 AI void q4k_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
                   float *y, int64_t ys, const int Q5)
 {
-    _Alignas(64) int8_t ap[Q4K_BUF];
-    int G = (int)(Q4K_BUF / n) < 8 ? (int)(Q4K_BUF / n) : 8; /* >= 4 */
-    for (int t0 = 0; t0 < nt; t0 += G) {
-        int T = nt - t0 < G ? nt - t0 : G;
-        void *ar[8];
-        for (int i = 0; i < T; i++) {
-            const int8_t *src = (const int8_t *)a + (size_t)(t0 + i) * as;
-            q4k_reorder(n, src, ap + (size_t)i * (size_t)n);
-            ar[i] = (void *)(uintptr_t)src;
-        }
+    for (int t0 = 0; t0 < nt; t0 += 8) {
+        int T = nt - t0 < 8 ? nt - t0 : 8;
+        const uint8_t *at = (const uint8_t *)a + (size_t)t0 * as;
         float *yt = y + (int64_t)t0 * ys;
-#define CALL(t) q4k_rows(n, w, ws, nr, ap, ar, yt, ys, t, Q5)
+#define CALL(t) q4k_rows(n, w, ws, nr, at, as, yt, ys, t, Q5)
         RH_WITH_T8(T, CALL);
 #undef CALL
     }
 }
 
+/* (K-quant rows are whole super-blocks: rh_row_size rejects others) */
 static void mm_q4_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    if (n > Q4K_MAXN || n % 256 != 0)
-        mm_q4_k(n, w, ws, nr, a, as, nt, y, ys);
-    else
-        q4k_drive(n, w, ws, nr, a, as, nt, y, ys, 0);
+    q4k_drive(n, w, ws, nr, a, as, nt, y, ys, 0);
 }
 
 static void mm_q5_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    if (n > Q4K_MAXN || n % 256 != 0)
-        mm_q5_k(n, w, ws, nr, a, as, nt, y, ys);
-    else
-        q4k_drive(n, w, ws, nr, a, as, nt, y, ys, 1);
+    q4k_drive(n, w, ws, nr, a, as, nt, y, ys, 1);
 }
 
 /* Q6_K for 1 to 31 tokens the same way: a weight row unpacked once for up
@@ -849,14 +711,20 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
     const int64_t nb = n / 256;
     const __m512i i01 = q6k_scidx(0), i23 = q6k_scidx(2);
     const __m512i ilo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    for (int r = 0; r < nr; r++) {
+    const int RG = T >= 4 ? KQ_ROWS : 1;
+    const int64_t SL = RG > 1 ? KQ_SLICE : nb;
+    __m512 keep[KQ_ROWS][8];
+    for (int r0 = 0; r0 < nr; r0 += RG)
+    for (int64_t b0 = 0; b0 < nb; b0 += SL)
+    for (int r = r0; r < r0 + RG && r < nr; r++) {
+        const int64_t b1 = b0 + SL < nb ? b0 + SL : nb;
         const uint8_t *row = w + (size_t)r * ws;
         __m512 acc[8];
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++)
-            acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b += 2) {
-            const int two = b + 1 < nb;
+            acc[t] = b0 == 0 ? _mm512_setzero_ps() : keep[r - r0][t];
+        for (int64_t b = b0; b < b1; b += 2) {
+            const int two = b + 1 < b1;
             const uint8_t *p0 = row + (size_t)b * 210, *p1 = two ? p0 + 210 : p0;
             rh_pf_ahead(p0, 420);
             /* the 16 scales of each block as int16: block b in the low
@@ -902,18 +770,18 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
             }
         }
 #pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            y[(int64_t)t * ys + r] = _mm512_reduce_add_ps(acc[t]);
+        for (int t = 0; t < T; t++) {
+            if (b1 < nb)
+                keep[r - r0][t] = acc[t];
+            else
+                y[(int64_t)t * ys + r] = _mm512_reduce_add_ps(acc[t]);
+        }
     }
 }
 
 static void mm_q6_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    if (n % 256 != 0) {
-        mm_q6_k(n, w, ws, nr, a, as, nt, y, ys);
-        return;
-    }
     for (int t0 = 0; t0 < nt; t0 += 8) {
         const uint8_t *ap[8];
         int T = rh_token_group(a, as, nt, t0, 8, ap);
