@@ -598,7 +598,10 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
         for (int64_t b = b0; b < b1; b += 2) {
             const int two = b + 1 < b1;
             const uint8_t *p0 = row + (size_t)b * bs, *p1 = two ? p0 + bs : p0;
-            rh_pf_ahead(p0, 2 * (int)bs);
+            if (RG > 1)
+                rh_pf_far(p0, 2 * (int)bs);
+            else
+                rh_pf_ahead(p0, 2 * (int)bs);
             const __m256i sm = k_scales2(p0, p1);
             /* [d0 dmin0 d1 dmin1] -> d as [d0 x8, d1 x8], dmin likewise */
             uint32_t h0, h1;
@@ -726,7 +729,10 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
         for (int64_t b = b0; b < b1; b += 2) {
             const int two = b + 1 < b1;
             const uint8_t *p0 = row + (size_t)b * 210, *p1 = two ? p0 + 210 : p0;
-            rh_pf_ahead(p0, 420);
+            if (RG > 1)
+                rh_pf_far(p0, 420);
+            else
+                rh_pf_ahead(p0, 420);
             /* the 16 scales of each block as int16: block b in the low
              * 256 bits, b + 1 in the high */
             const __m512i s16 = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
