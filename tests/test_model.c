@@ -510,6 +510,51 @@ static void check_attn_grouping(scores_fn scores, wsum_heads_fn wsum)
     }
 }
 
+/* The decoder's SIMD row helpers against their portable forms: fp16
+ * rounding bit for bit (all but NaNs, over random bit patterns and the
+ * edges of the half range), the sum of squares to double rounding. */
+TEST(model_decoder_vec_helpers)
+{
+    if (strcmp(rh_ops_kernel_name(), "scalar") == 0)
+        SKIP("no SIMD kernel set on this CPU");
+    rhm_fp16_init();
+    enum { N = 4099 };
+    static float x[N];
+    static uint16_t got[N];
+    uint32_t r = 12345;
+    static const uint32_t edges[] = {0x00000000u, 0x80000000u, 0x33000000u, 0x33000001u,
+                                     0x387fc000u, 0x387fe000u, 0x38800000u, 0x477fe000u,
+                                     0x477ff000u, 0x477fefffu, 0x47800000u, 0x7f800000u,
+                                     0xff800000u, 0x3f801000u, 0x3f803000u, 0x00000001u};
+    for (int round = 0; round < 64; round++) {
+        for (int i = 0; i < N; i++) {
+            uint32_t b;
+            if (round == 0 && i < (int)(sizeof edges / sizeof edges[0])) {
+                b = edges[i];
+            } else {
+                r = r * 1664525u + 1013904223u;
+                /* exponents around the half range, any mantissa and sign */
+                b = (r & 0x807fffffu) | ((0x60u + (r >> 24) % 0x40u) << 23);
+            }
+            memcpy(&x[i], &b, 4);
+            if (isnan(x[i]))
+                x[i] = 0.0f;
+        }
+        rhm_f32_to_f16_avx2(got, x, N);
+        for (int i = 0; i < N; i++)
+            if (got[i] != rhm_f2h(x[i]))
+                FAIL("fp16(%a): %04x, portable %04x", (double)x[i], got[i], rhm_f2h(x[i]));
+    }
+    for (int n = 1; n < 300; n += 7) {
+        double want = 0;
+        for (int i = 0; i < n; i++) {
+            x[i] = (float)((i * 37) % 101) / 7.0f - 7.0f;
+            want += (double)x[i] * (double)x[i];
+        }
+        ASSERT(fabs(rhm_sumsq_avx2(x, n) - want) <= 1e-14 * want + 1e-300);
+    }
+}
+
 TEST(model_attn_grouping)
 {
     const char *ks = rh_ops_kernel_name();

@@ -66,7 +66,6 @@ static void wsum_f16_scalar(float *out, const float *w, const uint16_t *v, size_
     }
 }
 
-static uint16_t f2h(float f);
 
 static void softmax_f16_scalar(float *s, int n)
 {
@@ -81,7 +80,7 @@ static void softmax_f16_scalar(float *s, int n)
     }
     float inv = (float)(1.0 / sum);
     for (int p = 0; p < n; p++)
-        s[p] = h2f_table[f2h(s[p] * inv)];
+        s[p] = h2f_table[rhm_f2h(s[p] * inv)];
 }
 
 /* Chosen once: SIMD when the CPU has it and the kernels are not forced to
@@ -93,6 +92,23 @@ static void (*softmax_f16)(float *, int) = softmax_f16_scalar;
 /* the head-group primitives: 2 = model_attn_avx512.c, 1 = model_attn_avx2.c */
 static int att_group;
 
+static double sumsq_scalar(const float *x, int64_t n)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)x[i] * (double)x[i];
+    return sum;
+}
+
+static void to_f16_scalar(uint16_t *dst, const float *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = rhm_f2h(src[i]);
+}
+
+static double (*sumsq)(const float *, int64_t) = sumsq_scalar;
+static void (*to_f16)(uint16_t *, const float *, int64_t) = to_f16_scalar;
+
 static void h2f_build(void)
 {
     for (uint32_t i = 0; i < 65536; i++)
@@ -102,6 +118,8 @@ static void h2f_build(void)
     if (strcmp(rh_ops_kernel_name(), "scalar") != 0) {
         dot_f16 = rhm_dot_f16_avx2;
         wsum_f16 = rhm_wsum_f16_avx2;
+        sumsq = rhm_sumsq_avx2;
+        to_f16 = rhm_f32_to_f16_avx2;
         softmax_f16 = rhm_softmax_f16_avx2;
     }
     if (strcmp(rh_ops_kernel_name(), "avx512vnni") == 0) {
@@ -117,7 +135,7 @@ void rhm_fp16_init(void) { pthread_once(&h2f_once, h2f_build); }
 float rhm_h2f(uint16_t h) { return h2f_table[h]; }
 
 /* f32 -> fp16, round to nearest even; overflow gives infinity. */
-static uint16_t f2h(float f)
+uint16_t rhm_f2h(float f)
 {
     uint32_t x;
     memcpy(&x, &f, sizeof x);
@@ -137,7 +155,7 @@ static uint16_t f2h(float f)
     return (uint16_t)(sign | (ax >> 13));
 }
 
-static inline float round_h(float f) { return h2f_table[f2h(f)]; }
+static inline float round_h(float f) { return h2f_table[rhm_f2h(f)]; }
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -249,9 +267,7 @@ static void rhm_matmul_n(rh_ctx *c, const rhm_mat *const *w, float *const *y, in
 
 void rhm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
 {
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        sum += (double)x[i] * (double)x[i];
+    double sum = sumsq(x, n);
     float mean = (float)(sum / (double)n);
     float scale = 1.0f / sqrtf(mean + eps);
     for (int64_t i = 0; i < n; i++)
@@ -430,10 +446,8 @@ static void forward_chunk(rh_ctx *c, const int32_t *tok, const int32_t *pos, con
                 size_t off = rhm_kv_offset(c, il, seq[t], kvh, pos[t]);
                 const float *kt = c->k + t * KV + (int64_t)kvh * hd;
                 const float *vt = c->v + t * KV + (int64_t)kvh * hd;
-                for (int d = 0; d < hd; d++) {
-                    c->k_cache[off + (size_t)d] = f2h(kt[d]);
-                    c->v_cache[off + (size_t)d] = f2h(vt[d]);
-                }
+                to_f16(c->k_cache + off, kt, hd);
+                to_f16(c->v_cache + off, vt, hd);
             }
         }
         run_pool(c, attention_task, &job);

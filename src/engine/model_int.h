@@ -82,8 +82,10 @@ static inline size_t rhm_kv_offset(const struct rh_ctx *c, int layer, int seq, i
            hd;
 }
 
-/* fp16 <-> f32 as the cache stores them (table based, exact). */
+/* fp16 <-> f32 as the cache stores them (table based, exact; f32 -> fp16
+ * rounds to nearest even, overflow gives infinity). */
 float rhm_h2f(uint16_t h);
+uint16_t rhm_f2h(float f);
 void rhm_fp16_init(void);
 
 /* Attention primitives over fp16 rows (model_attn_avx2.c; use only after
@@ -115,6 +117,10 @@ float rhm_dot_f32_avx2(const float *a, const float *b, int n);
 void rhm_wsum_f32_avx2(float *out, const float *w, const float *v, size_t stride, int n_pos,
                        int hd);
 void rhm_gelu_avx2(float *x, int64_t n);
+/* For the decoder (model_vec_avx2.c, SIMD kernel sets only): sum of
+ * squares in double precision; fp16 rounding of a row. */
+double rhm_sumsq_avx2(const float *x, int64_t n);
+void rhm_f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n);
 
 /* Shared numeric helpers (model_decoder.c). */
 void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y);
