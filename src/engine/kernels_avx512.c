@@ -76,8 +76,8 @@ static void quant_q8k(const float *x, void *dst, int64_t n)
             bs[b * 16 + g] = (int16_t)_mm512_reduce_add_epi32(q);
         }
     }
-    /* the copy in Q4_K nibble order, made once per product (q4k_rows
-     * made it per chunk of rows: with 8 tokens 6% of a decode step) */
+    /* the copy in Q4_K nibble order for kq_rows, made once per product
+     * (made per chunk of rows, it cost 6% of a decode step of 8 tokens) */
     rh_act_q8k_fill_nib(dst, n);
 }
 
@@ -511,7 +511,7 @@ AI __m256i k_scales2(const uint8_t *p0, const uint8_t *p1)
 }
 
 /* vpshufb indices on a broadcast of one block's scale bytes, for the
- * packed sums of two chunks (see q4k_rows): in 128-bit lane k, 16-bit
+ * packed sums of two chunks (see kq_rows): in 128-bit lane k, 16-bit
  * words 0-3 get scale byte e0 (k < 2) or e0 + 2, words 4-7 e0 + 1 or
  * e0 + 3; high bytes zero. */
 AI __m512i q4k_scidx(int e0)
@@ -554,32 +554,59 @@ AI void q4k_quants(const uint8_t *p, const int Q5, __m512i *q)
     }
 }
 
-/* Scaled integer sum of one block against 256 reordered activations: per
- * chunk vpdpbusd (sums of 4 products, at most 4*31*127, so they fit 16
- * bits), two chunks packed to 16 bits, then vpdpwssd with their scales. */
-AI __m512i q4k_block_dot(const __m512i *q, const int8_t *a8, __m512i s01, __m512i s23)
+/* Scaled integer sum of one super-block (quants q as 4 vectors of 64
+ * unsigned bytes) against its 256 activations a8 in the same order: per
+ * chunk vpdpbusd (sums of 4 products of one sub-block; at most 4*63*127,
+ * so they fit 16 bits), two chunks packed to 16 bits, then vpdpwssd with
+ * their sub-block scales s01, s23 (laid out as the packs). Q4_K/Q5_K and
+ * Q6_K. */
+AI __m512i kq_block_dot(const __m512i *q, const int8_t *a8, __m512i s01, __m512i s23)
 {
     const __m512i z = _mm512_setzero_si512();
-    __m512i x0 = _mm512_dpbusd_epi32(z, q[0], _mm512_load_si512((const void *)a8));
-    __m512i x1 = _mm512_dpbusd_epi32(z, q[1], _mm512_load_si512((const void *)(a8 + 64)));
-    __m512i x2 = _mm512_dpbusd_epi32(z, q[2], _mm512_load_si512((const void *)(a8 + 128)));
-    __m512i x3 = _mm512_dpbusd_epi32(z, q[3], _mm512_load_si512((const void *)(a8 + 192)));
+    __m512i x0 = _mm512_dpbusd_epi32(z, q[0], _mm512_loadu_si512((const void *)a8));
+    __m512i x1 = _mm512_dpbusd_epi32(z, q[1], _mm512_loadu_si512((const void *)(a8 + 64)));
+    __m512i x2 = _mm512_dpbusd_epi32(z, q[2], _mm512_loadu_si512((const void *)(a8 + 128)));
+    __m512i x3 = _mm512_dpbusd_epi32(z, q[3], _mm512_loadu_si512((const void *)(a8 + 192)));
     __m512i s = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(x0, x1), s01);
     return _mm512_dpwssd_epi32(s, _mm512_packs_epi32(x2, x3), s23);
 }
 
-/* nr rows x T tokens; ap: T reordered rows of n int8, ar: the original
- * activation rows (their scales and sums of 16). Blocks go in pairs: the
+/* The integer sums of two super-blocks folded into one vector: lanes 0-7
+ * from s0, 8-15 from s1 (each the sum of its two 256-bit halves). */
+AI __m512i kq_fold2(__m512i s0, __m512i s1)
+{
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+/* Q6_K the same way (4 chunks of 64 values: low 4 bits from ql, high 2
+ * from qh; int8 scales per group of 16). */
+/* vpermw indices for the packed sums of chunks c and c + 1: in 128-bit
+ * lane k, words 0-3 get the scale of group 4c + k, words 4-7 of group
+ * 4c + 4 + k. */
+AI __m512i q6k_scidx(int c)
+{
+    short v[32];
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 8; i++)
+            v[8 * k + i] = (short)(4 * c + (i < 4 ? 0 : 4) + k);
+    return _mm512_loadu_si512((const void *)v);
+}
+
+/* nr rows x T tokens of kind 0 Q4_K (144-byte blocks), 1 Q5_K (176), 2
+ * Q6_K (210); activation rows a, as bytes apart. Blocks go in pairs: the
  * two blocks' integer sums are folded into one vector (lanes 0-7 the
- * first, 8-15 the second), so that the float work (d, dmin, the mins
- * against the sums of 16 activations) is done once per pair. An odd last
- * block is paired with itself, the copy weighted 0. */
-AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a, size_t as,
-                 float *y, int64_t ys, const int T, const int Q5)
+ * first, 8-15 the second), so that the float work (d, dmin x the mins
+ * against the activation sums; Q6_K: the -32 offset, subtracted in
+ * integers) is one pass per pair. An odd last block is paired with
+ * itself, weighted 0. */
+AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a, size_t as,
+                float *y, int64_t ys, const int T, const int kind)
 {
     const int64_t nb = n / 256;
-    const size_t bs = Q5 ? 176 : 144;
-    const __m512i i01 = q4k_scidx(0), i23 = q4k_scidx(4);
+    const size_t bs = kind == 0 ? 144 : kind == 1 ? 176 : 210;
+    const __m512i i01 = kind == 2 ? q6k_scidx(0) : q4k_scidx(0);
+    const __m512i i23 = kind == 2 ? q6k_scidx(2) : q4k_scidx(4);
     const __m512i ilo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i id = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i im = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -602,43 +629,71 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
                 rh_pf_far(p0, 2 * (int)bs);
             else
                 rh_pf_ahead(p0, 2 * (int)bs);
-            const __m256i sm = k_scales2(p0, p1);
-            /* [d0 dmin0 d1 dmin1] -> d as [d0 x8, d1 x8], dmin likewise */
-            uint32_t h0, h1;
-            memcpy(&h0, p0, 4);
-            memcpy(&h1, p1, 4);
-            const __m512 dd = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi32((int)h0, two ? (int)h1 : 0, 0, 0)));
-            const __m512 vd = _mm512_permutexvar_ps(id, dd), vm = _mm512_permutexvar_ps(im, dd);
-            /* the mins, duplicated per 16 values, for both blocks */
-            const __m512i mn16 = _mm512_cvtepu8_epi16(_mm256_unpackhi_epi8(sm, sm));
-            __m512i q[2][4], sc[2][2];
-            q4k_quants(p0, Q5, q[0]);
-            q4k_quants(p1, Q5, q[1]);
-            const __m512i sb0 = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
-            const __m512i sb1 = _mm512_broadcast_i32x4(_mm256_extracti128_si256(sm, 1));
-            sc[0][0] = _mm512_shuffle_epi8(sb0, i01);
-            sc[0][1] = _mm512_shuffle_epi8(sb0, i23);
-            sc[1][0] = _mm512_shuffle_epi8(sb1, i01);
-            sc[1][1] = _mm512_shuffle_epi8(sb1, i23);
+            /* per pair: d as [d0 x8, d1 x8], for Q4_K/Q5_K dmin likewise;
+             * the quants; the sub-block scales in the lanes of the packed
+             * sums (sc), the mins (Q6_K: scales) in those of the sums of
+             * 16 activations (m16) */
+            __m512 vd, vm = _mm512_setzero_ps();
+            __m512i m16, q[2][4], sc[2][2], sb0, sb1;
+            if (kind == 2) {
+                m16 = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
+                    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p0 + 192))),
+                    _mm_loadu_si128((const __m128i *)(p1 + 192)), 1));
+                vd = _mm512_permutexvar_ps(
+                    ilo, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi16(
+                             (short)rh_k_rd16(p0 + 208), two ? (short)rh_k_rd16(p1 + 208) : 0, 0,
+                             0, 0, 0, 0, 0))));
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    q[0][c] = q6_quants(p0, c);
+                    q[1][c] = q6_quants(p1, c);
+                }
+                sb0 = _mm512_castsi256_si512(_mm512_castsi512_si256(m16));
+                sb1 = _mm512_castsi256_si512(_mm512_extracti64x4_epi64(m16, 1));
+                sc[0][0] = _mm512_permutexvar_epi16(i01, sb0);
+                sc[0][1] = _mm512_permutexvar_epi16(i23, sb0);
+                sc[1][0] = _mm512_permutexvar_epi16(i01, sb1);
+                sc[1][1] = _mm512_permutexvar_epi16(i23, sb1);
+            } else {
+                const __m256i sm = k_scales2(p0, p1);
+                uint32_t h0, h1;
+                memcpy(&h0, p0, 4);
+                memcpy(&h1, p1, 4);
+                const __m512 dd = _mm512_castps128_ps512(
+                    _mm_cvtph_ps(_mm_setr_epi32((int)h0, two ? (int)h1 : 0, 0, 0)));
+                vd = _mm512_permutexvar_ps(id, dd);
+                vm = _mm512_permutexvar_ps(im, dd);
+                m16 = _mm512_cvtepu8_epi16(_mm256_unpackhi_epi8(sm, sm));
+                q4k_quants(p0, kind == 1, q[0]);
+                q4k_quants(p1, kind == 1, q[1]);
+                sb0 = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
+                sb1 = _mm512_broadcast_i32x4(_mm256_extracti128_si256(sm, 1));
+                sc[0][0] = _mm512_shuffle_epi8(sb0, i01);
+                sc[0][1] = _mm512_shuffle_epi8(sb0, i23);
+                sc[1][0] = _mm512_shuffle_epi8(sb1, i01);
+                sc[1][1] = _mm512_shuffle_epi8(sb1, i23);
+            }
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
                 void *ar = (void *)(uintptr_t)(a + (size_t)t * as);
-                const int8_t *a0 = rh_act_q8k_nib(ar, n) + (size_t)b * 256;
+                const int8_t *a0 = (kind == 2 ? (const int8_t *)ar : rh_act_q8k_nib(ar, n)) + (size_t)b * 256;
                 const int8_t *a1 = two ? a0 + 256 : a0;
-                __m512i s0 = q4k_block_dot(q[0], a0, sc[0][0], sc[0][1]);
-                __m512i s1 = q4k_block_dot(q[1], a1, sc[1][0], sc[1][1]);
-                /* lanes 0-7: block b, 8-15: block b + 1 */
-                __m512i s = _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(1, 0, 1, 0)),
-                                             _mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(3, 2, 3, 2)));
+                __m512i s = kq_fold2(kq_block_dot(q[0], a0, sc[0][0], sc[0][1]),
+                                     kq_block_dot(q[1], a1, sc[1][0], sc[1][1]));
                 const float *da = rh_act_q8k_d(ar, n) + b;
                 const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
                 __m512i mi = _mm512_madd_epi16(
-                    mn16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
+                    m16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
                 __m512 vda = _mm512_permutexvar_ps(
                     ilo, _mm512_castps128_ps512(_mm_setr_ps(da[0], two ? da[1] : 0.0f, 0.0f, 0.0f)));
-                __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), vd,
-                                           _mm512_mul_ps(_mm512_cvtepi32_ps(mi), vm));
-                acc[t] = _mm512_fmadd_ps(v, vda, acc[t]);
+                if (kind == 2) {
+                    s = _mm512_sub_epi32(s, _mm512_slli_epi32(mi, 5));
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(vd, vda), acc[t]);
+                } else {
+                    __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), vd,
+                                               _mm512_mul_ps(_mm512_cvtepi32_ps(mi), vm));
+                    acc[t] = _mm512_fmadd_ps(v, vda, acc[t]);
+                }
             }
         }
 #pragma GCC unroll 8
@@ -651,14 +706,14 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
     }
 }
 
-AI void q4k_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
-                  float *y, int64_t ys, const int Q5)
+AI void kq_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
+                 float *y, int64_t ys, const int kind)
 {
     for (int t0 = 0; t0 < nt; t0 += 8) {
         int T = nt - t0 < 8 ? nt - t0 : 8;
         const uint8_t *at = (const uint8_t *)a + (size_t)t0 * as;
         float *yt = y + (int64_t)t0 * ys;
-#define CALL(t) q4k_rows(n, w, ws, nr, at, as, yt, ys, t, Q5)
+#define CALL(t) kq_rows(n, w, ws, nr, at, as, yt, ys, t, kind)
         RH_WITH_T8(T, CALL);
 #undef CALL
     }
@@ -668,134 +723,19 @@ AI void q4k_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, si
 static void mm_q4_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    q4k_drive(n, w, ws, nr, a, as, nt, y, ys, 0);
+    kq_drive(n, w, ws, nr, a, as, nt, y, ys, 0);
 }
 
 static void mm_q5_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    q4k_drive(n, w, ws, nr, a, as, nt, y, ys, 1);
-}
-
-/* Q6_K for 1 to 31 tokens the same way: a weight row unpacked once for up
- * to 8 tokens (4 chunks of 64 values: low 4 bits from ql, high 2 from qh),
- * per chunk vpdpbusd (sums of 4 products of one group of 16, at most
- * 4*63*127, so they fit 16 bits), two chunks packed to 16 bits, then
- * vpdpwssd with the int8 scales of their groups; blocks in pairs for the
- * float work, as in q4k_rows. Each (row, token) sum is formed the same way
- * for any number of tokens. Activations in their natural order. */
-
-/* vpermw indices for the packed sums of chunks c and c + 1: in 128-bit
- * lane k, words 0-3 get the scale of group 4c + k, words 4-7 of group
- * 4c + 4 + k. */
-AI __m512i q6k_scidx(int c)
-{
-    short v[32];
-    for (int k = 0; k < 4; k++)
-        for (int i = 0; i < 8; i++)
-            v[8 * k + i] = (short)(4 * c + (i < 4 ? 0 : 4) + k);
-    return _mm512_loadu_si512((const void *)v);
-}
-
-AI __m512i q6k_block_dot(const __m512i *q, const int8_t *a8, __m512i s01, __m512i s23)
-{
-    const __m512i z = _mm512_setzero_si512();
-    __m512i x0 = _mm512_dpbusd_epi32(z, q[0], _mm512_loadu_si512((const void *)a8));
-    __m512i x1 = _mm512_dpbusd_epi32(z, q[1], _mm512_loadu_si512((const void *)(a8 + 64)));
-    __m512i x2 = _mm512_dpbusd_epi32(z, q[2], _mm512_loadu_si512((const void *)(a8 + 128)));
-    __m512i x3 = _mm512_dpbusd_epi32(z, q[3], _mm512_loadu_si512((const void *)(a8 + 192)));
-    __m512i s = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(x0, x1), s01);
-    return _mm512_dpwssd_epi32(s, _mm512_packs_epi32(x2, x3), s23);
-}
-
-AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a,
-                 float *y, int64_t ys, const int T)
-{
-    const int64_t nb = n / 256;
-    const __m512i i01 = q6k_scidx(0), i23 = q6k_scidx(2);
-    const __m512i ilo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const int RG = T >= 4 ? KQ_ROWS : 1;
-    const int64_t SL = RG > 1 ? KQ_SLICE : nb;
-    __m512 keep[KQ_ROWS][8];
-    for (int r0 = 0; r0 < nr; r0 += RG)
-    for (int64_t b0 = 0; b0 < nb; b0 += SL)
-    for (int r = r0; r < r0 + RG && r < nr; r++) {
-        const int64_t b1 = b0 + SL < nb ? b0 + SL : nb;
-        const uint8_t *row = w + (size_t)r * ws;
-        __m512 acc[8];
-#pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            acc[t] = b0 == 0 ? _mm512_setzero_ps() : keep[r - r0][t];
-        for (int64_t b = b0; b < b1; b += 2) {
-            const int two = b + 1 < b1;
-            const uint8_t *p0 = row + (size_t)b * 210, *p1 = two ? p0 + 210 : p0;
-            if (RG > 1)
-                rh_pf_far(p0, 420);
-            else
-                rh_pf_ahead(p0, 420);
-            /* the 16 scales of each block as int16: block b in the low
-             * 256 bits, b + 1 in the high */
-            const __m512i s16 = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p0 + 192))),
-                _mm_loadu_si128((const __m128i *)(p1 + 192)), 1));
-            const __m512i sb0 = _mm512_castsi256_si512(_mm512_castsi512_si256(s16));
-            const __m512i sb1 = _mm512_castsi256_si512(_mm512_extracti64x4_epi64(s16, 1));
-            /* d as [d0 x8, d1 x8] (0 for the copy of an odd last block) */
-            const __m512 vd = _mm512_permutexvar_ps(
-                ilo, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi16(
-                         (short)rh_k_rd16(p0 + 208), two ? (short)rh_k_rd16(p1 + 208) : 0, 0, 0, 0, 0, 0, 0))));
-            __m512i q[2][4], sc[2][2];
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++) {
-                q[0][c] = q6_quants(p0, c);
-                q[1][c] = q6_quants(p1, c);
-            }
-            sc[0][0] = _mm512_permutexvar_epi16(i01, sb0);
-            sc[0][1] = _mm512_permutexvar_epi16(i23, sb0);
-            sc[1][0] = _mm512_permutexvar_epi16(i01, sb1);
-            sc[1][1] = _mm512_permutexvar_epi16(i23, sb1);
-#pragma GCC unroll 8
-            for (int t = 0; t < T; t++) {
-                const int8_t *a0 = (const int8_t *)a[t] + (size_t)b * 256;
-                const int8_t *a1 = two ? a0 + 256 : a0;
-                __m512i s0 = q6k_block_dot(q[0], a0, sc[0][0], sc[0][1]);
-                __m512i s1 = q6k_block_dot(q[1], a1, sc[1][0], sc[1][1]);
-                __m512i sum = _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(1, 0, 1, 0)),
-                                               _mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(3, 2, 3, 2)));
-                void *ar = (void *)(uintptr_t)a[t];
-                const float *da = rh_act_q8k_d(ar, n) + b;
-                const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
-                /* the -32 offset of the quants, still in integers: 32 x
-                 * scale x sum of 16 activations, in the same lanes */
-                __m512i mi = _mm512_madd_epi16(
-                    s16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
-                sum = _mm512_sub_epi32(sum, _mm512_slli_epi32(mi, 5));
-                __m512 vda = _mm512_permutexvar_ps(
-                    ilo, _mm512_castps128_ps512(_mm_setr_ps(da[0], two ? da[1] : 0.0f, 0.0f, 0.0f)));
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(vd, vda), acc[t]);
-            }
-        }
-#pragma GCC unroll 8
-        for (int t = 0; t < T; t++) {
-            if (b1 < nb)
-                keep[r - r0][t] = acc[t];
-            else
-                y[(int64_t)t * ys + r] = _mm512_reduce_add_ps(acc[t]);
-        }
-    }
+    kq_drive(n, w, ws, nr, a, as, nt, y, ys, 1);
 }
 
 static void mm_q6_k_fast(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    for (int t0 = 0; t0 < nt; t0 += 8) {
-        const uint8_t *ap[8];
-        int T = rh_token_group(a, as, nt, t0, 8, ap);
-        float *yt = y + (int64_t)t0 * ys;
-#define CALL(t) q6k_rows(n, w, ws, nr, ap, yt, ys, t)
-        RH_WITH_T8(T, CALL);
-#undef CALL
-    }
+    kq_drive(n, w, ws, nr, a, as, nt, y, ys, 2);
 }
 
 /* ---- prompt processing: repacked weights ------------------------------------ *
