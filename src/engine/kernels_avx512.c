@@ -684,8 +684,8 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a
                 const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
                 __m512i mi = _mm512_madd_epi16(
                     m16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
-                __m512 vda = _mm512_permutexvar_ps(
-                    ilo, _mm512_castps128_ps512(_mm_setr_ps(da[0], two ? da[1] : 0.0f, 0.0f, 0.0f)));
+                __m512 vda = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(da[0])),
+                                                _mm256_set1_ps(two ? da[1] : 0.0f), 1);
                 if (kind == 2) {
                     s = _mm512_sub_epi32(s, _mm512_slli_epi32(mi, 5));
                     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(vd, vda), acc[t]);
