@@ -16,10 +16,11 @@
  *               value = d*qs; isum = sum(qs of the block); s = d*isum
  *   RH_ACT_Q8K  for Q4_K/Q5_K/Q6_K: blocks of 256 values.
  *               int8 qs[n] | float d[n/256] | int16 bsum[n/16] | (to 64) |
- *               int8 nib[n]
+ *               int8 nib[n] | float msum[n/32]
  *               value = d*qs; bsum = sum of each 16 qs; nib = qs in the
  *               order of Q4_K nibbles (per 128 values 0-31, 64-95, 32-63,
- *               96-127; rh_act_q8k_fill_nib)
+ *               96-127), msum = d x sum of each 32 qs (for the Q4_K/Q5_K
+ *               mins); both written by rh_act_q8k_fill_nib
  *
  * qs are in -127..127 (never -128), so that u8 x s8 pair products cannot
  * saturate 16-bit lanes.
@@ -211,7 +212,7 @@ static inline size_t rh_act_row_size(int kind, int64_t n)
     switch (kind) {
     case RH_ACT_F32: s = (size_t)n * 4; break;
     case RH_ACT_Q8: s = (size_t)n + (size_t)(n / RH_QK) * 12; break;
-    case RH_ACT_Q8K: s = rh_act_q8k_nib_off(n) + (size_t)n; break;
+    case RH_ACT_Q8K: s = rh_act_q8k_nib_off(n) + (size_t)n + (size_t)(n / 32) * 4; break;
     default: return 0;
     }
     return (s + 63) & ~(size_t)63;
@@ -236,10 +237,20 @@ static inline int8_t *rh_act_q8k_nib(void *row, int64_t n)
 {
     return (int8_t *)row + rh_act_q8k_nib_off(n);
 }
-/* Write nib from qs (every set's Q8K quantizer ends with this, so that all
- * sets produce the same rows). */
+/* d x the sum of each 32 values, as floats (after nib). */
+static inline float *rh_act_q8k_msum(void *row, int64_t n)
+{
+    return (float *)((int8_t *)row + rh_act_q8k_nib_off(n) + n);
+}
+/* Write nib and msum from qs, d and bsum (every set's Q8K quantizer ends
+ * with this, so that all sets produce the same rows). */
 static inline void rh_act_q8k_fill_nib(void *row, int64_t n)
 {
+    const float *d = rh_act_q8k_d(row, n);
+    const int16_t *bs = rh_act_q8k_bsum(row, n);
+    float *ms = rh_act_q8k_msum(row, n);
+    for (int64_t j = 0; j < n / 32; j++)
+        ms[j] = d[j / 8] * (float)(bs[2 * j] + bs[2 * j + 1]);
     const int8_t *qs = row;
     int8_t *nib = rh_act_q8k_nib(row, n);
     for (int64_t h = 0; h < n / 128; h++) {

@@ -633,7 +633,7 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a
              * the quants; the sub-block scales in the lanes of the packed
              * sums (sc), the mins (Q6_K: scales) in those of the sums of
              * 16 activations (m16) */
-            __m512 vd, vm = _mm512_setzero_ps();
+            __m512 vd, vm = _mm512_setzero_ps(), wm = _mm512_setzero_ps();
             __m512i m16, q[2][4], sc[2][2], sb0, sb1;
             if (kind == 2) {
                 m16 = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
@@ -663,7 +663,9 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a
                     _mm_cvtph_ps(_mm_setr_epi32((int)h0, two ? (int)h1 : 0, 0, 0)));
                 vd = _mm512_permutexvar_ps(id, dd);
                 vm = _mm512_permutexvar_ps(im, dd);
-                m16 = _mm512_cvtepu8_epi16(_mm256_unpackhi_epi8(sm, sm));
+                /* dmin x the 8 mins of each block, as floats */
+                wm = _mm512_mul_ps(vm, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(
+                                           _mm256_permute4x64_epi64(sm, _MM_SHUFFLE(3, 3, 3, 1))))));
                 q4k_quants(p0, kind == 1, q[0]);
                 q4k_quants(p1, kind == 1, q[1]);
                 sb0 = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
@@ -681,18 +683,19 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a
                 __m512i s = kq_fold2(kq_block_dot(q[0], a0, sc[0][0], sc[0][1]),
                                      kq_block_dot(q[1], a1, sc[1][0], sc[1][1]));
                 const float *da = rh_act_q8k_d(ar, n) + b;
-                const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
-                __m512i mi = _mm512_madd_epi16(
-                    m16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
                 __m512 vda = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(da[0])),
                                                 _mm256_set1_ps(two ? da[1] : 0.0f), 1);
                 if (kind == 2) {
+                    const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
+                    __m512i mi = _mm512_madd_epi16(
+                        m16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
                     s = _mm512_sub_epi32(s, _mm512_slli_epi32(mi, 5));
                     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(vd, vda), acc[t]);
                 } else {
-                    __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(s), vd,
-                                               _mm512_mul_ps(_mm512_cvtepi32_ps(mi), vm));
-                    acc[t] = _mm512_fmadd_ps(v, vda, acc[t]);
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(vd, vda), acc[t]);
+                    acc[t] = _mm512_fnmadd_ps(wm, _mm512_maskz_loadu_ps(two ? 0xffff : 0xff,
+                                                                        rh_act_q8k_msum(ar, n) + 8 * b),
+                                              acc[t]);
                 }
             }
         }
