@@ -118,22 +118,26 @@ static double bench_gen(bench_ctx *b, rh_ctx *c, int n_gen, rh_error *err)
 
 /* Generation against the bandwidth of the same moments. On a shared
  * machine the read bandwidth moves from burst to burst (on the reference
- * VM 50-90 GB/s between reads of 32 MiB), so the best burst before or
+ * VM 35-90 GB/s between reads of 32 MiB), so the best burst before or
  * after a run of tokens need not be what the run had. Here every token
- * step is timed alone, with a read of 32 MiB (all threads) before the
- * first step and after each one; the result is the steps' streaming rate
- * (streamed bytes x steps / their summed time) over the mean of those
- * reads. The reads take turns over the 8 windows of a 256 MiB probe
- * buffer (a window read again at once would partly come from the L3
- * cache: +16% for 64 MiB here) and between a plain and a prefetched
- * read (rh_mem_read_bandwidth's two modes, so no maximum is taken). */
+ * step is timed alone, with a bandwidth sample before the first step and
+ * after each one; the result is the steps' streaming rate (streamed bytes
+ * x steps / their summed time) over the mean of the samples. A sample is
+ * one read of 32 MiB by all threads, prefetching as the kernels do (the
+ * faster of rh_mem_read_bandwidth's two modes on this VM: 43 against 40
+ * GB/s on average), over windows of a 256 MiB probe buffer taken in turn
+ * (a window read again at once would partly come from the L3: +16% for 64
+ * MiB). Taking the better of a plain and a prefetched read per sample
+ * instead would compare the steps with the top of the swings again; the
+ * plain read alone is slower under contention. The reads evict the caches
+ * between steps, which can only slow the steps down. */
 #define PROBE_WINDOWS 8
 #define PROBE_WINDOW ((size_t)32 << 20)
 
 static double probe_read(bench_ctx *b, const uint8_t *probe, int i)
 {
     return rh_mem_read_bandwidth_buf(b->pool, probe + (size_t)(i % PROBE_WINDOWS) * PROBE_WINDOW,
-                                     PROBE_WINDOW, 1, 1 << (i & 1));
+                                     PROBE_WINDOW, 1, 2);
 }
 
 static double bench_gen_roofline(bench_ctx *b, rh_ctx *c, int n_gen, uint64_t sbytes,
