@@ -511,7 +511,7 @@ static void check_attn_grouping(scores_fn scores, wsum_heads_fn wsum)
 }
 
 /* The decoder's SIMD row helpers against their portable forms: fp16
- * rounding bit for bit (all but NaNs, over random bit patterns and the
+ * rounding (to fp16, and to fp16 and back) bit for bit (all but NaNs, over random bit patterns and the
  * edges of the half range), the sum of squares to double rounding. */
 TEST(model_decoder_vec_helpers)
 {
@@ -521,6 +521,7 @@ TEST(model_decoder_vec_helpers)
     enum { N = 4099 };
     static float x[N];
     static uint16_t got[N];
+    static float back[N];
     uint32_t r = 12345;
     static const uint32_t edges[] = {0x00000000u, 0x80000000u, 0x33000000u, 0x33000001u,
                                      0x387fc000u, 0x387fe000u, 0x38800000u, 0x477fe000u,
@@ -541,9 +542,15 @@ TEST(model_decoder_vec_helpers)
                 x[i] = 0.0f;
         }
         rhm_f32_to_f16_avx2(got, x, N);
-        for (int i = 0; i < N; i++)
+        rhm_round_f16_avx2(back, x, N);
+        for (int i = 0; i < N; i++) {
             if (got[i] != rhm_f2h(x[i]))
                 FAIL("fp16(%a): %04x, portable %04x", (double)x[i], got[i], rhm_f2h(x[i]));
+            float want = rhm_h2f(rhm_f2h(x[i]));
+            if (memcmp(&back[i], &want, 4) != 0)
+                FAIL("round to fp16 (%a): %a, portable %a", (double)x[i], (double)back[i],
+                     (double)want);
+        }
     }
     for (int n = 1; n < 300; n += 7) {
         double want = 0;

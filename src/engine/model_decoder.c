@@ -106,7 +106,14 @@ static void to_f16_scalar(uint16_t *dst, const float *src, int64_t n)
         dst[i] = rhm_f2h(src[i]);
 }
 
+static void round_f16_scalar(float *dst, const float *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = h2f_table[rhm_f2h(src[i])];
+}
+
 static double (*sumsq)(const float *, int64_t) = sumsq_scalar;
+static void (*round_f16)(float *, const float *, int64_t) = round_f16_scalar;
 static void (*to_f16)(uint16_t *, const float *, int64_t) = to_f16_scalar;
 
 static void h2f_build(void)
@@ -119,6 +126,7 @@ static void h2f_build(void)
         dot_f16 = rhm_dot_f16_avx2;
         wsum_f16 = rhm_wsum_f16_avx2;
         sumsq = rhm_sumsq_avx2;
+        round_f16 = rhm_round_f16_avx2;
         to_f16 = rhm_f32_to_f16_avx2;
         softmax_f16 = rhm_softmax_f16_avx2;
     }
@@ -216,8 +224,7 @@ static const float *prep_input(rh_ctx *c, int kind, const float *x, int64_t cnt)
 {
     switch (kind) {
     case PREP_F16:
-        for (int64_t i = 0; i < cnt; i++)
-            c->xr[i] = round_h(x[i]);
+        round_f16(c->xr, x, cnt);
         return c->xr;
     case PREP_BF16:
         for (int64_t i = 0; i < cnt; i++)
@@ -366,8 +373,7 @@ static void attention_task(void *arg, int ith, int nth)
             __builtin_prefetch((const char *)kc + o, 0, 3);
             __builtin_prefetch((const char *)vc + o, 0, 3);
         }
-        for (int d = 0; d < nh * hd; d++)
-            qh[d] = round_h(q[d]);
+        round_f16(qh, q, (int64_t)nh * hd);
         if (att_group == 2 && hd % 16 == 0 && hd <= RHM_ATT_MAX_HD) {
             rhm_scores_f16_avx512(sc, L, qh, nh, hd, kc, rs, pos + 1, scale);
         } else if (att_group == 1 && hd % 8 == 0 && hd <= RHM_ATT_MAX_HD) {

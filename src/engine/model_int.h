@@ -121,6 +121,7 @@ void rhm_gelu_avx2(float *x, int64_t n);
  * squares in double precision; fp16 rounding of a row. */
 double rhm_sumsq_avx2(const float *x, int64_t n);
 void rhm_f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n);
+void rhm_round_f16_avx2(float *dst, const float *src, int64_t n);
 
 /* Shared numeric helpers (model_decoder.c). */
 void rhm_matmul(rh_ctx *c, const rhm_mat *w, const float *x, int64_t n, float *y);

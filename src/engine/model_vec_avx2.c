@@ -112,3 +112,14 @@ void rhm_f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n)
     for (; i < n; i++)
         dst[i] = rhm_f2h(src[i]);
 }
+
+/* dst[i] = src[i] rounded to fp16 and back (as rhm_h2f(rhm_f2h(x))). */
+void rhm_round_f16_avx2(float *dst, const float *src, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i),
+                                                                  _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++)
+        dst[i] = rhm_h2f(rhm_f2h(src[i]));
+}
