@@ -86,27 +86,27 @@ static inline size_t rh_pp_scratch_size(int64_t n, int64_t nt)
 #define RH_PF_DIST 8192
 #endif
 
-/* Prefetch the cache lines of [p, p + n) RH_PF_DIST bytes ahead (for a
+/* Prefetch the cache lines of [p, p + n) `dist` bytes ahead (for a
  * contiguous stream, one call per n bytes read covers every line). */
-static inline __attribute__((always_inline)) void rh_pf_ahead(const uint8_t *p, const int n)
+static inline __attribute__((always_inline)) void rh_pf_at(const uint8_t *p, const int n,
+                                                           const int dist)
 {
 #pragma GCC unroll 10
     for (int o = 0; o < n; o += 64)
-        __builtin_prefetch((const void *)((uintptr_t)p + RH_PF_DIST + (uintptr_t)o), 0, 0);
+        __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)dist + (uintptr_t)o), 0, 0);
 }
 
-/* The same 32 KiB ahead, for the few-token K-quant kernels when they take
- * long rows in slices, 4 rows at a time (kernels_avx512.c): their reads
- * jump back and forth within ~18 KiB, and with 8 KiB the lines often came
- * too late (8 tokens, Q6_K rows of 5632 values from memory: 450 -> 355 us
- * per matrix; with 4 tokens 320 -> 217). */
-#define RH_PF_DIST_FAR 32768
-static inline __attribute__((always_inline)) void rh_pf_far(const uint8_t *p, const int n)
+static inline __attribute__((always_inline)) void rh_pf_ahead(const uint8_t *p, const int n)
 {
-#pragma GCC unroll 10
-    for (int o = 0; o < n; o += 64)
-        __builtin_prefetch((const void *)((uintptr_t)p + RH_PF_DIST_FAR + (uintptr_t)o), 0, 0);
+    rh_pf_at(p, n, RH_PF_DIST);
 }
+
+/* Farther ahead for the few-token K-quant kernels when they take long rows
+ * in slices, 4 rows at a time (kernels_avx512.c): their reads jump back
+ * and forth within ~18 KiB, and with 8 KiB the lines often came too late
+ * (8 tokens, Q6_K rows of 5632 values from memory: 450 -> 355 us per
+ * matrix; with 4 tokens 320 -> 217). */
+#define RH_PF_DIST_FAR 32768
 
 /* A pause in a spin-wait loop (the pool, barriers inside a pool task). */
 static inline void rh_cpu_relax(void)

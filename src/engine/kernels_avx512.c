@@ -625,10 +625,7 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a
         for (int64_t b = b0; b < b1; b += 2) {
             const int two = b + 1 < b1;
             const uint8_t *p0 = row + (size_t)b * bs, *p1 = two ? p0 + bs : p0;
-            if (RG > 1)
-                rh_pf_far(p0, 2 * (int)bs);
-            else
-                rh_pf_ahead(p0, 2 * (int)bs);
+            rh_pf_at(p0, 2 * (int)bs, RG > 1 ? RH_PF_DIST_FAR : RH_PF_DIST);
             /* per pair: d as [d0 x8, d1 x8], for Q4_K/Q5_K dmin likewise;
              * the quants; the sub-block scales in the lanes of the packed
              * sums (sc), the mins (Q6_K: scales) in those of the sums of

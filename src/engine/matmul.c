@@ -8,7 +8,6 @@
  * (rh_dequantize_row) and an f32 dot product; if even the scratch memory
  * for that cannot be had, a block-by-block path that allocates nothing.
  */
-#include <math.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
