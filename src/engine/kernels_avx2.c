@@ -423,14 +423,21 @@ AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
     }
 }
 
+/* Tokens in groups of up to 8; kind 0 Q4_K, 1 Q5_K, 2 Q6_K. */
 AI void kq_rows_drive(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as, int nt,
-                      float *y, int64_t ys, const int Q5)
+                      float *y, int64_t ys, const int kind)
 {
     for (int t0 = 0; t0 < nt; t0 += 8) {
         const uint8_t *ap[8];
         int T = rh_token_group(a, as, nt, t0, 8, ap);
         float *yt = y + (int64_t)t0 * ys;
-#define CALL(t) q4k_rows(n, w, ws, nr, ap, yt, ys, t, Q5)
+#define CALL(t)                                                                                \
+    do {                                                                                       \
+        if (kind == 2)                                                                         \
+            q6k_rows(n, w, ws, nr, ap, yt, ys, t);                                             \
+        else                                                                                   \
+            q4k_rows(n, w, ws, nr, ap, yt, ys, t, kind);                                       \
+    } while (0)
         RH_WITH_T8(T, CALL);
 #undef CALL
     }
@@ -451,14 +458,7 @@ static void mm_q5_k_rows(int64_t n, const void *w, size_t ws, int nr, const void
 static void mm_q6_k_rows(int64_t n, const void *w, size_t ws, int nr, const void *a, size_t as,
                          int nt, float *y, int64_t ys)
 {
-    for (int t0 = 0; t0 < nt; t0 += 8) {
-        const uint8_t *ap[8];
-        int T = rh_token_group(a, as, nt, t0, 8, ap);
-        float *yt = y + (int64_t)t0 * ys;
-#define CALL(t) q6k_rows(n, w, ws, nr, ap, yt, ys, t)
-        RH_WITH_T8(T, CALL);
-#undef CALL
-    }
+    kq_rows_drive(n, w, ws, nr, a, as, nt, y, ys, 2);
 }
 
 /* The bandwidth test's read loop, plain or with the kernels' prefetch (the
