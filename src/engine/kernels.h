@@ -18,9 +18,15 @@
  *               int8 qs[n] | float d[n/256] | int16 bsum[n/16] | (to 64) |
  *               int8 nib[n] | float msum[n/32]
  *               value = d*qs; bsum = sum of each 16 qs; nib = qs in the
- *               order of Q4_K nibbles (per 128 values 0-31, 64-95, 32-63,
- *               96-127), msum = d x sum of each 32 qs (for the Q4_K/Q5_K
- *               mins); both written by rh_act_q8k_fill_nib
+ *               order the Q4_K/Q5_K kernel reads its nibbles: per 256
+ *               values, the runs of 16 values 0, 4, 8, 12, 2, 6, 10, 14,
+ *               1, 5, 9, 13, 3, 7, 11, 15 (run i = values 16i..16i+15);
+ *               msum = d x sum of each 32 qs (for the Q4_K/Q5_K mins);
+ *               | int16 bsum2[32 per pair of blocks]: bsum of the blocks
+ *               2p, 2p+1 as the Q6_K kernel's packed sums lie (per 8
+ *               words: 4 sums of block 2p, the same 4 of 2p+1; zeros
+ *               for a missing last block); all three written by
+ *               rh_act_q8k_fill_nib
  *
  * qs are in -127..127 (never -128), so that u8 x s8 pair products cannot
  * saturate 16-bit lanes.
@@ -212,7 +218,9 @@ static inline size_t rh_act_row_size(int kind, int64_t n)
     switch (kind) {
     case RH_ACT_F32: s = (size_t)n * 4; break;
     case RH_ACT_Q8: s = (size_t)n + (size_t)(n / RH_QK) * 12; break;
-    case RH_ACT_Q8K: s = rh_act_q8k_nib_off(n) + (size_t)n + (size_t)(n / 32) * 4; break;
+    case RH_ACT_Q8K:
+        s = rh_act_q8k_nib_off(n) + (size_t)n + (size_t)(n / 32) * 4 + (size_t)((n / 256 + 1) / 2) * 64;
+        break;
     default: return 0;
     }
     return (s + 63) & ~(size_t)63;
@@ -242,8 +250,13 @@ static inline float *rh_act_q8k_msum(void *row, int64_t n)
 {
     return (float *)((int8_t *)row + rh_act_q8k_nib_off(n) + n);
 }
-/* Write nib and msum from qs, d and bsum (every set's Q8K quantizer ends
- * with this, so that all sets produce the same rows). */
+/* bsum of the pairs of blocks, interleaved (after msum). */
+static inline int16_t *rh_act_q8k_bsum2(void *row, int64_t n)
+{
+    return (int16_t *)(rh_act_q8k_msum(row, n) + n / 32);
+}
+/* Write nib, msum and bsum2 from qs, d and bsum (every set's Q8K quantizer
+ * ends with this, so that all sets produce the same rows). */
 static inline void rh_act_q8k_fill_nib(void *row, int64_t n)
 {
     const float *d = rh_act_q8k_d(row, n);
@@ -253,12 +266,15 @@ static inline void rh_act_q8k_fill_nib(void *row, int64_t n)
         ms[j] = d[j / 8] * (float)(bs[2 * j] + bs[2 * j + 1]);
     const int8_t *qs = row;
     int8_t *nib = rh_act_q8k_nib(row, n);
-    for (int64_t h = 0; h < n / 128; h++) {
-        memcpy(nib + 128 * h, qs + 128 * h, 32);
-        memcpy(nib + 128 * h + 32, qs + 128 * h + 64, 32);
-        memcpy(nib + 128 * h + 64, qs + 128 * h + 32, 32);
-        memcpy(nib + 128 * h + 96, qs + 128 * h + 96, 32);
-    }
+    for (int64_t b = 0; b < n / 256; b++)
+        for (int i = 0; i < 16; i++) /* run i: quarter by i % 4, then i / 4 */
+            memcpy(nib + 256 * b + 16 * (4 * "\0\2\1\3"[i % 4] + i / 4), qs + 256 * b + 16 * i, 16);
+    int16_t *b2 = rh_act_q8k_bsum2(row, n);
+    for (int64_t p = 0; p < (n / 256 + 1) / 2; p++)
+        for (int w = 0; w < 32; w++) { /* word w: block 2p + (w % 8 >= 4), sum 4 (w / 8) + w % 4 */
+            int64_t b = 2 * p + (w % 8 >= 4);
+            b2[32 * p + w] = b < n / 256 ? bs[16 * b + 4 * (w / 8) + w % 4] : 0;
+        }
 }
 
 /* fp16 -> f32 without a table (kernels must not depend on quant.c state). */

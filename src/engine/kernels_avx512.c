@@ -510,105 +510,124 @@ AI __m256i k_scales2(const uint8_t *p0, const uint8_t *p1)
     return _mm256_or_si256(_mm256_or_si256(a, b), c);
 }
 
-/* vpshufb indices on a broadcast of one block's scale bytes, for the
- * packed sums of two chunks (see kq_rows): in 128-bit lane k, 16-bit
- * words 0-3 get scale byte e0 (k < 2) or e0 + 2, words 4-7 e0 + 1 or
- * e0 + 3; high bytes zero. */
-AI __m512i q4k_scidx(int e0)
+/* vpshufb indices that lay the sub-block scales of a pair of blocks out
+ * for the packed sums of kq_rows, from a broadcast of the 16 bytes sc0-7
+ * of the first block | sc0-7 of the second: in 128-bit lane k, 16-bit
+ * words 0-3 get scale 2k + hi of the first block, words 4-7 that of the
+ * second; high bytes zero. */
+AI __m512i q4k_scidx(int hi)
 {
-    const __m128i lo = _mm_setr_epi8((char)e0, -1, (char)e0, -1, (char)e0, -1, (char)e0, -1,
-                                     (char)(e0 + 1), -1, (char)(e0 + 1), -1, (char)(e0 + 1), -1,
-                                     (char)(e0 + 1), -1);
-    const __m128i hi = _mm_add_epi8(lo, _mm_setr_epi8(2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0));
-    const __m256i l2 = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), lo, 1);
-    const __m256i h2 = _mm256_inserti128_si256(_mm256_castsi128_si256(hi), hi, 1);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(l2), h2, 1);
+    int8_t v[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = (int8_t)(i & 1 ? -1 : ((i & 15) < 8 ? 0 : 8) + 2 * (i / 16) + hi);
+    return _mm512_loadu_si512((const void *)v);
 }
 
-/* One block's 256 quants as 4 vectors (l0 h0 l1 h1: values 0-31,64-95 |
- * 32-63,96-127 | 128-159,192-223 | 160-191,224-255), 0..15 (Q4_K) or
- * 0..31 (Q5_K). */
+/* One block's 256 quants as 4 vectors, 0..15 (Q4_K) or 0..31 (Q5_K), in
+ * the order of nib (kernels.h): with A, B the quant bytes 0-63, 64-127,
+ * X = their 16-byte runs 0, 2 (of A), 0, 2 (of B) and Y = runs 1, 3, 1, 3,
+ * q = X low nibbles, X high, Y low, Y high. So 128-bit lane k of q[0] and
+ * q[2] holds sub-block 2k (its first and last 16 values), of q[1] and q[3]
+ * sub-block 2k + 1: two products can add up before the scales. */
 AI void q4k_quants(const uint8_t *p, const int Q5, __m512i *q)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
-    const __m512i q0 = _mm512_loadu_si512((const void *)(p + (Q5 ? 48 : 16)));
-    const __m512i q1 = _mm512_loadu_si512((const void *)(p + (Q5 ? 48 : 16) + 64));
-    q[0] = _mm512_and_si512(q0, m4);
-    q[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
-    q[2] = _mm512_and_si512(q1, m4);
-    q[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+    const __m512i qa = _mm512_loadu_si512((const void *)(p + (Q5 ? 48 : 16)));
+    const __m512i qb = _mm512_loadu_si512((const void *)(p + (Q5 ? 48 : 16) + 64));
+    const __m512i x = _mm512_shuffle_i64x2(qa, qb, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i y = _mm512_shuffle_i64x2(qa, qb, _MM_SHUFFLE(3, 1, 3, 1));
+    q[0] = _mm512_and_si512(x, m4);
+    q[1] = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+    q[2] = _mm512_and_si512(y, m4);
+    q[3] = _mm512_and_si512(_mm512_srli_epi16(y, 4), m4);
     if (Q5) {
-        /* the 5th bit of value 32j + k is bit j of qh[k]; per vector
-         * (halves: values 64c..+31 and 64c+64..+95 for the low nibbles,
-         * +32 for the high ones) the bits to test */
-        const __m512i t0 = _mm512_inserti64x4(_mm512_set1_epi8(0x01), _mm256_set1_epi8(0x04), 1);
-        const __m512i t1 = _mm512_inserti64x4(_mm512_set1_epi8(0x02), _mm256_set1_epi8(0x08), 1);
-        const __m512i t2 = _mm512_inserti64x4(_mm512_set1_epi8(0x10), _mm256_set1_epi8(0x40), 1);
-        const __m512i t3 = _mm512_inserti64x4(_mm512_set1_epi8(0x20), _mm256_set1_epi8((char)0x80), 1);
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
-        __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
-        q[0] = _mm512_mask_add_epi8(q[0], _mm512_test_epi8_mask(qh2, t0), q[0], b16);
-        q[1] = _mm512_mask_add_epi8(q[1], _mm512_test_epi8_mask(qh2, t1), q[1], b16);
-        q[2] = _mm512_mask_add_epi8(q[2], _mm512_test_epi8_mask(qh2, t2), q[2], b16);
-        q[3] = _mm512_mask_add_epi8(q[3], _mm512_test_epi8_mask(qh2, t3), q[3], b16);
+        /* the 5th bit of value 32j + k is bit j of qh[k]: for X k < 16,
+         * for Y k >= 16; lane m holds sub-block j = 2m (low) or 2m + 1 */
+        const __m512i tl = _mm512_set_epi32(0x40404040, 0x40404040, 0x40404040, 0x40404040,
+                                            0x10101010, 0x10101010, 0x10101010, 0x10101010,
+                                            0x04040404, 0x04040404, 0x04040404, 0x04040404,
+                                            0x01010101, 0x01010101, 0x01010101, 0x01010101);
+        const __m512i th = _mm512_add_epi8(tl, tl);
+        const __m512i hx = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 16)));
+        const __m512i hy = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 32)));
+        q[0] = _mm512_mask_add_epi8(q[0], _mm512_test_epi8_mask(hx, tl), q[0], b16);
+        q[1] = _mm512_mask_add_epi8(q[1], _mm512_test_epi8_mask(hx, th), q[1], b16);
+        q[2] = _mm512_mask_add_epi8(q[2], _mm512_test_epi8_mask(hy, tl), q[2], b16);
+        q[3] = _mm512_mask_add_epi8(q[3], _mm512_test_epi8_mask(hy, th), q[3], b16);
     }
 }
 
-/* Scaled integer sum of one super-block (quants q as 4 vectors of 64
- * unsigned bytes) against its 256 activations a8 in the same order: per
- * chunk vpdpbusd (sums of 4 products of one sub-block; at most 4*63*127,
- * so they fit 16 bits), two chunks packed to 16 bits, then vpdpwssd with
- * their sub-block scales s01, s23 (laid out as the packs). Q4_K/Q5_K and
- * Q6_K. */
-AI __m512i kq_block_dot(const __m512i *q, const int8_t *a8, __m512i s01, __m512i s23)
+/* Q4_K/Q5_K: the scaled integer sums of a pair of blocks (quants q0, q1
+ * from q4k_quants) against their activations a0, a1 (nib order): per
+ * block and sub-block the two halves add up in vpdpbusd (sums of 8
+ * products, at most 8*31*127, so they fit 16 bits), the two blocks' sums
+ * are packed side by side and vpdpwssd applies the scales (slo, shi from
+ * q4k_scidx). Result lanes per 128 bits: block 0, 0, 1, 1. */
+AI __m512i q4k_pair_dot(const __m512i *q0, const __m512i *q1, const int8_t *a0, const int8_t *a1,
+                        __m512i slo, __m512i shi)
 {
     const __m512i z = _mm512_setzero_si512();
-    __m512i x0 = _mm512_dpbusd_epi32(z, q[0], _mm512_loadu_si512((const void *)a8));
-    __m512i x1 = _mm512_dpbusd_epi32(z, q[1], _mm512_loadu_si512((const void *)(a8 + 64)));
-    __m512i x2 = _mm512_dpbusd_epi32(z, q[2], _mm512_loadu_si512((const void *)(a8 + 128)));
-    __m512i x3 = _mm512_dpbusd_epi32(z, q[3], _mm512_loadu_si512((const void *)(a8 + 192)));
-    __m512i s = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(x0, x1), s01);
-    return _mm512_dpwssd_epi32(s, _mm512_packs_epi32(x2, x3), s23);
+#define LD(p) _mm512_loadu_si512((const void *)(p))
+    __m512i l0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, q0[0], LD(a0)), q0[2], LD(a0 + 128));
+    __m512i h0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, q0[1], LD(a0 + 64)), q0[3], LD(a0 + 192));
+    __m512i l1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, q1[0], LD(a1)), q1[2], LD(a1 + 128));
+    __m512i h1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, q1[1], LD(a1 + 64)), q1[3], LD(a1 + 192));
+#undef LD
+    __m512i s = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(l0, l1), slo);
+    return _mm512_dpwssd_epi32(s, _mm512_packs_epi32(h0, h1), shi);
 }
 
-/* The integer sums of two super-blocks folded into one vector: lanes 0-7
- * from s0, 8-15 from s1 (each the sum of its two 256-bit halves). */
-AI __m512i kq_fold2(__m512i s0, __m512i s1)
-{
-    return _mm512_add_epi32(_mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(1, 0, 1, 0)),
-                            _mm512_shuffle_i32x4(s0, s1, _MM_SHUFFLE(3, 2, 3, 2)));
-}
-
-/* Q6_K the same way (4 chunks of 64 values: low 4 bits from ql, high 2
- * from qh; int8 scales per group of 16). */
-/* vpermw indices for the packed sums of chunks c and c + 1: in 128-bit
- * lane k, words 0-3 get the scale of group 4c + k, words 4-7 of group
- * 4c + 4 + k. */
+/* Q6_K (4 chunks of 64 values, low 4 bits from ql, high 2 from qh; int8
+ * scales per group of 16 values): vpermw indices on the 32 scales of a
+ * pair of blocks (as 16-bit words, 16 per block), for chunk c (c < 4):
+ * in 128-bit lane k, words 0-3 get the scale of group 4c + k of the first
+ * block, words 4-7 that of the second, as the packed sums lie; c = 4: the
+ * scales for bsum2 (kernels.h), words 0-3 groups 4k..4k+3 of the first
+ * block, 4-7 of the second. */
 AI __m512i q6k_scidx(int c)
 {
     short v[32];
     for (int k = 0; k < 4; k++)
         for (int i = 0; i < 8; i++)
-            v[8 * k + i] = (short)(4 * c + (i < 4 ? 0 : 4) + k);
+            v[8 * k + i] = (short)((i < 4 ? 0 : 16) + (c < 4 ? 4 * c + k : 4 * k + i % 4));
     return _mm512_loadu_si512((const void *)v);
+}
+
+/* Q6_K: the scaled integer sums of a pair of blocks (quants q0, q1 as
+ * q6_quants gives them, 0..63) against their activations a0, a1 (qs
+ * order), less 32 x the activation sums (mo: -32 x the scales, for bsum2
+ * at b2): per chunk vpdpbusd (sums of 4 products, at most 4*63*127), the
+ * two blocks' sums packed side by side, vpdpwssd with the group scales
+ * (sc). Result lanes per 128 bits: block 0, 0, 1, 1. */
+AI __m512i q6k_pair_dot(const __m512i *q0, const __m512i *q1, const int8_t *a0, const int8_t *a1,
+                        const __m512i *sc, __m512i mo, const int16_t *b2)
+{
+    const __m512i z = _mm512_setzero_si512();
+    __m512i s = _mm512_dpwssd_epi32(z, mo, _mm512_loadu_si512((const void *)b2));
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        __m512i x0 = _mm512_dpbusd_epi32(z, q0[c], _mm512_loadu_si512((const void *)(a0 + 64 * c)));
+        __m512i x1 = _mm512_dpbusd_epi32(z, q1[c], _mm512_loadu_si512((const void *)(a1 + 64 * c)));
+        s = _mm512_dpwssd_epi32(s, _mm512_packs_epi32(x0, x1), sc[c]);
+    }
+    return s;
 }
 
 /* nr rows x T tokens of kind 0 Q4_K (144-byte blocks), 1 Q5_K (176), 2
  * Q6_K (210); activation rows a, as bytes apart. Blocks go in pairs: the
- * two blocks' integer sums are folded into one vector (lanes 0-7 the
- * first, 8-15 the second), so that the float work (d, dmin x the mins
- * against the activation sums; Q6_K: the -32 offset, subtracted in
- * integers) is one pass per pair. An odd last block is paired with
- * itself, weighted 0. */
+ * two blocks' integer sums come out side by side in one vector (per 128
+ * bits lanes of block 0, 0, 1, 1), so that the float work (d x da; for
+ * Q4_K/Q5_K dmin x the mins against msum) is one pass per pair. An odd
+ * last block is paired with itself, weighted 0. */
 AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a, size_t as,
                 float *y, int64_t ys, const int T, const int kind)
 {
     const int64_t nb = n / 256;
     const size_t bs = kind == 0 ? 144 : kind == 1 ? 176 : 210;
-    const __m512i i01 = kind == 2 ? q6k_scidx(0) : q4k_scidx(0);
-    const __m512i i23 = kind == 2 ? q6k_scidx(2) : q4k_scidx(4);
-    const __m512i ilo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i id = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m512i si[5];
+    for (int c = 0; c < (kind == 2 ? 5 : 2); c++)
+        si[c] = kind == 2 ? q6k_scidx(c) : q4k_scidx(c);
+    const __m512i id = _mm512_set_epi32(2, 2, 0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 2, 2, 0, 0);
     const __m512i im = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
     const int RG = T >= 4 ? KQ_ROWS : 1;
     const int64_t SL = RG > 1 ? KQ_SLICE : nb;
@@ -626,31 +645,27 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a
             const int two = b + 1 < b1;
             const uint8_t *p0 = row + (size_t)b * bs, *p1 = two ? p0 + bs : p0;
             rh_pf_at(p0, 2 * (int)bs, RG > 1 ? RH_PF_DIST_FAR : RH_PF_DIST);
-            /* per pair: d as [d0 x8, d1 x8], for Q4_K/Q5_K dmin likewise;
-             * the quants; the sub-block scales in the lanes of the packed
-             * sums (sc), the mins (Q6_K: scales) in those of the sums of
-             * 16 activations (m16) */
-            __m512 vd, vm = _mm512_setzero_ps(), wm = _mm512_setzero_ps();
-            __m512i m16, q[2][4], sc[2][2], sb0, sb1;
+            /* per pair: the quants; d in the lanes of the integer sums;
+             * the scales laid out for the packed sums (sc); Q4_K/Q5_K:
+             * dmin x the mins in the lanes of msum (wm); Q6_K: -32 x the
+             * scales for bsum2 (mo) */
+            __m512 vd, wm = _mm512_setzero_ps();
+            __m512i q[2][4], sc[4], mo = _mm512_setzero_si512();
             if (kind == 2) {
-                m16 = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
+                const __m512i m16 = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
                     _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p0 + 192))),
                     _mm_loadu_si128((const __m128i *)(p1 + 192)), 1));
                 vd = _mm512_permutexvar_ps(
-                    ilo, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi16(
-                             (short)rh_k_rd16(p0 + 208), two ? (short)rh_k_rd16(p1 + 208) : 0, 0,
-                             0, 0, 0, 0, 0))));
+                    id, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi16(
+                            (short)rh_k_rd16(p0 + 208), 0, two ? (short)rh_k_rd16(p1 + 208) : 0, 0,
+                            0, 0, 0, 0))));
 #pragma GCC unroll 4
                 for (int c = 0; c < 4; c++) {
                     q[0][c] = q6_quants(p0, c);
                     q[1][c] = q6_quants(p1, c);
+                    sc[c] = _mm512_permutexvar_epi16(si[c], m16);
                 }
-                sb0 = _mm512_castsi256_si512(_mm512_castsi512_si256(m16));
-                sb1 = _mm512_castsi256_si512(_mm512_extracti64x4_epi64(m16, 1));
-                sc[0][0] = _mm512_permutexvar_epi16(i01, sb0);
-                sc[0][1] = _mm512_permutexvar_epi16(i23, sb0);
-                sc[1][0] = _mm512_permutexvar_epi16(i01, sb1);
-                sc[1][1] = _mm512_permutexvar_epi16(i23, sb1);
+                mo = _mm512_mullo_epi16(_mm512_permutexvar_epi16(si[4], m16), _mm512_set1_epi16(-32));
             } else {
                 const __m256i sm = k_scales2(p0, p1);
                 uint32_t h0, h1;
@@ -659,41 +674,39 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a
                 const __m512 dd = _mm512_castps128_ps512(
                     _mm_cvtph_ps(_mm_setr_epi32((int)h0, two ? (int)h1 : 0, 0, 0)));
                 vd = _mm512_permutexvar_ps(id, dd);
-                vm = _mm512_permutexvar_ps(im, dd);
-                /* dmin x the 8 mins of each block, as floats */
-                wm = _mm512_mul_ps(vm, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(
-                                           _mm256_permute4x64_epi64(sm, _MM_SHUFFLE(3, 3, 3, 1))))));
+                wm = _mm512_mul_ps(_mm512_permutexvar_ps(im, dd),
+                                   _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(
+                                       _mm256_permute4x64_epi64(sm, _MM_SHUFFLE(3, 3, 3, 1))))));
                 q4k_quants(p0, kind == 1, q[0]);
                 q4k_quants(p1, kind == 1, q[1]);
-                sb0 = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
-                sb1 = _mm512_broadcast_i32x4(_mm256_extracti128_si256(sm, 1));
-                sc[0][0] = _mm512_shuffle_epi8(sb0, i01);
-                sc[0][1] = _mm512_shuffle_epi8(sb0, i23);
-                sc[1][0] = _mm512_shuffle_epi8(sb1, i01);
-                sc[1][1] = _mm512_shuffle_epi8(sb1, i23);
+                const __m512i s2 = _mm512_broadcast_i32x4(_mm_unpacklo_epi64(
+                    _mm256_castsi256_si128(sm), _mm256_extracti128_si256(sm, 1)));
+                sc[0] = _mm512_shuffle_epi8(s2, si[0]);
+                sc[1] = _mm512_shuffle_epi8(s2, si[1]);
             }
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
                 void *ar = (void *)(uintptr_t)(a + (size_t)t * as);
-                const int8_t *a0 = (kind == 2 ? (const int8_t *)ar : rh_act_q8k_nib(ar, n)) + (size_t)b * 256;
-                const int8_t *a1 = two ? a0 + 256 : a0;
-                __m512i s = kq_fold2(kq_block_dot(q[0], a0, sc[0][0], sc[0][1]),
-                                     kq_block_dot(q[1], a1, sc[1][0], sc[1][1]));
-                const float *da = rh_act_q8k_d(ar, n) + b;
-                __m512 vda = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(da[0])),
-                                                _mm256_set1_ps(two ? da[1] : 0.0f), 1);
+                __m512i s;
                 if (kind == 2) {
-                    const int16_t *bsum = rh_act_q8k_bsum(ar, n) + 16 * b;
-                    __m512i mi = _mm512_madd_epi16(
-                        m16, _mm512_maskz_loadu_epi16(two ? ~0u : 0xffffu, (const void *)bsum));
-                    s = _mm512_sub_epi32(s, _mm512_slli_epi32(mi, 5));
-                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(vd, vda), acc[t]);
+                    const int8_t *a0 = (const int8_t *)ar + (size_t)b * 256;
+                    s = q6k_pair_dot(q[0], q[1], a0, two ? a0 + 256 : a0, sc, mo,
+                                     rh_act_q8k_bsum2(ar, n) + 16 * b);
                 } else {
-                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(vd, vda), acc[t]);
+                    const int8_t *a0 = rh_act_q8k_nib(ar, n) + (size_t)b * 256;
+                    s = q4k_pair_dot(q[0], q[1], a0, two ? a0 + 256 : a0, sc[0], sc[1]);
+                }
+                /* da of the pair in the lanes 0, 0, 1, 1 (0 for a lone
+                 * block, whose da[1] is then the first bytes of bsum) */
+                double dd2;
+                memcpy(&dd2, rh_act_q8k_d(ar, n) + b, 8);
+                const __m512 vda = _mm512_maskz_permute_ps(two ? 0xffff : 0x3333,
+                                                           _mm512_castpd_ps(_mm512_set1_pd(dd2)), 0x50);
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(vd, vda), acc[t]);
+                if (kind != 2)
                     acc[t] = _mm512_fnmadd_ps(wm, _mm512_maskz_loadu_ps(two ? 0xffff : 0xff,
                                                                         rh_act_q8k_msum(ar, n) + 8 * b),
                                               acc[t]);
-                }
             }
         }
 #pragma GCC unroll 8
