@@ -23,6 +23,7 @@
 #include <immintrin.h>
 
 #include "engine/kernels.h"
+#include "engine/vec_avx512.h"
 
 #define AI static inline __attribute__((always_inline))
 #define MAXR 4
@@ -613,31 +614,6 @@ AI __m512i q6k_pair_dot(const __m512i *q0, const __m512i *q1, const int8_t *a0, 
     return s;
 }
 
-/* The sums of 16 vectors v[i] as one vector (lane i: all lanes of v[i]
- * added up). Every v[i] goes through the same tree of additions wherever it
- * stands, so a row's sum does not depend on the rows beside it; for rows of
- * a few super-blocks this is much cheaper than a horizontal sum per row. */
-AI __m512 reduce16_ps(const __m512 *v)
-{
-    __m512 t[8], u[4], w[2];
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++)
-        t[k] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]),
-                             _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]));
-#pragma GCC unroll 4
-    for (int m = 0; m < 4; m++) {
-        const __m512d a = _mm512_castps_pd(t[2 * m]), b = _mm512_castps_pd(t[2 * m + 1]);
-        u[m] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
-                             _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-    }
-#pragma GCC unroll 2
-    for (int m = 0; m < 2; m++)
-        w[m] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                             _mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                         _mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
 /* nr rows x T tokens of kind 0 Q4_K (144-byte blocks), 1 Q5_K (176), 2
  * Q6_K (210); activation rows a, as bytes apart. Blocks go in pairs: the
  * two blocks' integer sums come out side by side in one vector (per 128
@@ -741,13 +717,16 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *a
             else
                 done[t][r & 15] = acc[t];
         }
+        /* finished rows are summed 16 at a time (a row of 2048 values is
+         * only 4 pairs of blocks: a horizontal sum per row was a long
+         * chain beside them); a row's sum does not depend on its group */
         if (b1 == nb && ((r & 15) == 15 || r == nr - 1)) {
             for (int i = (r & 15) + 1; i < 16; i++)
                 for (int t = 0; t < T; t++)
                     done[t][i] = _mm512_setzero_ps();
             for (int t = 0; t < T; t++)
                 _mm512_mask_storeu_ps(y + (int64_t)t * ys + (r & ~15),
-                                      (__mmask16)((2u << (r & 15)) - 1), reduce16_ps(done[t]));
+                                      (__mmask16)((2u << (r & 15)) - 1), rh_reduce16_ps(done[t]));
         }
     }
 }

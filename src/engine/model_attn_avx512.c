@@ -8,7 +8,7 @@
  * The arithmetic of each head does not depend on how many heads are
  * processed together (so a token gives the same result alone and in a
  * batch, whatever the attention tasks look like): a score is an FMA chain
- * over the dimensions, its 16 lanes reduced in a fixed order (reduce16);
+ * over the dimensions, its 16 lanes reduced in a fixed order (rh_reduce16_ps);
  * the weighted sum is, per output value, an FMA chain over the
  * positions in order (the same as rhm_wsum_f16_avx2, bit for bit).
  */
@@ -17,36 +17,13 @@
 #include <stdint.h>
 
 #include "engine/model_int.h"
+#include "engine/vec_avx512.h"
 
 #define AI static inline __attribute__((always_inline))
 
-/* Sums of 16 vectors: lane i of the result is the sum of the 16 lanes of
- * v[i], always added in the same order (pairs within 128-bit groups, then
- * the groups), whatever the other vectors hold. */
-AI __m512 reduce16(const __m512 *v)
-{
-    __m512 x[8], y[4], z[2];
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++)
-        x[j] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * j], v[2 * j + 1]),
-                             _mm512_unpackhi_ps(v[2 * j], v[2 * j + 1]));
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        __m512d a = _mm512_castps_pd(x[2 * j]), b = _mm512_castps_pd(x[2 * j + 1]);
-        y[j] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
-                             _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-    }
-#pragma GCC unroll 2
-    for (int j = 0; j < 2; j++)
-        z[j] = _mm512_add_ps(_mm512_shuffle_f32x4(y[2 * j], y[2 * j + 1], 0x88),
-                             _mm512_shuffle_f32x4(y[2 * j], y[2 * j + 1], 0xDD));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(z[0], z[1], 0x88),
-                         _mm512_shuffle_f32x4(z[0], z[1], 0xDD));
-}
-
 /* Scores of nh heads for 16 positions (np of them valid) whose K rows are
  * in kf (np rows of 16*NB floats): per (head, position) an FMA chain over
- * the dimensions, then the 16 positions reduced together (reduce16), so
+ * the dimensions, then the 16 positions reduced together (rh_reduce16_ps), so
  * that a vector of 16 scores is stored at once. */
 AI void scores_block(float *sc, size_t L, const float *q, int nh, const float *kf, int np,
                      float scale, const int NB)
@@ -72,7 +49,7 @@ AI void scores_block(float *sc, size_t L, const float *q, int nh, const float *k
             }
         }
         _mm512_mask_storeu_ps(sc + (size_t)h * L, mask,
-                              _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale)));
+                              _mm512_mul_ps(rh_reduce16_ps(acc), _mm512_set1_ps(scale)));
     }
 }
 
