@@ -616,8 +616,9 @@ TEST(ops_matmul_glu_identical)
 /* One token alone gives the same bits as the same token inside a batch
  * for the K-quant types, below the batch size from which the repacked prompt
  * kernels take over (AVX-512: Q8_0 8, Q4_K 16, Q6_K 32; Q5_K never): each
- * (row, token) sum is formed the same way for any number of tokens. */
-TEST(ops_matmul_single_equals_batched)
+ * (row, token) sum is formed the same way for any number of tokens. (For
+ * the active kernel set.) */
+static void single_equals_batched(void)
 {
     int64_t rows = 37, max_tok = 24;
     float *x = rh_malloc_array((size_t)(max_tok * 2304), sizeof *x);
@@ -646,8 +647,8 @@ TEST(ops_matmul_single_equals_batched)
             for (int64_t t = 0; t < n_tok; t++) {
                 rh_matmul(NULL, type, w, rows, c, x + t * c, 1, y1);
                 if (memcmp(y1, yb + t * rows, (size_t)rows * sizeof *y1) != 0)
-                    FAIL("type %d: token %lld alone differs from it in a batch of %lld", type,
-                         (long long)t, (long long)n_tok);
+                    FAIL("%s, type %d: token %lld alone differs from it in a batch of %lld",
+                         rh_ops_kernel_name(), type, (long long)t, (long long)n_tok);
             }
         }
         rh_free(w);
@@ -655,6 +656,16 @@ TEST(ops_matmul_single_equals_batched)
     rh_free(x);
     rh_free(yb);
     rh_free(y1);
+}
+
+/* ... for every kernel set the CPU has */
+TEST(ops_matmul_single_equals_batched)
+{
+    for (size_t s = 0; s < sizeof all_sets / sizeof all_sets[0]; s++) {
+        if (rh_ops_force_kernels(all_sets[s]) != 0)
+            continue;
+        single_equals_batched();
+    }
 }
 
 /* Without memory for scratch buffers the product is still right. */

@@ -277,42 +277,38 @@ AI void k_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn)
     memcpy(mn, v + 2, 8);
 }
 
-/* Q4_K, any number of tokens (the AVX2 set has no repacked prompt kernel):
- * per 32-value sub-block j the products go through vpmaddubsw and
- * vpmaddwd with ones only; the 8 sub-block sums are gathered into one
- * vector by a fixed tree of horizontal adds and multiplied by the 8 scales
- * at once (vpmulld), so the per-value work has no scale shuffles. A row is
- * read for all tokens of the call from the L1 after the first. Each (row,
- * token) sum is formed the same way for any number of tokens (batch
- * invariant). */
-/* Products of 8 vectors of 32 quants (wq[j]: values 32j..32j+31) with
- * the 256 activations at a8, through vpmaddubsw and vpmaddwd with ones,
- * reduced by a fixed tree of horizontal adds: y0 holds, per 128-bit half,
- * the sums over the low (high) 16 values of j = 0..3, y1 the same for
- * j = 4..7 (lanes: j0 j1 j2 j3 | j0 j1 j2 j3 ...; see the callers). */
-AI void hsum_tree(const __m256i *wq, const int8_t *a8, __m256i *y0, __m256i *y1)
+/* K-quants, any number of tokens (the AVX2 set has no repacked prompt
+ * kernel). A super-block's quants are unpacked once into 8 vectors of 32
+ * (wq[j]: values 32j..32j+31) and used for up to 8 tokens. Per vector and
+ * token: vpmaddubsw (sums of 2 products: at most 2*63*127, they fit 16
+ * bits), then vpmaddwd against the scales as 16-bit words (sc[j]: Q4_K/
+ * Q5_K the sub-block's scale in every word, Q6_K the scale of group 2j in
+ * the low 128 bits and of 2j+1 in the high), added up in 32 bits: no
+ * horizontal adds, no vpmulld. Then one float step per block: d x da, and
+ * dmin x da against the mins (Q4_K/Q5_K) or the -32 offset subtracted in
+ * integers (Q6_K). Each (row, token) sum is formed the same way for any
+ * number of tokens (batch invariant). */
+AI __m256i kq_block_isum(const __m256i *wq, const __m256i *sc, const int8_t *a8)
 {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i x[4];
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
 #pragma GCC unroll 4
-    for (int c = 0; c < 4; c++) {
-        __m256i u = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(wq[2 * c], _mm256_loadu_si256((const __m256i *)(a8 + 64 * c))), ones);
-        __m256i v = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(wq[2 * c + 1], _mm256_loadu_si256((const __m256i *)(a8 + 64 * c + 32))),
-            ones);
-        x[c] = _mm256_hadd_epi32(u, v);
+    for (int j = 0; j < 8; j += 2) {
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(
+                                      wq[j], _mm256_loadu_si256((const __m256i *)(a8 + 32 * j))), sc[j]));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(
+                                      wq[j + 1], _mm256_loadu_si256((const __m256i *)(a8 + 32 * j + 32))),
+                                  sc[j + 1]));
     }
-    *y0 = _mm256_hadd_epi32(x[0], x[1]);
-    *y1 = _mm256_hadd_epi32(x[2], x[3]);
+    return _mm256_add_epi32(s0, s1);
 }
 
-AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a, float *y,
-                 int64_t ys, const int T, const int Q5)
+/* kind 0 Q4_K, 1 Q5_K, 2 Q6_K */
+AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a, float *y,
+                int64_t ys, const int T, const int kind)
 {
     const int64_t nb = n / 256;
-    const size_t bs = Q5 ? 176 : 144, qoff = Q5 ? 48 : 16;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), b1 = _mm256_set1_epi8(1);
+    const size_t bs = kind == 0 ? 144 : kind == 1 ? 176 : 210, qoff = kind == 1 ? 48 : 16;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03), b1 = _mm256_set1_epi8(1);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
         __m256 acc[8];
@@ -322,99 +318,82 @@ AI void q4k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *p = row + (size_t)b * bs;
             rh_pf_ahead(p, (int)bs);
-            uint8_t s8[8], m8[8];
-            k_scales(p + 4, s8, m8);
-            __m256i wq[8]; /* sub-block j's 32 quants */
-            __m256i qh = Q5 ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++) {
-                __m256i q = _mm256_loadu_si256((const __m256i *)(p + qoff + 32 * c));
-                wq[2 * c] = _mm256_and_si256(q, m4);
-                wq[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                if (Q5) { /* the 5th bit of value 32j + k is bit j of qh[k] */
-                    wq[2 * c] = _mm256_or_si256(
-                        wq[2 * c], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), b1), 4));
-                    wq[2 * c + 1] = _mm256_or_si256(
-                        wq[2 * c + 1],
-                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), b1), 4));
+            __m256i wq[8], sc[8], m16;
+            float d, dmin = 0.0f;
+            if (kind == 2) {
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++) {
+                    int h = j >> 2, k = j & 3;
+                    __m256i ql = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32 * (k & 1)));
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+                    __m256i lo = k < 2 ? _mm256_and_si256(ql, m4)
+                                       : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
+                    __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
+                    wq[j] = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
                 }
+                /* the 16 int8 scales as words, each half of them in both
+                 * 128-bit lanes; word 2j to the low lane, 2j+1 to the high */
+                m16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
+                const __m256i h0 = _mm256_permute2x128_si256(m16, m16, 0x00);
+                const __m256i h1 = _mm256_permute2x128_si256(m16, m16, 0x11);
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++) {
+                    const int lo = 4 * (j & 3);
+                    sc[j] = _mm256_shuffle_epi8(
+                        j < 4 ? h0 : h1,
+                        _mm256_setr_epi8((char)lo, (char)(lo + 1), (char)lo, (char)(lo + 1), (char)lo,
+                                         (char)(lo + 1), (char)lo, (char)(lo + 1), (char)lo, (char)(lo + 1),
+                                         (char)lo, (char)(lo + 1), (char)lo, (char)(lo + 1), (char)lo,
+                                         (char)(lo + 1), (char)(lo + 2), (char)(lo + 3), (char)(lo + 2),
+                                         (char)(lo + 3), (char)(lo + 2), (char)(lo + 3), (char)(lo + 2),
+                                         (char)(lo + 3), (char)(lo + 2), (char)(lo + 3), (char)(lo + 2),
+                                         (char)(lo + 3), (char)(lo + 2), (char)(lo + 3), (char)(lo + 2),
+                                         (char)(lo + 3)));
+                }
+                d = _cvtsh_ss(rh_k_rd16(p + 208));
+            } else {
+                uint8_t s8[16];
+                k_scales(p + 4, s8, s8 + 8);
+                const __m128i sm = _mm_loadu_si128((const __m128i *)s8);
+                const __m256i sb = _mm256_broadcastsi128_si256(sm);
+                __m256i qh = kind == 1 ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    __m256i q = _mm256_loadu_si256((const __m256i *)(p + qoff + 32 * c));
+                    wq[2 * c] = _mm256_and_si256(q, m4);
+                    wq[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                    if (kind == 1) { /* the 5th bit of value 32j + k is bit j of qh[k] */
+                        wq[2 * c] = _mm256_or_si256(
+                            wq[2 * c], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), b1), 4));
+                        wq[2 * c + 1] = _mm256_or_si256(
+                            wq[2 * c + 1],
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), b1), 4));
+                    }
+                }
+                /* scale j in every word (byte j, high byte zero) */
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++)
+                    sc[j] = _mm256_shuffle_epi8(sb, _mm256_set1_epi16((short)(0x8000 | j)));
+                m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* mins, each twice */
+                d = _cvtsh_ss(rh_k_rd16(p));
+                dmin = _cvtsh_ss(rh_k_rd16(p + 2));
             }
-            __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)s8));
-            __m128i mm = _mm_loadl_epi64((const __m128i *)m8);
-            __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
-            float d = _cvtsh_ss(rh_k_rd16(p)), dmin = _cvtsh_ss(rh_k_rd16(p + 2));
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
                 const int8_t *a8 = (const int8_t *)a[t] + b * 256;
                 void *ar = (void *)(uintptr_t)a[t];
-                __m256i y0, y1;
-                hsum_tree(wq, a8, &y0, &y1);
-                /* lanes: the sums of sub-blocks 0..7 */
-                __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(y0, y1, 0x20),
-                                                _mm256_permute2x128_si256(y0, y1, 0x31));
+                __m256i isum = kq_block_isum(wq, sc, a8);
+                /* mins (Q4_K/Q5_K) or scales (Q6_K) against the sums of 16 */
                 __m256i mi = _mm256_madd_epi16(
-                    mn16, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b)));
+                    m16, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b)));
                 float da = rh_act_q8k_d(ar, n)[b];
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(sums, sc)),
-                                         _mm256_set1_ps(d * da), acc[t]);
-                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_set1_ps(dmin * da), acc[t]);
-            }
-        }
-#pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            y[(int64_t)t * ys + r] = hsum256(acc[t]);
-    }
-}
-
-/* Q6_K the same way: per 32 values j the quants (4 low bits from ql, 2
- * from qh) against the activations with ones only; lanes 0-3 belong to the
- * 16-value group 2j, lanes 4-7 to 2j+1. Two trees of horizontal adds give
- * the 16 group sums in the lane order 0 2 4 6 1 3 5 7 | 8 10 .. 15, which
- * the scales are shuffled to before one vpmulld each. */
-AI void q6k_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a, float *y,
-                 int64_t ys, const int T)
-{
-    const int64_t nb = n / 256;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
-    const __m128i perm = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
-    for (int r = 0; r < nr; r++) {
-        const uint8_t *row = w + (size_t)r * ws;
-        __m256 acc[8];
-#pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            acc[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *p = row + (size_t)b * 210;
-            rh_pf_ahead(p, 210);
-            __m256i wq[8];
-#pragma GCC unroll 8
-            for (int j = 0; j < 8; j++) {
-                int h = j >> 2, k = j & 3;
-                __m256i ql = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32 * (k & 1)));
-                __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-                __m256i lo = k < 2 ? _mm256_and_si256(ql, m4)
-                                   : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
-                __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
-                wq[j] = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
-            }
-            __m128i s8 = _mm_loadu_si128((const __m128i *)(p + 192));
-            __m128i sp = _mm_shuffle_epi8(s8, perm);
-            __m256i sc0 = _mm256_cvtepi8_epi32(sp), sc1 = _mm256_cvtepi8_epi32(_mm_srli_si128(sp, 8));
-            __m256i s16 = _mm256_cvtepi8_epi16(s8);
-            float d = _cvtsh_ss(rh_k_rd16(p + 208));
-#pragma GCC unroll 8
-            for (int t = 0; t < T; t++) {
-                const int8_t *a8 = (const int8_t *)a[t] + b * 256;
-                void *ar = (void *)(uintptr_t)a[t];
-                __m256i y0, y1;
-                hsum_tree(wq, a8, &y0, &y1);
-                __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(y0, sc0), _mm256_mullo_epi32(y1, sc1));
-                /* the -32 offset of the quants: scale x sum of 16 activations */
-                __m256i mi = _mm256_madd_epi16(
-                    s16, _mm256_loadu_si256((const __m256i *)(rh_act_q8k_bsum(ar, n) + 16 * b)));
-                float dd = d * rh_act_q8k_d(ar, n)[b];
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dd), acc[t]);
-                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_set1_ps(32.0f * dd), acc[t]);
+                if (kind == 2) {
+                    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(mi, 5));
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * da), acc[t]);
+                } else {
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * da), acc[t]);
+                    acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mi), _mm256_set1_ps(dmin * da), acc[t]);
+                }
             }
         }
 #pragma GCC unroll 8
@@ -431,13 +410,7 @@ AI void kq_rows_drive(int64_t n, const void *w, size_t ws, int nr, const void *a
         const uint8_t *ap[8];
         int T = rh_token_group(a, as, nt, t0, 8, ap);
         float *yt = y + (int64_t)t0 * ys;
-#define CALL(t)                                                                                \
-    do {                                                                                       \
-        if (kind == 2)                                                                         \
-            q6k_rows(n, w, ws, nr, ap, yt, ys, t);                                             \
-        else                                                                                   \
-            q4k_rows(n, w, ws, nr, ap, yt, ys, t, kind);                                       \
-    } while (0)
+#define CALL(t) kq_rows(n, w, ws, nr, ap, yt, ys, t, kind)
         RH_WITH_T8(T, CALL);
 #undef CALL
     }
