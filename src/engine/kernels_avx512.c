@@ -8,17 +8,17 @@
  *     one weight row at a time, streamed once with software prefetch far
  *     ahead (rh_pf_ahead), unpacked once for up to 4 (Q8_0) or 8 tokens;
  *     each (row, token) sum formed the same way for any number of tokens;
- *   other 32-value types and rare shapes: register tiles of R rows x T
- *     tokens (4x4, K-quants 2x4);
+ *   other 32-value types: register tiles of 4 rows x 4 tokens;
  *   prompts: 16 rows repacked so that one vpdpbusd serves 16 rows (below).
  * Integer products:
  *   Q8_0, Q4_0, Q5_0, Q4_1, Q5_1  vpdpbusd on the quants as unsigned bytes
  *         (Q8_0: w xor 0x80 = w+128), minus offset*sum(a) folded into the
  *         accumulator's start value;
- *   Q4_K, Q5_K, Q6_K  vpmaddubsw (unsigned quants x int8 activations, no
- *         saturation possible) then vpdpwssd with the 16-bit sub-block
- *         scales; the mins (Q6_K: the -32 offset) via the activation's sums
- *         of 16 values.
+ *   Q4_K, Q5_K, Q6_K  vpdpbusd (unsigned quants x int8 activations; sums
+ *         small enough for 16 bits), vpackssdw, then vpdpwssd with the
+ *         16-bit sub-block scales; the mins (Q6_K: the -32 offset) via the
+ *         activation's sums of 32 (16) values. Prompts: vpdpbusd on
+ *         repacked rows, scales as floats.
  */
 #include <immintrin.h>
 
@@ -468,14 +468,13 @@ AI __m512i q6_quants(const uint8_t *p, const int c)
 }
 
 
-/* Q4_K for 1 to 15 tokens (generation, several sequences; from 16 tokens
- * the repacked prompt kernel takes over), the hot path of Q4_K_M models:
- * the activations are read from their copy in the order of the nibbles
- * (nib, see kernels.h: per 128 values 0-31, 64-95 | 32-63, 96-127), so
- * that one 512-bit load of 64 quant bytes gives 128 values (low nibbles,
- * high nibbles) with no shuffling. A weight row is unpacked once for up to 8 tokens. Each
- * (row, token) sum is formed the same way for any number of tokens, so a
- * token alone gives the same bits as in a batch. */
+/* Q4_K/Q5_K/Q6_K for 1 to 15 tokens (generation, several sequences; from
+ * 16 tokens (Q6_K 32) the repacked prompt kernel takes over), the hot path
+ * of Q4_K_M models (kq_rows below): a weight row is unpacked once for up
+ * to 8 tokens; Q4_K/Q5_K read the activations from their copy in the
+ * order the quants are unpacked in (nib, kernels.h). Each (row, token) sum
+ * is formed the same way for any number of tokens, so a token alone gives
+ * the same bits as in a batch. */
 /* From 4 tokens on, long rows go in slices of KQ_SLICE super-blocks (2048
  * values), each slice for KQ_ROWS rows in turn, the accumulators kept
  * aside in between: with 8 tokens, all activations of a row of 5632
