@@ -26,7 +26,7 @@
  *               2p, 2p+1 as the Q6_K kernel's packed sums lie (per 8
  *               words: 4 sums of block 2p, the same 4 of 2p+1; zeros
  *               for a missing last block); all three written by
- *               rh_act_q8k_fill_nib
+ *               rh_act_q8k_finish
  *
  * qs are in -127..127 (never -128), so that u8 x s8 pair products cannot
  * saturate 16-bit lanes.
@@ -257,7 +257,7 @@ static inline int16_t *rh_act_q8k_bsum2(void *row, int64_t n)
 }
 /* Write nib, msum and bsum2 from qs, d and bsum (every set's Q8K quantizer
  * ends with this, so that all sets produce the same rows). */
-static inline void rh_act_q8k_fill_nib(void *row, int64_t n)
+static inline void rh_act_q8k_finish(void *row, int64_t n)
 {
     const float *d = rh_act_q8k_d(row, n);
     const int16_t *bs = rh_act_q8k_bsum(row, n);

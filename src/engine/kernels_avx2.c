@@ -112,7 +112,8 @@ static void quant_q8k(const float *x, void *dst, int64_t n)
             bs[b * 16 + 2 * g] = (int16_t)hsum256i(_mm256_add_epi32(q0, q1));
             bs[b * 16 + 2 * g + 1] = (int16_t)hsum256i(_mm256_add_epi32(q2, q3));
         }
-    }    rh_act_q8k_fill_nib(dst, n);
+    }
+    rh_act_q8k_finish(dst, n);
 }
 
 /* ---- tile driver (as in kernels_avx512.c) ------------------------------------ */

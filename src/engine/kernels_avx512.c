@@ -77,9 +77,9 @@ static void quant_q8k(const float *x, void *dst, int64_t n)
             bs[b * 16 + g] = (int16_t)_mm512_reduce_add_epi32(q);
         }
     }
-    /* the copy in Q4_K nibble order for kq_rows, made once per product
-     * (made per chunk of rows, it cost 6% of a decode step of 8 tokens) */
-    rh_act_q8k_fill_nib(dst, n);
+    /* nib, msum and bsum2 for kq_rows, made once per product (the nib
+     * copy made per chunk of rows cost 6% of a decode step of 8 tokens) */
+    rh_act_q8k_finish(dst, n);
 }
 
 /* ---- tile driver ----------------------------------------------------------- */

@@ -64,7 +64,8 @@ static void quant_q8k(const float *x, void *dst, int64_t n)
             }
             bs[b * 16 + g] = (int16_t)sum;
         }
-    }    rh_act_q8k_fill_nib(dst, n);
+    }
+    rh_act_q8k_finish(dst, n);
 }
 
 /* ---- float weights -------------------------------------------------------- */

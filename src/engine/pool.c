@@ -52,7 +52,6 @@ struct rh_pool {
     size_t scratch_size;
 };
 
-
 static void futex_wait(atomic_uint *addr, unsigned val)
 {
     syscall(SYS_futex, (void *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
