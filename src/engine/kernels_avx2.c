@@ -303,6 +303,16 @@ AI __m256i kq_block_isum(const __m256i *wq, const __m256i *sc, const int8_t *a8)
     return _mm256_add_epi32(s0, s1);
 }
 
+/* Q6_K: vpshufb indices on 8 scales (as words, in both 128-bit lanes) that
+ * put word 2k in every word of the low lane and word 2k + 1 in the high. */
+AI __m256i q6k_scidx(int k)
+{
+    int8_t v[32];
+    for (int i = 0; i < 32; i++)
+        v[i] = (int8_t)(4 * k + (i < 16 ? 0 : 2) + (i & 1));
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+
 /* kind 0 Q4_K, 1 Q5_K, 2 Q6_K */
 AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *const *a, float *y,
                 int64_t ys, const int T, const int kind)
@@ -310,6 +320,10 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *c
     const int64_t nb = n / 256;
     const size_t bs = kind == 0 ? 144 : kind == 1 ? 176 : 210, qoff = kind == 1 ? 48 : 16;
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03), b1 = _mm256_set1_epi8(1);
+    __m256i i6[4];
+    if (kind == 2)
+        for (int k = 0; k < 4; k++)
+            i6[k] = q6k_scidx(k);
     for (int r = 0; r < nr; r++) {
         const uint8_t *row = w + (size_t)r * ws;
         __m256 acc[8];
@@ -338,19 +352,8 @@ AI void kq_rows(int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *c
                 const __m256i h0 = _mm256_permute2x128_si256(m16, m16, 0x00);
                 const __m256i h1 = _mm256_permute2x128_si256(m16, m16, 0x11);
 #pragma GCC unroll 8
-                for (int j = 0; j < 8; j++) {
-                    const int lo = 4 * (j & 3);
-                    sc[j] = _mm256_shuffle_epi8(
-                        j < 4 ? h0 : h1,
-                        _mm256_setr_epi8((char)lo, (char)(lo + 1), (char)lo, (char)(lo + 1), (char)lo,
-                                         (char)(lo + 1), (char)lo, (char)(lo + 1), (char)lo, (char)(lo + 1),
-                                         (char)lo, (char)(lo + 1), (char)lo, (char)(lo + 1), (char)lo,
-                                         (char)(lo + 1), (char)(lo + 2), (char)(lo + 3), (char)(lo + 2),
-                                         (char)(lo + 3), (char)(lo + 2), (char)(lo + 3), (char)(lo + 2),
-                                         (char)(lo + 3), (char)(lo + 2), (char)(lo + 3), (char)(lo + 2),
-                                         (char)(lo + 3), (char)(lo + 2), (char)(lo + 3), (char)(lo + 2),
-                                         (char)(lo + 3)));
-                }
+                for (int j = 0; j < 8; j++)
+                    sc[j] = _mm256_shuffle_epi8(j < 4 ? h0 : h1, i6[j & 3]);
                 d = _cvtsh_ss(rh_k_rd16(p + 208));
             } else {
                 uint8_t s8[16];
